@@ -1,0 +1,36 @@
+// Settings of one simulation run. Everything that can change an outcome is here, so a
+// (config, seed) pair names a run exactly.
+#pragma once
+
+#include <cstdint>
+
+namespace sim {
+
+struct SimConfig {
+  // Seed of every random choice in the run (schedule exploration, later disk and crash choices).
+  uint64_t seed = 0;
+  // Probability that a preemption point perturbs the schedule (yield or tiny delay). 0 keeps
+  // SimGrid's fixed order, so a run with rate 0 is the same for every seed.
+  double preempt_rate = 0.0;
+  // Upper bound of an injected delay, in simulated nanoseconds.
+  uint32_t max_delay_ns = 5000;
+  // Also make atomic_t operations preemption points (races on flags such as era->suspended).
+  bool preempt_on_atomics = true;
+  // CONFIG_PREEMPT_RT: spinlock_t becomes a sleeping lock, raw_spinlock_t stays a spinning one.
+  bool preempt_rt = false;
+  unsigned hz = 250;
+  // /proc/sys/kernel/hung_task_timeout_secs; 0 disables the watchdog.
+  double hung_task_timeout_secs = 120;
+  // Detectors run between slices of this many simulated seconds.
+  double check_interval_secs = 1.0;
+  // Budgets: a run that exceeds one ends with a finding of its own kind.
+  double time_limit_secs = 4 * 3600.0;
+  uint64_t event_limit = 200'000'000;
+  // After a deadlock is found, keep running until the hung-task watchdog has reported the
+  // blocked threads (as the kernel would), then stop.
+  bool stop_on_deadlock = true;
+  // Record the event trace (the determinism and report material).
+  bool trace = true;
+};
+
+}  // namespace sim

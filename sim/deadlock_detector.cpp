@@ -1,0 +1,206 @@
+#include "sim/deadlock_detector.hpp"
+
+#include <boost/graph/adjacency_list.hpp>
+#include <boost/graph/strong_components.hpp>
+
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <set>
+
+#include "sim/runtime.hpp"
+
+namespace sim {
+
+std::string WaitForGraph::label(size_t n) const {
+  const Node& x = nodes[n];
+  if (x.thread) return x.thread->ident();
+  return x.object->describe();
+}
+
+std::string WaitForGraph::to_dot() const {
+  std::string s = "digraph waitfor {\n  rankdir=LR;\n";
+  for (size_t i = 0; i < nodes.size(); i++)
+    s += "  n" + std::to_string(i) + " [label=\"" + label(i) + "\"" +
+         (nodes[i].thread ? ", shape=box" : ", shape=ellipse") + "];\n";
+  for (const Edge& e : edges)
+    s += "  n" + std::to_string(e.from) + " -> n" + std::to_string(e.to) + " [label=\"" + e.why + "\"];\n";
+  return s + "}\n";
+}
+
+WaitForGraph build_wait_for_graph(const Runtime& rt) {
+  WaitForGraph g;
+  std::map<int, size_t> thread_node;
+  std::map<std::pair<uint64_t, int>, size_t> object_node;  // (object id, waiter pid)
+  auto tnode = [&](const Thread* t) {
+    auto [it, fresh] = thread_node.try_emplace(t->pid, g.nodes.size());
+    if (fresh) g.nodes.push_back({t, nullptr, nullptr});
+    return it->second;
+  };
+  std::vector<Releaser> rel;
+  for (const auto& tp : rt.threads()) {
+    const Thread* t = tp.get();
+    if (!t->blocked() || !t->waiting_on) continue;
+    const size_t from = tnode(t);
+    // Walk the objects this thread's wait depends on; an annotation may delegate to another
+    // object (completion -> work item -> workqueue), evaluated with the same waiter.
+    std::deque<std::pair<const WaitObject*, size_t>> todo;
+    auto onode = [&](const WaitObject* o) {
+      auto [it, fresh] = object_node.try_emplace({o->id() ? o->id() : reinterpret_cast<uintptr_t>(o), t->pid}, g.nodes.size());
+      if (fresh) {
+        g.nodes.push_back({nullptr, o, t});
+        todo.push_back({o, it->second});
+      }
+      return it->second;
+    };
+    g.edges.push_back({from, onode(t->waiting_on), t->wait_how ? t->wait_how : "waits"});
+    while (!todo.empty()) {
+      auto [o, on] = todo.front();
+      todo.pop_front();
+      rel.clear();
+      o->releasers(*t, rel);
+      for (const Releaser& r : rel) {
+        if (r.thread) {
+          if (r.thread->state == TaskState::Dead) continue;
+          g.edges.push_back({on, tnode(r.thread), r.why});
+        } else if (r.object) {
+          g.edges.push_back({on, onode(r.object), r.why});
+        }
+      }
+    }
+  }
+  return g;
+}
+
+std::vector<std::vector<size_t>> find_wait_cycles(const WaitForGraph& g) {
+  using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS>;
+  Graph bg(g.nodes.size());
+  std::vector<std::vector<size_t>> out_edges(g.nodes.size());
+  for (const auto& e : g.edges) {
+    boost::add_edge(e.from, e.to, bg);
+    out_edges[e.from].push_back(e.to);
+  }
+  std::vector<int> comp(g.nodes.size());
+  const int ncomp = g.nodes.empty() ? 0 : boost::strong_components(bg, comp.data());
+  std::vector<std::vector<size_t>> members(ncomp);
+  for (size_t i = 0; i < g.nodes.size(); i++) members[comp[i]].push_back(i);
+  std::vector<std::vector<size_t>> cycles;
+  for (const auto& m : members) {
+    if (m.size() < 2) continue;  // thread -> object -> thread has at least two nodes
+    // Only blocked threads have out-edges, so every thread in the component is blocked. Report
+    // one concrete cycle through the lowest-pid thread: shortest path back to it (BFS).
+    size_t start = SIZE_MAX;
+    for (size_t n : m)
+      if (g.nodes[n].thread && (start == SIZE_MAX || g.nodes[n].thread->pid < g.nodes[start].thread->pid)) start = n;
+    if (start == SIZE_MAX) continue;
+    std::map<size_t, size_t> prev;
+    std::deque<size_t> q{start};
+    bool closed = false;
+    size_t last = start;
+    while (!q.empty() && !closed) {
+      size_t n = q.front();
+      q.pop_front();
+      for (size_t v : out_edges[n]) {
+        if (comp[v] != comp[start]) continue;
+        if (v == start) {
+          closed = true;
+          last = n;
+          break;
+        }
+        if (prev.count(v)) continue;
+        prev[v] = n;
+        q.push_back(v);
+      }
+    }
+    if (!closed) continue;
+    std::vector<size_t> cyc{last};
+    while (cyc.back() != start) cyc.push_back(prev.at(cyc.back()));
+    std::reverse(cyc.begin(), cyc.end());
+    cycles.push_back(std::move(cyc));
+  }
+  return cycles;
+}
+
+namespace {
+
+std::string edge_why(const WaitForGraph& g, size_t a, size_t b) {
+  for (const auto& e : g.edges)
+    if (e.from == a && e.to == b) return e.why;
+  return {};
+}
+
+std::string describe_thread_wait(const Thread& t) {
+  std::string s = " " + t.ident() + " (" + task_state_letter(t.state) + ") blocked in " +
+                  (t.wait_how ? t.wait_how : "?") + " on " + (t.waiting_on ? t.waiting_on->describe() : "?") +
+                  " for " + format_time(Runtime::get().now_ns() - t.blocked_since_ns) + " s\n";
+  if (!t.workqueue.empty()) s += "   Workqueue: " + t.workqueue + "\n";
+  s += "   Call Trace:\n" + t.blocked_call_trace("     ");
+  return s;
+}
+
+std::set<std::vector<int>>& reported_cycles() {
+  static std::set<std::vector<int>> s;
+  return s;
+}
+
+}  // namespace
+
+void detect_deadlocks(Runtime& rt, bool final_pass) {
+  (void)final_pass;
+  const WaitForGraph g = build_wait_for_graph(rt);
+  for (const auto& cyc : find_wait_cycles(g)) {
+    std::vector<int> key;
+    for (size_t n : cyc)
+      if (g.nodes[n].thread) key.push_back(g.nodes[n].thread->pid);
+    std::sort(key.begin(), key.end());
+    if (!reported_cycles().insert(key).second) continue;
+    std::string path;
+    for (size_t n : cyc) path += g.label(n) + " -> ";
+    path += g.label(cyc.front());
+    std::string body = "circular wait among " + std::to_string(key.size()) + " thread(s):\n";
+    for (size_t i = 0; i < cyc.size(); i++) {
+      const size_t n = cyc[i], next = cyc[(i + 1) % cyc.size()];
+      if (g.nodes[n].thread) {
+        body += "\n" + describe_thread_wait(*g.nodes[n].thread);
+      } else {
+        body += "   which is ended by " + g.label(next) + " (" + edge_why(g, n, next) + ")\n";
+      }
+    }
+    body += "\nwait-for graph (dot):\n" + g.to_dot();
+    rt.report(FindingKind::Deadlock, "deadlock: " + path, body);
+    rt.set_deadlock_reported();
+  }
+
+  // Total stall: nothing runs, sleeps with a deadline, waits for a timer or for I/O, and at
+  // least one thread is blocked. No cycle is needed: a wait nobody is known to end counts.
+  if (rt.deadlock_reported()) return;
+  bool any_blocked = false;
+  for (const auto& tp : rt.threads()) {
+    const Thread& t = *tp;
+    if (t.state == TaskState::Dead) continue;
+    if (t.blocked()) {
+      any_blocked = true;
+      continue;
+    }
+    if (t.parked && t.state == TaskState::Idle && !t.wait_timed) continue;  // idle worker
+    return;  // running, runnable, or in a wait that ends by itself
+  }
+  if (!any_blocked || rt.timers_armed() > 0 || rt.activities() > 0) return;
+  std::string body = "every thread is blocked and no timer or I/O is pending: nothing can make progress.\n";
+  std::string title = "deadlock: all threads blocked:";
+  for (const auto& tp : rt.threads()) {
+    if (!tp->blocked()) continue;
+    title += " " + tp->ident();
+    body += "\n" + describe_thread_wait(*tp);
+    std::vector<Releaser> rel;
+    tp->waiting_on->releasers(*tp, rel);
+    if (rel.empty()) body += "   nobody is known to end this wait\n";
+    for (const Releaser& r : rel)
+      body += "   ended by " + (r.thread ? r.thread->ident() : r.object->describe()) + " (" + r.why + ")\n";
+  }
+  body += "\nwait-for graph (dot):\n" + g.to_dot();
+  rt.report(FindingKind::Deadlock, title, body);
+  rt.set_deadlock_reported();
+}
+
+}  // namespace sim

@@ -1,0 +1,54 @@
+// What a simulation hands back to its caller: findings of the detectors, the event trace and
+// the observations a scenario recorded. It crosses a process boundary, so it serialises.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace sim {
+
+enum class FindingKind {
+  Deadlock,          // a cycle in the wait-for graph, or every thread stuck
+  HungTask,          // "INFO: task NAME:PID blocked for more than N seconds."
+  LockOrder,         // lockdep: possible circular locking dependency
+  RecursiveLocking,  // lockdep: possible recursive locking (AA)
+  AtomicSleep,       // BUG: sleeping function called from invalid context
+  LockMisuse,        // unlock by non-owner, unlock of an unlocked lock, exit with locks held
+  Warning,           // WARN_ON-style message from the runtime or an engine
+  Bug,               // BUG()/oops: the thread is killed
+  Budget,            // time or event budget exceeded
+  Crash,             // the simulation process died (signal, abort)
+};
+
+const char* finding_kind_name(FindingKind k);
+
+struct Finding {
+  FindingKind kind;
+  uint64_t time_ns = 0;
+  std::string title;  // first line, as the kernel would print it
+  std::string text;   // the whole report, title included
+};
+
+enum class RunStatus { Completed, Deadlocked, Budget, Crashed };
+const char* run_status_name(RunStatus s);
+
+struct SimResult {
+  RunStatus status = RunStatus::Completed;
+  uint64_t end_time_ns = 0;
+  std::vector<Finding> findings;
+  std::vector<std::string> trace;  // formatted event lines
+  std::vector<std::string> notes;  // observations recorded with sim::note()
+  std::map<std::string, double> stats;
+
+  bool has(FindingKind k) const;
+  size_t count(FindingKind k) const;
+  const Finding* first(FindingKind k) const;
+  std::string summary() const;  // one line per finding, for messages and selftest
+
+  std::string serialize() const;
+  static SimResult deserialize(const std::string& bytes);
+};
+
+}  // namespace sim

@@ -1,0 +1,397 @@
+// The only file besides simulation.cpp that talks to SimGrid: actors are simulated threads,
+// one semaphore per thread is the park/unpark primitive, and the engine is driven in slices so
+// that our detectors run between them (SimGrid's own deadlock check is blind while any actor
+// sleeps periodically, and it exits 0).
+#include "sim/runtime.hpp"
+
+#include <simgrid/Exception.hpp>
+#include <simgrid/s4u.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <stdexcept>
+
+#include "sim/deadlock_detector.hpp"
+#include "sim/hung_task.hpp"
+#include "sim/timer.hpp"
+
+namespace sg4 = simgrid::s4u;
+
+namespace sim {
+
+struct ThreadImpl {
+  sg4::SemaphorePtr sem;
+  sg4::ActorPtr actor;
+};
+
+// Defined here, where ThreadImpl is complete.
+Thread::Thread(int pid_, std::string name_, ThreadKind kind_)
+    : WaitObject("thread", std::move(name_)), pid(pid_), kind(kind_) {}
+Thread::~Thread() = default;
+
+// Thrown by bug() to end the calling thread like an oops; never escapes thread_main.
+struct ThreadKilled {};
+
+struct EngineHandle {
+  int argc;
+  std::vector<char*> argv;
+  std::unique_ptr<sg4::Engine> engine;
+  sg4::Host* host = nullptr;
+  sg4::SemaphorePtr forever;  // never released: where a thread parks once a budget is exhausted
+
+  EngineHandle() {
+    static char a0[] = "dmsim", a1[] = "--log=root.thresh:critical", a2[] = "--log=xbt_cfg.thresh:critical";
+    argv = {a0, a1, a2, nullptr};
+    argc = 3;
+    engine = std::make_unique<sg4::Engine>(&argc, argv.data());
+    auto* zone = sg4::create_full_zone("dmsim");
+    host = zone->create_host("cpu0", 1e9);
+    zone->seal();
+    forever = sg4::Semaphore::create(0);
+  }
+};
+
+namespace {
+Runtime* g_runtime = nullptr;
+}
+
+Runtime& Runtime::get() {
+  if (!g_runtime) throw std::logic_error("no simulation is running in this process");
+  return *g_runtime;
+}
+bool Runtime::active() { return g_runtime != nullptr; }
+
+Runtime::Runtime(const SimConfig& cfg)
+    : cfg_(cfg), explorer_(cfg.seed, cfg.preempt_rate, cfg.max_delay_ns), lockdep_(*this) {
+  if (g_runtime) throw std::logic_error("SimGrid allows one engine per process: one Runtime only");
+  g_runtime = this;
+  engine_ = std::make_unique<EngineHandle>();
+}
+
+Runtime::~Runtime() { g_runtime = nullptr; }
+
+uint64_t Runtime::now_ns() const { return static_cast<uint64_t>(std::llround(sg4::Engine::get_clock() * 1e9)); }
+double Runtime::now() const { return sg4::Engine::get_clock(); }
+uint64_t Runtime::jiffies() const {
+  return static_cast<uint64_t>(std::floor(sg4::Engine::get_clock() * cfg_.hz + 1e-6));
+}
+
+TimerBase& Runtime::timers() {
+  if (!timers_) timers_ = std::make_unique<TimerBase>(*this);
+  return *timers_;
+}
+uint64_t Runtime::timers_armed() const { return timers_ ? timers_->armed() : 0; }
+
+Thread* Runtime::thread_by_pid(int pid) const {
+  if (pid <= 0 || static_cast<size_t>(pid) > threads_.size()) return nullptr;
+  return threads_[pid - 1].get();
+}
+
+Thread& Runtime::spawn(std::string name, std::function<void()> fn, ThreadKind kind) {
+  const int pid = static_cast<int>(threads_.size()) + 1;
+  threads_.push_back(std::make_unique<Thread>(pid, std::move(name), kind));
+  Thread* t = threads_.back().get();
+  t->fn = std::move(fn);
+  t->impl = std::make_unique<ThreadImpl>();
+  t->impl->sem = sg4::Semaphore::create(0);
+  t->impl->actor = sg4::Actor::create(t->name(), engine_->host, [this, t] { thread_main(*t); });
+  const auto aid = static_cast<size_t>(t->impl->actor->get_pid());
+  if (by_actor_.size() <= aid) by_actor_.resize(aid + 1, nullptr);
+  by_actor_[aid] = t;
+  if (kind == ThreadKind::User) user_threads_alive_++;
+  if (current_ && kind != ThreadKind::Internal) event("spawn", t, t->ident());
+  return *t;
+}
+
+void Runtime::thread_main(Thread& t) {
+  current_ = &t;
+  try {
+    t.fn();
+  } catch (const ThreadKilled&) {
+    // bug() already reported the oops.
+  } catch (const simgrid::ForcefulKillException&) {
+    throw;  // SimGrid is tearing the actor down; let it.
+  } catch (const std::exception& e) {
+    report(FindingKind::Bug, "Oops: uncaught exception in " + t.ident() + ": " + e.what(),
+           "Call Trace:\n" + format_call_trace(t.oops_frames, " "));
+  } catch (...) {
+    report(FindingKind::Bug, "Oops: uncaught non-standard exception in " + t.ident());
+  }
+  current_ = &t;
+  finish_thread(t);
+}
+
+void Runtime::finish_thread(Thread& t) {
+  if (!t.held.empty()) {
+    std::string body = std::to_string(t.held.size()) + " lock(s) held by " + t.ident() + ":\n";
+    for (size_t i = 0; i < t.held.size(); i++)
+      body += " #" + std::to_string(i) + ": " + t.held[i].obj->describe() + ", at: " + t.held[i].at + "\n";
+    report(FindingKind::LockMisuse, "BUG: " + t.name() + "/" + std::to_string(t.pid) + " still has locks held!", body);
+  }
+  if (t.kind != ThreadKind::Internal) event("exit", &t);
+  t.state = TaskState::Dead;
+  if (t.kind == ThreadKind::User) user_threads_alive_--;
+  for (Thread* j : t.joiners) unpark(*j);
+  t.joiners.clear();
+  current_ = nullptr;
+}
+
+bool Runtime::park(TaskState st, const WaitObject* on, const char* how, uint64_t arg, double timeout_s) {
+  Thread& t = *current_;
+  if (budget_exceeded_) {
+    t.state = TaskState::Sleeping;
+    engine_->forever->acquire();
+  }
+  t.state = st;
+  t.waiting_on = on;
+  t.wait_how = how;
+  t.wait_arg = arg;
+  t.blocked_since_ns = now_ns();
+  t.hung_reported = false;
+  t.wait_timed = timeout_s >= 0;
+  t.parked = true;
+  if (t.kind != ThreadKind::Internal) event("block", on, how);
+  bool woken = true;
+  if (timeout_s < 0)
+    t.impl->sem->acquire();
+  else
+    woken = !t.impl->sem->acquire_timeout(timeout_s);
+  current_ = &t;
+  context_switches_++;
+  t.parked = false;
+  t.state = TaskState::Running;
+  t.waiting_on = nullptr;
+  t.wait_how = nullptr;
+  return woken;
+}
+
+void Runtime::unpark(Thread& t) {
+  if (!t.parked) return;
+  t.parked = false;
+  if (t.kind != ThreadKind::Internal) event("wake", &t);
+  t.impl->sem->release();
+}
+
+void Runtime::sleep_for(double seconds) {
+  Thread& t = *current_;
+  t.state = TaskState::Sleeping;
+  sg4::this_actor::sleep_for(seconds);
+  current_ = &t;
+  context_switches_++;
+  t.state = TaskState::Running;
+}
+
+void Runtime::yield() {
+  Thread& t = *current_;
+  sg4::this_actor::yield();
+  current_ = &t;
+  context_switches_++;
+}
+
+void Runtime::check_budget() {
+  if (budget_exceeded_ || events_ <= cfg_.event_limit) return;
+  budget_exceeded_ = true;
+  report(FindingKind::Budget, "event budget exceeded: more than " + std::to_string(cfg_.event_limit) + " events");
+}
+
+void Runtime::preempt_point(const char* where) {
+  check_budget();
+  if (budget_exceeded_ && current_) park(TaskState::Sleeping, nullptr, "budget");
+  if (!explorer_.enabled() || !current_) return;
+  const PreemptDecision d = explorer_.decide();
+  switch (d.action) {
+    case PreemptAction::None: return;
+    case PreemptAction::Yield:
+      event("preempt", nullptr, std::string("yield at ") + where);
+      yield();
+      return;
+    case PreemptAction::Delay:
+      event("preempt", nullptr, "delay " + std::to_string(d.delay_ns) + "ns at " + where);
+      sleep_for(d.delay_ns * 1e-9);
+      return;
+  }
+}
+
+void Runtime::event(const char* what, const WaitObject* obj, std::string detail) {
+  events_++;
+  if (!cfg_.trace) return;
+  Thread* t = current_;
+  trace_.add(TraceEvent{now_ns(), t ? t->pid : 0, t && !t->frames.empty() ? t->frames.back() : nullptr, what,
+                        obj ? obj->name_id() : 0, std::move(detail)});
+}
+
+void Runtime::report(FindingKind kind, std::string title, std::string body) {
+  Finding f;
+  f.kind = kind;
+  f.time_ns = now_ns();
+  f.title = title;
+  f.text = body.empty() ? title : title + "\n" + body;
+  if (cfg_.trace) {
+    Thread* t = current_;
+    trace_.add(TraceEvent{f.time_ns, t ? t->pid : 0, nullptr, "finding", 0,
+                          std::string(finding_kind_name(kind)) + ": " + title});
+  }
+  findings_.push_back(std::move(f));
+}
+
+void Runtime::note(const std::string& text) {
+  notes_.push_back(text);
+  event("note", nullptr, text);
+}
+
+uint64_t Runtime::register_object(WaitObject* o) {
+  const uint64_t id = next_object_id_++;
+  objects_[id] = o;
+  return id;
+}
+void Runtime::unregister_object(uint64_t id) { objects_.erase(id); }
+const WaitObject* Runtime::object_by_id(uint64_t id) const {
+  auto it = objects_.find(id);
+  return it == objects_.end() ? nullptr : it->second;
+}
+
+std::string Runtime::format_event(const TraceEvent& e) const {
+  std::string s = "[" + format_time(e.t_ns) + "] ";
+  if (e.pid > 0) {
+    const Thread* t = thread_by_pid(e.pid);
+    s += std::to_string(e.pid) + " " + (t ? t->name() : "?");
+  } else {
+    s += "- -";
+  }
+  if (e.frame) s += std::string(" ") + e.frame;
+  s += ": ";
+  s += e.what;
+  if (e.obj) s += " " + names_.str(e.obj);
+  if (!e.detail.empty()) s += " " + e.detail;
+  return s;
+}
+
+void Runtime::run_detectors(bool final_pass) {
+  current_ = nullptr;
+  detect_deadlocks(*this, final_pass);
+  check_hung_tasks(*this);
+}
+
+SimResult Runtime::run(std::function<void()> main) {
+  spawn("main", std::move(main), ThreadKind::User);
+  // The ticker keeps simulated time moving, so SimGrid never declares its own global deadlock
+  // (which would kill every actor); our detector judges stalls instead.
+  const double interval = cfg_.check_interval_secs > 0 ? cfg_.check_interval_secs : 1.0;
+  sg4::Actor::create("ticker", engine_->host, [interval] {
+    for (;;) sg4::this_actor::sleep_for(interval);
+  });
+  SimResult res;
+  double until = 0;
+  for (;;) {
+    until += interval;
+    engine_->engine->run_until(until);
+    current_ = nullptr;
+    run_detectors(false);
+    if (user_threads_alive_ == 0) break;
+    if (budget_exceeded_) break;
+    if (deadlock_reported_ && cfg_.stop_on_deadlock) {
+      if (deadlock_time_ns_ == 0) deadlock_time_ns_ = now_ns();
+      const double wait = cfg_.hung_task_timeout_secs > 0 ? cfg_.hung_task_timeout_secs + interval : 0;
+      if (now_ns() >= deadlock_time_ns_ + static_cast<uint64_t>(wait * 1e9)) break;
+    }
+    if (now() >= cfg_.time_limit_secs) {
+      report(FindingKind::Budget, "time limit exceeded: simulated time reached " +
+                                      std::to_string(static_cast<long long>(cfg_.time_limit_secs)) + " s");
+      break;
+    }
+  }
+  run_detectors(true);
+  res.end_time_ns = now_ns();
+  res.findings = findings_;
+  res.notes = notes_;
+  if (cfg_.trace) {
+    res.trace.reserve(trace_.size());
+    for (const auto& e : trace_.events()) res.trace.push_back(format_event(e));
+  }
+  bool deadlock = false, budget = false;
+  for (const auto& f : findings_) {
+    deadlock |= f.kind == FindingKind::Deadlock;
+    budget |= f.kind == FindingKind::Budget;
+  }
+  res.status = deadlock ? RunStatus::Deadlocked : budget ? RunStatus::Budget : RunStatus::Completed;
+  res.stats["events"] = static_cast<double>(events_);
+  res.stats["context_switches"] = static_cast<double>(context_switches_);
+  res.stats["threads"] = static_cast<double>(threads_.size());
+  res.stats["schedule_decisions"] = static_cast<double>(explorer_.decisions());
+  res.stats["schedule_perturbations"] = static_cast<double>(explorer_.perturbations());
+  res.stats["lockdep_classes"] = static_cast<double>(lockdep_.classes());
+  res.stats["lockdep_dependencies"] = static_cast<double>(lockdep_.dependencies());
+  return res;
+}
+
+// ---- thread-level API (thread.hpp) that needs the runtime ----
+
+Thread& current() { return Runtime::get().current(); }
+
+Thread& kthread_run(std::function<void()> fn, std::string name, ThreadKind kind) {
+  Runtime& rt = Runtime::get();
+  Thread& t = rt.spawn(std::move(name), std::move(fn), kind);
+  rt.preempt_point("kthread_run");
+  return t;
+}
+
+void join(Thread& t) {
+  Runtime& rt = Runtime::get();
+  Thread& self = rt.current();
+  might_sleep("join");
+  while (t.state != TaskState::Dead) {
+    t.joiners.push_back(&self);
+    rt.park(TaskState::Uninterruptible, &t, "join");
+  }
+}
+
+void might_sleep(const char* where) {
+  Runtime& rt = Runtime::get();
+  rt.lockdep().check_might_sleep(rt.current(), where);
+}
+
+void msleep(unsigned ms) {
+  Runtime& rt = Runtime::get();
+  might_sleep("msleep");
+  // msleep sleeps at least msecs_to_jiffies(ms) + 1 jiffies, as in kernel/time/timer.c.
+  const double hz = rt.config().hz;
+  const double jiffies = std::ceil(ms * hz / 1000.0) + 1;
+  const uint64_t target = rt.jiffies() + static_cast<uint64_t>(jiffies);
+  rt.sleep_for(target / hz - rt.now() + 1e-9);
+}
+
+void ssleep(unsigned s) { msleep(s * 1000); }
+
+void udelay_sim(double seconds) {
+  Runtime& rt = Runtime::get();
+  rt.sleep_for(seconds);
+}
+
+void schedule() {
+  Runtime& rt = Runtime::get();
+  rt.event("schedule");
+  rt.yield();
+}
+
+void note(const std::string& text) { Runtime::get().note(text); }
+
+bool warn_on(bool cond, const char* what) {
+  if (!cond) return false;
+  Runtime& rt = Runtime::get();
+  Thread* t = rt.current_or_null();
+  rt.report(FindingKind::Warning, std::string("WARNING: ") + what,
+            t ? "CPU: 0 PID: " + std::to_string(t->pid) + " Comm: " + t->name() + "\nCall Trace:\n" + t->call_trace()
+              : std::string());
+  return true;
+}
+
+void bug(const std::string& what) {
+  Runtime& rt = Runtime::get();
+  Thread* t = rt.current_or_null();
+  rt.report(FindingKind::Bug, what,
+            t ? "CPU: 0 PID: " + std::to_string(t->pid) + " Comm: " + t->name() + "\nCall Trace:\n" + t->call_trace()
+              : std::string());
+  throw ThreadKilled{};
+}
+
+}  // namespace sim

@@ -1,0 +1,114 @@
+// The simulated kernel: one per process (SimGrid allows a single engine), owning the threads,
+// the clock, the seeded schedule explorer, the trace and the detectors. Primitives in sim/ call
+// it; engines use the kernel-like functions in sim/kernel.hpp instead.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "sim/config.hpp"
+#include "sim/lockdep.hpp"
+#include "sim/result.hpp"
+#include "sim/schedule_explorer.hpp"
+#include "sim/thread.hpp"
+#include "sim/trace.hpp"
+
+namespace sim {
+
+class TimerBase;
+struct EngineHandle;
+
+class Runtime {
+ public:
+  explicit Runtime(const SimConfig& cfg);
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  static Runtime& get();
+  static bool active();
+
+  const SimConfig& config() const { return cfg_; }
+  uint64_t now_ns() const;
+  double now() const;
+  uint64_t jiffies() const;
+
+  Thread& current() { return *current_; }
+  Thread* current_or_null() { return current_; }
+  Thread& spawn(std::string name, std::function<void()> fn, ThreadKind kind);
+  const std::vector<std::unique_ptr<Thread>>& threads() const { return threads_; }
+  Thread* thread_by_pid(int pid) const;
+
+  // The blocking core. park() returns true when woken by unpark(), false on timeout. Callers
+  // loop on their own condition, so a spurious return is harmless.
+  bool park(TaskState st, const WaitObject* on, const char* how, uint64_t arg = 0, double timeout_s = -1);
+  void unpark(Thread& t);
+  void sleep_for(double seconds);
+  void yield();
+  // A place where the real kernel could be preempted; the explorer may yield or delay here.
+  void preempt_point(const char* where);
+
+  void event(const char* what, const WaitObject* obj = nullptr, std::string detail = {});
+  void report(FindingKind kind, std::string title, std::string body = {});
+  void note(const std::string& text);
+  uint32_t intern(std::string_view s) { return names_.intern(s); }
+  const std::string& name_of(uint32_t id) const { return names_.str(id); }
+  Lockdep& lockdep() { return lockdep_; }
+  TimerBase& timers();
+
+  // Object registry, for annotations that name another object.
+  uint64_t register_object(WaitObject* o);
+  void unregister_object(uint64_t id);
+  const WaitObject* object_by_id(uint64_t id) const;
+
+  // Activity outside threads (I/O in flight on a simulated device): while any is pending the
+  // system is not stalled even if every thread is blocked.
+  void activity_begin() { activities_++; }
+  void activity_end() { activities_--; }
+
+  // Runs `main` as the first user thread until every user thread has exited, a deadlock has
+  // been reported, or a budget is exhausted.
+  SimResult run(std::function<void()> main);
+
+  // Used by the detectors.
+  uint64_t timers_armed() const;
+  uint64_t activities() const { return activities_; }
+  bool deadlock_reported() const { return deadlock_reported_; }
+  void set_deadlock_reported() { deadlock_reported_ = true; }
+  std::string format_event(const TraceEvent& e) const;
+  void thread_main(Thread& t);  // body wrapper run by each actor
+
+ private:
+  void check_budget();
+  void finish_thread(Thread& t);
+  void run_detectors(bool final_pass);
+
+  SimConfig cfg_;
+  std::unique_ptr<EngineHandle> engine_;
+  ScheduleExplorer explorer_;
+  Lockdep lockdep_;
+  Interner names_;
+  Trace trace_;
+  std::vector<std::unique_ptr<Thread>> threads_;
+  std::vector<Thread*> by_actor_;  // SimGrid actor id -> thread
+  Thread* current_ = nullptr;
+  std::unique_ptr<TimerBase> timers_;
+  std::unordered_map<uint64_t, WaitObject*> objects_;
+  uint64_t next_object_id_ = 1;
+  uint64_t activities_ = 0;
+  uint64_t events_ = 0;
+  uint64_t context_switches_ = 0;
+  int user_threads_alive_ = 0;
+  bool budget_exceeded_ = false;
+  bool deadlock_reported_ = false;
+  uint64_t deadlock_time_ns_ = 0;
+  std::vector<Finding> findings_;
+  std::vector<std::string> notes_;
+  friend class HungTaskWatchdog;
+};
+
+}  // namespace sim

@@ -1,0 +1,22 @@
+// Entry points. SimGrid allows one engine per process, so every simulation runs in a process
+// of its own: run_isolated() forks, which also turns an abort inside a simulation into a
+// finding instead of a crash of the harness.
+#pragma once
+
+#include <functional>
+
+#include "sim/config.hpp"
+#include "sim/result.hpp"
+
+namespace sim {
+
+// Runs one simulation in this process; callable once per process. Simulated threads may still
+// be parked when it returns, so the process must end with _exit() rather than exit().
+SimResult simulate(const SimConfig& cfg, std::function<void()> main);
+
+// Runs simulate() in a child process and returns its result. A child that dies by a signal
+// yields a Crash finding (with its last stderr lines); one that outlives `wall_timeout_s` of
+// real time is killed and yields a Budget finding.
+SimResult run_isolated(const SimConfig& cfg, std::function<void()> main, double wall_timeout_s = 600);
+
+}  // namespace sim

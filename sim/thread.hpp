@@ -1,0 +1,128 @@
+// Simulated kernel threads: a pid, a name, a state as ps would show it, and a stack of frames
+// that engines push per function (KFRAME()), so reports read like kernel call traces.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sim/wait_object.hpp"
+
+namespace sim {
+
+enum class TaskState : uint8_t {
+  Running,          // R: runnable or running
+  Uninterruptible,  // D: what the hung-task watchdog looks at
+  Interruptible,    // S
+  Idle,             // I: a worker waiting for work
+  Spinning,         // R, spinning on a spinlock (non-RT)
+  Sleeping,         // a timed sleep (msleep, schedule_timeout): it ends by itself
+  Dead,
+};
+char task_state_letter(TaskState s);
+
+enum class ThreadKind : uint8_t {
+  User,     // scenario threads; the run ends when all of them have exited
+  Kworker,  // workqueue workers
+  Softirq,  // timer callbacks
+  Internal  // the runtime's own (not traced)
+};
+
+struct HeldLock {
+  const WaitObject* obj;
+  uint32_t lock_class;
+  const char* at;  // frame that took it
+  bool read;
+  bool recursive_read;
+};
+
+struct ThreadImpl;  // SimGrid side, private to sim/
+
+class Thread : public WaitObject {
+ public:
+  Thread(int pid, std::string name, ThreadKind kind);
+  ~Thread() override;
+
+  const int pid;
+  const ThreadKind kind;
+  const std::string& comm() const { return name(); }
+
+  TaskState state = TaskState::Running;
+  std::vector<const char*> frames;  // outermost first
+
+  // What the thread is blocked on, while it is.
+  const WaitObject* waiting_on = nullptr;
+  const char* wait_how = nullptr;
+  uint64_t wait_arg = 0;
+  uint64_t blocked_since_ns = 0;
+  bool wait_timed = false;  // the wait ends by itself (a timeout was given)
+  bool hung_reported = false;
+
+  std::vector<HeldLock> held;
+  int preempt_count = 0;            // atomic context depth (spinlocks, softirq)
+  std::string workqueue;            // "dm-era do_work" while a worker runs an item
+  std::vector<const char*> oops_frames;  // frames when an exception escaped
+
+  // Joining: waiting on a thread ends when it exits.
+  void releasers(const Thread& waiter, std::vector<Releaser>& out) const override;
+  std::vector<Thread*> joiners;
+
+  std::string call_trace(const std::string& indent = " ") const;  // innermost first
+  // For a blocked thread, the trace starts with schedule() and the primitive it sleeps in.
+  std::string blocked_call_trace(const std::string& indent = " ") const;
+  // Parked in a wait that only another thread can end.
+  bool blocked() const;
+  std::string ident() const { return name() + ":" + std::to_string(pid); }
+
+  std::function<void()> fn;
+  std::unique_ptr<ThreadImpl> impl;
+  bool parked = false;
+};
+
+// Innermost frame first, one per line, as a kernel call trace reads.
+std::string format_call_trace(const std::vector<const char*>& frames, const std::string& indent);
+
+// RAII frame: KFRAME() at the top of a function names it in call traces.
+class FrameGuard {
+ public:
+  explicit FrameGuard(const char* fn);
+  ~FrameGuard();
+  FrameGuard(const FrameGuard&) = delete;
+  FrameGuard& operator=(const FrameGuard&) = delete;
+
+ private:
+  Thread* t_;
+};
+#define KFRAME() ::sim::FrameGuard sim_frame_guard_(__func__)
+#define KFRAME_NAMED(name) ::sim::FrameGuard sim_frame_guard_(name)
+
+// The calling simulated thread.
+Thread& current();
+
+// kthread_run: start a named thread. The run ends when every User thread has exited.
+Thread& kthread_run(std::function<void()> fn, std::string name, ThreadKind kind = ThreadKind::User);
+// Wait until `t` has exited (state D, like kthread_stop's wait).
+void join(Thread& t);
+
+void msleep(unsigned ms);
+void ssleep(unsigned s);
+void udelay_sim(double seconds);  // a timed sleep of an exact simulated duration
+void schedule();                   // yield to other ready threads
+void might_sleep(const char* where);
+
+// Observations a scenario or test records; they come back in SimResult::notes.
+void note(const std::string& text);
+
+// WARN_ON / BUG_ON equivalents: recorded as findings with the current call trace. BUG kills the
+// calling thread (it never returns), as an oops would, leaving its locks held.
+bool warn_on(bool cond, const char* what);
+[[noreturn]] void bug(const std::string& what);
+#define WARN_ON(cond) ::sim::warn_on(static_cast<bool>(cond), #cond)
+#define BUG_ON(cond)                                    \
+  do {                                                  \
+    if (cond) ::sim::bug("kernel BUG: BUG_ON(" #cond ")"); \
+  } while (0)
+
+}  // namespace sim
