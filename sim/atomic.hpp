@@ -45,20 +45,44 @@ class Atomic {
   long v_;
 };
 
-inline long atomic_read(const Atomic* a) { return a->read(); }
-inline void atomic_set(Atomic* a, long v) { a->set(v); }
-inline void atomic_inc(Atomic* a) { a->add_return(1); }
-inline void atomic_dec(Atomic* a) { a->add_return(-1); }
-inline long atomic_inc_return(Atomic* a) { return a->add_return(1); }
-inline long atomic_dec_return(Atomic* a) { return a->add_return(-1); }
-inline bool atomic_dec_and_test(Atomic* a) { return a->add_return(-1) == 0; }
-inline void atomic_add(long d, Atomic* a) { a->add_return(d); }
-inline void atomic_sub(long d, Atomic* a) { a->add_return(-d); }
-inline long atomic_cmpxchg(Atomic* a, long expected, long desired) { return a->cmpxchg(expected, desired); }
-inline long atomic_xchg(Atomic* a, long v) { return a->xchg(v); }
+inline long atomic_read(const Atomic* a) {
+  return a->read();
+}
+inline void atomic_set(Atomic* a, long v) {
+  a->set(v);
+}
+inline void atomic_inc(Atomic* a) {
+  a->add_return(1);
+}
+inline void atomic_dec(Atomic* a) {
+  a->add_return(-1);
+}
+inline long atomic_inc_return(Atomic* a) {
+  return a->add_return(1);
+}
+inline long atomic_dec_return(Atomic* a) {
+  return a->add_return(-1);
+}
+inline bool atomic_dec_and_test(Atomic* a) {
+  return a->add_return(-1) == 0;
+}
+inline void atomic_add(long d, Atomic* a) {
+  a->add_return(d);
+}
+inline void atomic_sub(long d, Atomic* a) {
+  a->add_return(-d);
+}
+inline long atomic_cmpxchg(Atomic* a, long expected, long desired) {
+  return a->cmpxchg(expected, desired);
+}
+inline long atomic_xchg(Atomic* a, long v) {
+  return a->xchg(v);
+}
 
 // Bit operations on an unsigned long word.
-inline bool test_bit(unsigned nr, const unsigned long* w) { return (*w >> nr) & 1UL; }
+inline bool test_bit(unsigned nr, const unsigned long* w) {
+  return (*w >> nr) & 1UL;
+}
 inline void set_bit(unsigned nr, unsigned long* w) {
   atomic_preempt_point("set_bit");
   *w |= 1UL << nr;

@@ -1,9 +1,8 @@
 #include "sim/deadlock_detector.hpp"
 
+#include <algorithm>
 #include <boost/graph/adjacency_list.hpp>
 #include <boost/graph/strong_components.hpp>
-
-#include <algorithm>
 #include <deque>
 #include <map>
 #include <set>
@@ -38,6 +37,10 @@ WaitForGraph build_wait_for_graph(const Runtime& rt) {
     return it->second;
   };
   std::vector<Releaser> rel;
+  std::set<std::pair<size_t, size_t>> seen_edges;
+  auto add_edge = [&](size_t a, size_t b, std::string why) {
+    if (seen_edges.insert({a, b}).second) g.edges.push_back({a, b, std::move(why)});
+  };
   for (const auto& tp : rt.threads()) {
     const Thread* t = tp.get();
     if (!t->blocked() || !t->waiting_on) continue;
@@ -46,14 +49,15 @@ WaitForGraph build_wait_for_graph(const Runtime& rt) {
     // object (completion -> work item -> workqueue), evaluated with the same waiter.
     std::deque<std::pair<const WaitObject*, size_t>> todo;
     auto onode = [&](const WaitObject* o) {
-      auto [it, fresh] = object_node.try_emplace({o->id() ? o->id() : reinterpret_cast<uintptr_t>(o), t->pid}, g.nodes.size());
+      auto [it, fresh] =
+          object_node.try_emplace({o->id() ? o->id() : reinterpret_cast<uintptr_t>(o), t->pid}, g.nodes.size());
       if (fresh) {
         g.nodes.push_back({nullptr, o, t});
         todo.push_back({o, it->second});
       }
       return it->second;
     };
-    g.edges.push_back({from, onode(t->waiting_on), t->wait_how ? t->wait_how : "waits"});
+    add_edge(from, onode(t->waiting_on), t->wait_how ? t->wait_how : "waits");
     while (!todo.empty()) {
       auto [o, on] = todo.front();
       todo.pop_front();
@@ -62,9 +66,9 @@ WaitForGraph build_wait_for_graph(const Runtime& rt) {
       for (const Releaser& r : rel) {
         if (r.thread) {
           if (r.thread->state == TaskState::Dead) continue;
-          g.edges.push_back({on, tnode(r.thread), r.why});
+          add_edge(on, tnode(r.thread), r.why);
         } else if (r.object) {
-          g.edges.push_back({on, onode(r.object), r.why});
+          add_edge(on, onode(r.object), r.why);
         }
       }
     }
@@ -72,7 +76,7 @@ WaitForGraph build_wait_for_graph(const Runtime& rt) {
   return g;
 }
 
-std::vector<std::vector<size_t>> find_wait_cycles(const WaitForGraph& g) {
+std::vector<WaitCycle> find_wait_cycles(const WaitForGraph& g) {
   using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS>;
   Graph bg(g.nodes.size());
   std::vector<std::vector<size_t>> out_edges(g.nodes.size());
@@ -84,7 +88,7 @@ std::vector<std::vector<size_t>> find_wait_cycles(const WaitForGraph& g) {
   const int ncomp = g.nodes.empty() ? 0 : boost::strong_components(bg, comp.data());
   std::vector<std::vector<size_t>> members(ncomp);
   for (size_t i = 0; i < g.nodes.size(); i++) members[comp[i]].push_back(i);
-  std::vector<std::vector<size_t>> cycles;
+  std::vector<WaitCycle> cycles;
   for (const auto& m : members) {
     if (m.size() < 2) continue;  // thread -> object -> thread has at least two nodes
     // Only blocked threads have out-edges, so every thread in the component is blocked. Report
@@ -116,7 +120,10 @@ std::vector<std::vector<size_t>> find_wait_cycles(const WaitForGraph& g) {
     std::vector<size_t> cyc{last};
     while (cyc.back() != start) cyc.push_back(prev.at(cyc.back()));
     std::reverse(cyc.begin(), cyc.end());
-    cycles.push_back(std::move(cyc));
+    WaitCycle wc{std::move(cyc), {}};
+    for (size_t n : m)
+      if (g.nodes[n].thread) wc.threads.push_back(n);
+    cycles.push_back(std::move(wc));
   }
   return cycles;
 }
@@ -131,8 +138,8 @@ std::string edge_why(const WaitForGraph& g, size_t a, size_t b) {
 
 std::string describe_thread_wait(const Thread& t) {
   std::string s = " " + t.ident() + " (" + task_state_letter(t.state) + ") blocked in " +
-                  (t.wait_how ? t.wait_how : "?") + " on " + (t.waiting_on ? t.waiting_on->describe() : "?") +
-                  " for " + format_time(Runtime::get().now_ns() - t.blocked_since_ns) + " s\n";
+                  (t.wait_how ? t.wait_how : "?") + " on " + (t.waiting_on ? t.waiting_on->describe() : "?") + " for " +
+                  std::to_string((Runtime::get().now_ns() - t.blocked_since_ns) / 1000000) + " ms\n";
   if (!t.workqueue.empty()) s += "   Workqueue: " + t.workqueue + "\n";
   s += "   Call Trace:\n" + t.blocked_call_trace("     ");
   return s;
@@ -148,15 +155,19 @@ std::set<std::vector<int>>& reported_cycles() {
 void detect_deadlocks(Runtime& rt, bool final_pass) {
   (void)final_pass;
   const WaitForGraph g = build_wait_for_graph(rt);
-  for (const auto& cyc : find_wait_cycles(g)) {
+  for (const auto& wc : find_wait_cycles(g)) {
+    const auto& cyc = wc.path;
     std::vector<int> key;
-    for (size_t n : cyc)
-      if (g.nodes[n].thread) key.push_back(g.nodes[n].thread->pid);
+    for (size_t n : wc.threads) key.push_back(g.nodes[n].thread->pid);
     std::sort(key.begin(), key.end());
     if (!reported_cycles().insert(key).second) continue;
     std::string path;
     for (size_t n : cyc) path += g.label(n) + " -> ";
     path += g.label(cyc.front());
+    std::string others;
+    for (size_t n : wc.threads)
+      if (std::find(cyc.begin(), cyc.end(), n) == cyc.end()) others += (others.empty() ? "" : ", ") + g.label(n);
+    if (!others.empty()) path += " (also stuck in it: " + others + ")";
     std::string body = "circular wait among " + std::to_string(key.size()) + " thread(s):\n";
     for (size_t i = 0; i < cyc.size(); i++) {
       const size_t n = cyc[i], next = cyc[(i + 1) % cyc.size()];
@@ -166,6 +177,8 @@ void detect_deadlocks(Runtime& rt, bool final_pass) {
         body += "   which is ended by " + g.label(next) + " (" + edge_why(g, n, next) + ")\n";
       }
     }
+    for (size_t n : wc.threads)
+      if (std::find(cyc.begin(), cyc.end(), n) == cyc.end()) body += "\n" + describe_thread_wait(*g.nodes[n].thread);
     body += "\nwait-for graph (dot):\n" + g.to_dot();
     rt.report(FindingKind::Deadlock, "deadlock: " + path, body);
     rt.set_deadlock_reported();

@@ -15,7 +15,7 @@ class WaitObject;
 
 struct WaitForGraph {
   struct Node {
-    const Thread* thread = nullptr;     // a thread node, or
+    const Thread* thread = nullptr;      // a thread node, or
     const WaitObject* object = nullptr;  // an object as seen by one waiter
     const Thread* waiter = nullptr;
   };
@@ -34,7 +34,11 @@ WaitForGraph build_wait_for_graph(const Runtime& rt);
 
 // Cycles among blocked threads, each as the node sequence thread, object, thread, ..., in
 // graph order; computed with Boost.Graph's strong_components.
-std::vector<std::vector<size_t>> find_wait_cycles(const WaitForGraph& g);
+struct WaitCycle {
+  std::vector<size_t> path;     // one concrete cycle: thread, object, thread, ...
+  std::vector<size_t> threads;  // every thread of the strongly connected component
+};
+std::vector<WaitCycle> find_wait_cycles(const WaitForGraph& g);
 
 // Runs both checks and reports new findings; called between simulation slices.
 void detect_deadlocks(Runtime& rt, bool final_pass);

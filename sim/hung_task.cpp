@@ -16,13 +16,15 @@ void check_hung_tasks(Runtime& rt) {
     if (!t.parked || t.state != TaskState::Uninterruptible) continue;
     if (now - t.blocked_since_ns < limit_ns) continue;
     t.hung_reported = true;
-    std::string body = "      Not tainted (dmsim)\n"
-                       "\"echo 0 > /proc/sys/kernel/hung_task_timeout_secs\" disables this message.\n"
-                       "task:" + t.name() + " state:D stack:0 pid:" + std::to_string(t.pid) + " ppid:1 flags:0x00004000\n";
+    std::string body =
+        "      Not tainted (dmsim)\n"
+        "\"echo 0 > /proc/sys/kernel/hung_task_timeout_secs\" disables this message.\n"
+        "task:" +
+        t.name() + " state:D stack:0 pid:" + std::to_string(t.pid) + " ppid:1 flags:0x00004000\n";
     if (!t.workqueue.empty()) body += "Workqueue: " + t.workqueue + "\n";
     body += "Call Trace:\n" + t.blocked_call_trace(" ");
-    rt.report(FindingKind::HungTask, "INFO: task " + t.name() + ":" + std::to_string(t.pid) +
-                                         " blocked for more than " + secs + " seconds.",
+    rt.report(FindingKind::HungTask,
+              "INFO: task " + t.name() + ":" + std::to_string(t.pid) + " blocked for more than " + secs + " seconds.",
               body);
   }
 }

@@ -10,23 +10,32 @@ namespace sim {
 namespace {
 const char* mode_letter(AcquireMode m) {
   switch (m) {
-    case AcquireMode::Write: return "W";
-    case AcquireMode::Read: return "R";
-    case AcquireMode::RecursiveRead: return "RR";
+    case AcquireMode::Write:
+      return "W";
+    case AcquireMode::Read:
+      return "R";
+    case AcquireMode::RecursiveRead:
+      return "RR";
   }
   return "?";
 }
-const char* top_frame(const Thread& t) { return t.frames.empty() ? "(no frame)" : t.frames.back(); }
+const char* top_frame(const Thread& t) {
+  return t.frames.empty() ? "(no frame)" : t.frames.back();
+}
 }  // namespace
 
-std::string Lockdep::class_name(uint32_t c) const { return "(" + rt_.name_of(c) + ")"; }
+std::string Lockdep::class_name(uint32_t c) const {
+  return "(" + rt_.name_of(c) + ")";
+}
 
 std::string Lockdep::held_locks_text(const Thread& t) const {
   if (t.held.empty()) return "no locks held by " + t.name() + "/" + std::to_string(t.pid) + ".\n";
   std::string s = std::to_string(t.held.size()) + (t.held.size() == 1 ? " lock" : " locks") + " held by " + t.name() +
                   "/" + std::to_string(t.pid) + ":\n";
   for (size_t i = 0; i < t.held.size(); i++)
-    s += " #" + std::to_string(i) + ": " + class_name(t.held[i].lock_class) + "{" + mode_letter(t.held[i].read ? (t.held[i].recursive_read ? AcquireMode::RecursiveRead : AcquireMode::Read) : AcquireMode::Write) +
+    s += " #" + std::to_string(i) + ": " + class_name(t.held[i].lock_class) + "{" +
+         mode_letter(t.held[i].read ? (t.held[i].recursive_read ? AcquireMode::RecursiveRead : AcquireMode::Read)
+                                    : AcquireMode::Write) +
          "}, at: " + t.held[i].at + "\n";
   return s;
 }
@@ -93,24 +102,25 @@ void Lockdep::acquire(Thread& t, uint32_t cls, const WaitObject* obj, AcquireMod
                        "\n\nother info that might help us debug this:\n Possible unsafe locking scenario:\n\n"
                        "       CPU0\n       ----\n  lock" +
                        class_name(cls) + ";\n  lock" + class_name(cls) +
-                       ";\n\n *** DEADLOCK ***\n\n May be due to missing lock nesting notation\n\n" + held_locks_text(t) +
-                       "\nCall Trace:\n" + t.call_trace();
+                       ";\n\n *** DEADLOCK ***\n\n May be due to missing lock nesting notation\n\n" +
+                       held_locks_text(t) + "\nCall Trace:\n" + t.call_trace();
     rt_.report(FindingKind::RecursiveLocking,
-               "WARNING: possible recursive locking detected: " + t.ident() + " takes " + obj->name() + " twice",
-               body);
+               "WARNING: possible recursive locking detected: " + t.ident() + " takes " + obj->name() + " twice", body);
     return;
   }
   if (trylock) return;  // a trylock cannot deadlock, so it adds no dependency towards itself
   for (const HeldLock& h : t.held) {
-    const AcquireMode from_mode =
-        h.recursive_read ? AcquireMode::RecursiveRead : h.read ? AcquireMode::Read : AcquireMode::Write;
+    const AcquireMode from_mode = h.recursive_read ? AcquireMode::RecursiveRead
+                                  : h.read         ? AcquireMode::Read
+                                                   : AcquireMode::Write;
     const uint32_t a = h.lock_class;
     if (a == cls) continue;
     if (known_.count({a, cls})) continue;
     std::vector<const Dep*> path;
     if (find_path(cls, a, mode, from_mode, path) && reported_.insert({a, cls}).second) {
-      std::string body = "\n" + t.ident() + " is trying to acquire lock:\n " + class_name(cls) + ", at: " +
-                         top_frame(t) + "\n\nbut task is already holding lock:\n " + class_name(a) + ", at: " + h.at +
+      std::string body = "\n" + t.ident() + " is trying to acquire lock:\n " + class_name(cls) +
+                         ", at: " + top_frame(t) + "\n\nbut task is already holding lock:\n " + class_name(a) +
+                         ", at: " + h.at +
                          "\n\nwhich lock already depends on the new lock.\n\n"
                          "the existing dependency chain (in reverse order) is:\n";
       int n = static_cast<int>(path.size());
@@ -118,14 +128,15 @@ void Lockdep::acquire(Thread& t, uint32_t cls, const WaitObject* obj, AcquireMod
         body += "\n-> #" + std::to_string(n) + " " + class_name((*it)->to) + ":\n" + (*it)->where;
       body += "\n-> #0 " + class_name(cls) + ":\n   " + t.ident() + " takes it now, holding " + class_name(a) +
               ", at:\n" + t.call_trace("     ");
-      body += "\nother info that might help us debug this:\n\n Possible unsafe locking scenario:\n\n"
-              "       CPU0                    CPU1\n       ----                    ----\n  lock" +
-              class_name(a) + ";\n                               lock" + class_name(cls) +
-              ";\n                               lock" + class_name(a) + ";\n  lock" + class_name(cls) +
-              ";\n\n *** DEADLOCK ***\n\n" + held_locks_text(t) + "\nCall Trace:\n" + t.call_trace();
+      body +=
+          "\nother info that might help us debug this:\n\n Possible unsafe locking scenario:\n\n"
+          "       CPU0                    CPU1\n       ----                    ----\n  lock" +
+          class_name(a) + ";\n                               lock" + class_name(cls) +
+          ";\n                               lock" + class_name(a) + ";\n  lock" + class_name(cls) +
+          ";\n\n *** DEADLOCK ***\n\n" + held_locks_text(t) + "\nCall Trace:\n" + t.call_trace();
       rt_.report(FindingKind::LockOrder,
-                 "WARNING: possible circular locking dependency detected: " + t.ident() + " takes " +
-                     class_name(cls) + " while holding " + class_name(a) + ", which already depends on it",
+                 "WARNING: possible circular locking dependency detected: " + t.ident() + " takes " + class_name(cls) +
+                     " while holding " + class_name(a) + ", which already depends on it",
                  body);
     }
     known_.insert({a, cls});
@@ -139,8 +150,8 @@ void Lockdep::acquire(Thread& t, uint32_t cls, const WaitObject* obj, AcquireMod
 
 void Lockdep::acquired(Thread& t, uint32_t lock_class, const WaitObject* obj, AcquireMode mode) {
   edges_.try_emplace(lock_class);
-  t.held.push_back(HeldLock{obj, lock_class, top_frame(t), mode != AcquireMode::Write,
-                            mode == AcquireMode::RecursiveRead});
+  t.held.push_back(
+      HeldLock{obj, lock_class, top_frame(t), mode != AcquireMode::Write, mode == AcquireMode::RecursiveRead});
 }
 
 bool Lockdep::release(Thread& t, const WaitObject* obj) {
@@ -158,8 +169,8 @@ void Lockdep::check_might_sleep(Thread& t, const char* where) {
   const std::string site = std::string("sleep ") + where + " " + top_frame(t);
   if (!reported_sites_.insert(site).second) return;
   std::string body = "in_atomic(): 1, irqs_disabled(): 0, non_block: 0, pid: " + std::to_string(t.pid) +
-                     ", name: " + t.name() + "\npreempt_count: " + std::to_string(t.preempt_count) +
-                     ", expected: 0\n" + held_locks_text(t) + "Call Trace:\n" + t.call_trace();
+                     ", name: " + t.name() + "\npreempt_count: " + std::to_string(t.preempt_count) + ", expected: 0\n" +
+                     held_locks_text(t) + "Call Trace:\n" + t.call_trace();
   rt_.report(FindingKind::AtomicSleep,
              std::string("BUG: sleeping function called from invalid context at ") + where + " (" + t.ident() + ")",
              body);

@@ -6,31 +6,47 @@ namespace sim {
 
 const char* finding_kind_name(FindingKind k) {
   switch (k) {
-    case FindingKind::Deadlock: return "deadlock";
-    case FindingKind::HungTask: return "hung-task";
-    case FindingKind::LockOrder: return "lock-order";
-    case FindingKind::RecursiveLocking: return "recursive-locking";
-    case FindingKind::AtomicSleep: return "atomic-sleep";
-    case FindingKind::LockMisuse: return "lock-misuse";
-    case FindingKind::Warning: return "warning";
-    case FindingKind::Bug: return "bug";
-    case FindingKind::Budget: return "budget";
-    case FindingKind::Crash: return "crash";
+    case FindingKind::Deadlock:
+      return "deadlock";
+    case FindingKind::HungTask:
+      return "hung-task";
+    case FindingKind::LockOrder:
+      return "lock-order";
+    case FindingKind::RecursiveLocking:
+      return "recursive-locking";
+    case FindingKind::AtomicSleep:
+      return "atomic-sleep";
+    case FindingKind::LockMisuse:
+      return "lock-misuse";
+    case FindingKind::Warning:
+      return "warning";
+    case FindingKind::Bug:
+      return "bug";
+    case FindingKind::Budget:
+      return "budget";
+    case FindingKind::Crash:
+      return "crash";
   }
   return "?";
 }
 
 const char* run_status_name(RunStatus s) {
   switch (s) {
-    case RunStatus::Completed: return "completed";
-    case RunStatus::Deadlocked: return "deadlocked";
-    case RunStatus::Budget: return "budget";
-    case RunStatus::Crashed: return "crashed";
+    case RunStatus::Completed:
+      return "completed";
+    case RunStatus::Deadlocked:
+      return "deadlocked";
+    case RunStatus::Budget:
+      return "budget";
+    case RunStatus::Crashed:
+      return "crashed";
   }
   return "?";
 }
 
-bool SimResult::has(FindingKind k) const { return first(k) != nullptr; }
+bool SimResult::has(FindingKind k) const {
+  return first(k) != nullptr;
+}
 
 size_t SimResult::count(FindingKind k) const {
   size_t n = 0;

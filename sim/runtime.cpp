@@ -4,11 +4,10 @@
 // sleeps periodically, and it exits 0).
 #include "sim/runtime.hpp"
 
-#include <simgrid/Exception.hpp>
-#include <simgrid/s4u.hpp>
-
 #include <cmath>
 #include <cstdio>
+#include <simgrid/Exception.hpp>
+#include <simgrid/s4u.hpp>
 #include <stdexcept>
 
 #include "sim/deadlock_detector.hpp"
@@ -59,7 +58,9 @@ Runtime& Runtime::get() {
   if (!g_runtime) throw std::logic_error("no simulation is running in this process");
   return *g_runtime;
 }
-bool Runtime::active() { return g_runtime != nullptr; }
+bool Runtime::active() {
+  return g_runtime != nullptr;
+}
 
 Runtime::Runtime(const SimConfig& cfg)
     : cfg_(cfg), explorer_(cfg.seed, cfg.preempt_rate, cfg.max_delay_ns), lockdep_(*this) {
@@ -68,10 +69,16 @@ Runtime::Runtime(const SimConfig& cfg)
   engine_ = std::make_unique<EngineHandle>();
 }
 
-Runtime::~Runtime() { g_runtime = nullptr; }
+Runtime::~Runtime() {
+  g_runtime = nullptr;
+}
 
-uint64_t Runtime::now_ns() const { return static_cast<uint64_t>(std::llround(sg4::Engine::get_clock() * 1e9)); }
-double Runtime::now() const { return sg4::Engine::get_clock(); }
+uint64_t Runtime::now_ns() const {
+  return static_cast<uint64_t>(std::llround(sg4::Engine::get_clock() * 1e9));
+}
+double Runtime::now() const {
+  return sg4::Engine::get_clock();
+}
 uint64_t Runtime::jiffies() const {
   return static_cast<uint64_t>(std::floor(sg4::Engine::get_clock() * cfg_.hz + 1e-6));
 }
@@ -80,7 +87,9 @@ TimerBase& Runtime::timers() {
   if (!timers_) timers_ = std::make_unique<TimerBase>(*this);
   return *timers_;
 }
-uint64_t Runtime::timers_armed() const { return timers_ ? timers_->armed() : 0; }
+uint64_t Runtime::timers_armed() const {
+  return timers_ ? timers_->armed() : 0;
+}
 
 Thread* Runtime::thread_by_pid(int pid) const {
   if (pid <= 0 || static_cast<size_t>(pid) > threads_.size()) return nullptr;
@@ -94,7 +103,10 @@ Thread& Runtime::spawn(std::string name, std::function<void()> fn, ThreadKind ki
   t->fn = std::move(fn);
   t->impl = std::make_unique<ThreadImpl>();
   t->impl->sem = sg4::Semaphore::create(0);
+  // Any SimGrid call may let other actors run before it returns: restore `current_` after it.
+  Thread* const self = current_;
   t->impl->actor = sg4::Actor::create(t->name(), engine_->host, [this, t] { thread_main(*t); });
+  current_ = self;
   const auto aid = static_cast<size_t>(t->impl->actor->get_pid());
   if (by_actor_.size() <= aid) by_actor_.resize(aid + 1, nullptr);
   by_actor_[aid] = t;
@@ -169,7 +181,9 @@ void Runtime::unpark(Thread& t) {
   if (!t.parked) return;
   t.parked = false;
   if (t.kind != ThreadKind::Internal) event("wake", &t);
+  Thread* const self = current_;
   t.impl->sem->release();
+  current_ = self;
 }
 
 void Runtime::sleep_for(double seconds) {
@@ -200,7 +214,8 @@ void Runtime::preempt_point(const char* where) {
   if (!explorer_.enabled() || !current_) return;
   const PreemptDecision d = explorer_.decide();
   switch (d.action) {
-    case PreemptAction::None: return;
+    case PreemptAction::None:
+      return;
     case PreemptAction::Yield:
       event("preempt", nullptr, std::string("yield at ") + where);
       yield();
@@ -244,7 +259,9 @@ uint64_t Runtime::register_object(WaitObject* o) {
   objects_[id] = o;
   return id;
 }
-void Runtime::unregister_object(uint64_t id) { objects_.erase(id); }
+void Runtime::unregister_object(uint64_t id) {
+  objects_.erase(id);
+}
 const WaitObject* Runtime::object_by_id(uint64_t id) const {
   auto it = objects_.find(id);
   return it == objects_.end() ? nullptr : it->second;
@@ -326,7 +343,9 @@ SimResult Runtime::run(std::function<void()> main) {
 
 // ---- thread-level API (thread.hpp) that needs the runtime ----
 
-Thread& current() { return Runtime::get().current(); }
+Thread& current() {
+  return Runtime::get().current();
+}
 
 Thread& kthread_run(std::function<void()> fn, std::string name, ThreadKind kind) {
   Runtime& rt = Runtime::get();
@@ -360,7 +379,9 @@ void msleep(unsigned ms) {
   rt.sleep_for(target / hz - rt.now() + 1e-9);
 }
 
-void ssleep(unsigned s) { msleep(s * 1000); }
+void ssleep(unsigned s) {
+  msleep(s * 1000);
+}
 
 void udelay_sim(double seconds) {
   Runtime& rt = Runtime::get();
@@ -373,7 +394,9 @@ void schedule() {
   rt.yield();
 }
 
-void note(const std::string& text) { Runtime::get().note(text); }
+void note(const std::string& text) {
+  Runtime::get().note(text);
+}
 
 bool warn_on(bool cond, const char* what) {
   if (!cond) return false;

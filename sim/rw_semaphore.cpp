@@ -47,8 +47,8 @@ void RwSemaphore::up_read() {
   Thread& t = rt.current();
   auto it = std::find(readers_.begin(), readers_.end(), &t);
   if (it == readers_.end()) {
-    rt.report(FindingKind::LockMisuse, "DEBUG_RWSEMS_WARN_ON: up_read of " + name() + " by " + t.ident() +
-                                           " which does not hold it for read",
+    rt.report(FindingKind::LockMisuse,
+              "DEBUG_RWSEMS_WARN_ON: up_read of " + name() + " by " + t.ident() + " which does not hold it for read",
               "Call Trace:\n" + t.call_trace());
     return;
   }
@@ -88,8 +88,8 @@ void RwSemaphore::up_write() {
   Runtime& rt = Runtime::get();
   Thread& t = rt.current();
   if (writer_ != &t) {
-    rt.report(FindingKind::LockMisuse, "DEBUG_RWSEMS_WARN_ON: up_write of " + name() + " by " + t.ident() +
-                                           " which does not hold it for write",
+    rt.report(FindingKind::LockMisuse,
+              "DEBUG_RWSEMS_WARN_ON: up_write of " + name() + " by " + t.ident() + " which does not hold it for write",
               "Call Trace:\n" + t.call_trace());
     return;
   }
@@ -136,12 +136,19 @@ void RwSemaphore::grant() {
 }
 
 void RwSemaphore::releasers(const Thread& waiter, std::vector<Releaser>& out) const {
+  bool queued_write = false;
+  for (const Waiter* w : queue_)
+    if (w->t == &waiter) queued_write = w->write;
+  // A reader is held up only by a writer: the holder, or (writer preference) one queued ahead.
   if (writer_) out.push_back({writer_, nullptr, "held for write"});
-  for (const Thread* r : readers_) out.push_back({r, nullptr, "held for read"});
-  // Writer preference: a waiter also depends on every writer queued ahead of it.
+  if (queued_write)
+    for (const Thread* r : readers_) out.push_back({r, nullptr, "held for read"});
   for (const Waiter* w : queue_) {
     if (w->t == &waiter) break;
-    if (w->write) out.push_back({w->t, nullptr, "queued writer ahead"});
+    if (w->write)
+      out.push_back({w->t, nullptr, "queued writer ahead"});
+    else if (queued_write)
+      out.push_back({w->t, nullptr, "queued reader ahead"});
   }
 }
 

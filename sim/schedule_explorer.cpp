@@ -9,7 +9,9 @@ uint64_t splitmix64(uint64_t& x) {
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
 }
-uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+uint64_t rotl(uint64_t x, int k) {
+  return (x << k) | (x >> (64 - k));
+}
 }  // namespace
 
 Rng::Rng(uint64_t seed) {
@@ -38,7 +40,9 @@ uint64_t Rng::below(uint64_t n) {
   return v % n;
 }
 
-double Rng::unit() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+double Rng::unit() {
+  return static_cast<double>(next() >> 11) * 0x1.0p-53;
+}
 
 ScheduleExplorer::ScheduleExplorer(uint64_t seed, double rate, uint32_t max_delay_ns)
     : rng_(seed ^ 0x5ced5ced5ced5cedULL), rate_(rate), max_delay_ns_(max_delay_ns ? max_delay_ns : 1) {}

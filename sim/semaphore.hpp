@@ -15,7 +15,7 @@ class Semaphore : public WaitObject {
   Semaphore(std::string name, unsigned count);
 
   void down();
-  bool down_trylock();  // kernel convention: returns true when it could NOT take it
+  bool down_trylock();                  // kernel convention: returns true when it could NOT take it
   bool down_timeout(uint64_t jiffies);  // true when it timed out
   void up();
   unsigned count() const { return count_; }

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <simgrid/s4u.hpp>
 #include <string>
 
 #include "sim/runtime.hpp"
@@ -44,39 +45,55 @@ SimResult failed(FindingKind kind, const std::string& title, const std::string& 
 
 }  // namespace
 
-SimResult run_isolated(const SimConfig& cfg, std::function<void()> main, double wall_timeout_s) {
+ChildOutput run_in_child(const std::function<std::string()>& fn, double wall_timeout_s) {
+  ChildOutput res;
   int out[2], err[2];
-  if (::pipe(out) != 0 || ::pipe(err) != 0) return failed(FindingKind::Crash, "cannot create pipes", std::strerror(errno));
+  if (::pipe(out) != 0) {
+    res.error = std::string("cannot create a pipe: ") + std::strerror(errno);
+    return res;
+  }
+  if (::pipe(err) != 0) {
+    res.error = std::string("cannot create a pipe: ") + std::strerror(errno);
+    ::close(out[0]);
+    ::close(out[1]);
+    return res;
+  }
   ::fflush(stdout);
   ::fflush(stderr);
   const pid_t pid = ::fork();
-  if (pid < 0) return failed(FindingKind::Crash, "cannot fork a simulation process", std::strerror(errno));
+  if (pid < 0) {
+    res.error = std::string("cannot fork: ") + std::strerror(errno);
+    return res;
+  }
   if (pid == 0) {
+    // The parent's handlers (a test framework's, say) must not run in the simulation process.
+    for (int sig : {SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGTERM, SIGINT}) ::signal(sig, SIG_DFL);
     ::close(out[0]);
     ::close(err[0]);
     ::dup2(err[1], STDERR_FILENO);
     std::string bytes;
+    int code = 0;
     try {
-      bytes = simulate(cfg, std::move(main)).serialize();
+      bytes = fn();
     } catch (const std::exception& e) {
-      bytes = failed(FindingKind::Crash, std::string("simulation threw: ") + e.what(), "").serialize();
+      bytes = e.what();
+      code = 3;
     }
     write_all(out[1], bytes);
     ::close(out[1]);
-    ::_exit(0);
+    ::_exit(code);
   }
   ::close(out[1]);
   ::close(err[1]);
-  std::string data, errtext;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(wall_timeout_s);
-  bool timed_out = false;
   pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
   int open_fds = 2;
   char buf[65536];
   while (open_fds > 0) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
-      timed_out = true;
+      res.timed_out = true;
       break;
     }
     int r = ::poll(fds, 2, static_cast<int>(std::min<long long>(left.count(), 1000)));
@@ -85,7 +102,7 @@ SimResult run_isolated(const SimConfig& cfg, std::function<void()> main, double 
       if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
       if (n > 0) {
-        (i == 0 ? data : errtext).append(buf, static_cast<size_t>(n));
+        (i == 0 ? res.bytes : res.stderr_text).append(buf, static_cast<size_t>(n));
       } else if (n == 0 || errno != EINTR) {
         ::close(fds[i].fd);
         fds[i].fd = -1;
@@ -93,25 +110,55 @@ SimResult run_isolated(const SimConfig& cfg, std::function<void()> main, double 
       }
     }
   }
-  if (timed_out) ::kill(pid, SIGKILL);
+  if (res.timed_out) ::kill(pid, SIGKILL);
   for (auto& f : fds)
     if (f.fd >= 0) ::close(f.fd);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (timed_out)
-    return failed(FindingKind::Budget,
-                  "wall-clock budget exceeded: simulation killed after " + std::to_string(wall_timeout_s) + " s", errtext);
-  if (WIFSIGNALED(status))
-    return failed(FindingKind::Crash,
-                  std::string("simulation process died: signal ") + std::to_string(WTERMSIG(status)) + " (" +
-                      ::strsignal(WTERMSIG(status)) + ")",
-                  errtext);
-  try {
-    return SimResult::deserialize(data);
-  } catch (const std::exception& e) {
-    return failed(FindingKind::Crash, std::string("simulation process sent no result: ") + e.what(), errtext);
+  if (res.timed_out) {
+    res.error =
+        "killed after the wall-clock budget of " + std::to_string(static_cast<long long>(wall_timeout_s)) + " s";
+  } else if (WIFSIGNALED(status)) {
+    res.error =
+        std::string("died of signal ") + std::to_string(WTERMSIG(status)) + " (" + ::strsignal(WTERMSIG(status)) + ")";
+  } else if (WEXITSTATUS(status) != 0) {
+    res.error = "failed: " + res.bytes;
+  } else {
+    res.ok = true;
   }
+  return res;
+}
+
+SimResult run_isolated(const SimConfig& cfg, std::function<void()> main, double wall_timeout_s) {
+  ChildOutput out = run_in_child([&] { return simulate(cfg, main).serialize(); }, wall_timeout_s);
+  if (out.timed_out)
+    return failed(FindingKind::Budget, "wall-clock budget exceeded: simulation " + out.error, out.stderr_text);
+  if (!out.ok) return failed(FindingKind::Crash, "simulation process " + out.error, out.stderr_text);
+  try {
+    return SimResult::deserialize(out.bytes);
+  } catch (const std::exception& e) {
+    return failed(FindingKind::Crash, std::string("simulation process sent no result: ") + e.what(), out.stderr_text);
+  }
+}
+
+double measure_bare_simgrid_yield_ns(int iterations) {
+  namespace sg4 = simgrid::s4u;
+  int argc = 2;
+  static char a0[] = "dmsim", a1[] = "--log=root.thresh:critical";
+  char* argv[] = {a0, a1, nullptr};
+  sg4::Engine e(&argc, argv);
+  auto* zone = sg4::create_full_zone("bare");
+  auto* host = zone->create_host("cpu0", 1e9);
+  zone->seal();
+  for (int a = 0; a < 2; a++)
+    sg4::Actor::create("yielder", host, [iterations] {
+      for (int i = 0; i < iterations; i++) sg4::this_actor::yield();
+    });
+  const auto t0 = std::chrono::steady_clock::now();
+  e.run();
+  const auto t1 = std::chrono::steady_clock::now();
+  return std::chrono::duration<double, std::nano>(t1 - t0).count() / (2.0 * iterations);
 }
 
 }  // namespace sim

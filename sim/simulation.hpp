@@ -19,4 +19,19 @@ SimResult simulate(const SimConfig& cfg, std::function<void()> main);
 // real time is killed and yields a Budget finding.
 SimResult run_isolated(const SimConfig& cfg, std::function<void()> main, double wall_timeout_s = 600);
 
+// The process mechanics behind run_isolated: runs `fn` in a forked child and returns the bytes
+// it produced. `ok` is false (and `error` says why) when the child died, timed out or failed.
+struct ChildOutput {
+  bool ok = false;
+  bool timed_out = false;
+  std::string bytes;
+  std::string error;  // what went wrong
+  std::string stderr_text;
+};
+ChildOutput run_in_child(const std::function<std::string()>& fn, double wall_timeout_s);
+
+// Bare SimGrid cost of one yield between two actors, in ns: the yardstick for the runtime's
+// own overhead. Creates an engine, so it must run in a child process (run_in_child).
+double measure_bare_simgrid_yield_ns(int iterations);
+
 }  // namespace sim

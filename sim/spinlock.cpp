@@ -9,7 +9,9 @@ Spinlock::Spinlock(std::string name, bool raw, std::string lock_class)
   if (Runtime::active()) class_ = Runtime::get().intern(lock_class.empty() ? this->name() : lock_class);
 }
 
-bool Spinlock::atomic() const { return raw_ || !Runtime::get().config().preempt_rt; }
+bool Spinlock::atomic() const {
+  return raw_ || !Runtime::get().config().preempt_rt;
+}
 
 void Spinlock::lock() {
   Runtime& rt = Runtime::get();

@@ -25,7 +25,8 @@ void Srcu::read_unlock(int idx) {
   Runtime& rt = Runtime::get();
   Thread& t = rt.current();
   // The latest section of this thread with this index ends.
-  auto it = std::find_if(readers_.rbegin(), readers_.rend(), [&](const Reader& r) { return r.t == &t && r.idx == idx; });
+  auto it =
+      std::find_if(readers_.rbegin(), readers_.rend(), [&](const Reader& r) { return r.t == &t && r.idx == idx; });
   if (it == readers_.rend()) {
     rt.report(FindingKind::LockMisuse,
               "srcu_read_unlock of " + name() + " index " + std::to_string(idx) + " by " + t.ident() +

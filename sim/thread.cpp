@@ -8,17 +8,23 @@ namespace sim {
 
 char task_state_letter(TaskState s) {
   switch (s) {
-    case TaskState::Running: return 'R';
-    case TaskState::Uninterruptible: return 'D';
-    case TaskState::Interruptible: return 'S';
-    case TaskState::Idle: return 'I';
-    case TaskState::Spinning: return 'R';
-    case TaskState::Sleeping: return 'S';
-    case TaskState::Dead: return 'X';
+    case TaskState::Running:
+      return 'R';
+    case TaskState::Uninterruptible:
+      return 'D';
+    case TaskState::Interruptible:
+      return 'S';
+    case TaskState::Idle:
+      return 'I';
+    case TaskState::Spinning:
+      return 'R';
+    case TaskState::Sleeping:
+      return 'S';
+    case TaskState::Dead:
+      return 'X';
   }
   return '?';
 }
-
 
 void Thread::releasers(const Thread&, std::vector<Releaser>& out) const {
   if (state != TaskState::Dead) out.push_back({this, nullptr, "exits"});
@@ -31,7 +37,9 @@ std::string format_call_trace(const std::vector<const char*>& frames, const std:
   return s;
 }
 
-std::string Thread::call_trace(const std::string& indent) const { return format_call_trace(frames, indent); }
+std::string Thread::call_trace(const std::string& indent) const {
+  return format_call_trace(frames, indent);
+}
 
 std::string Thread::blocked_call_trace(const std::string& indent) const {
   std::string s = indent + "__schedule\n" + indent + "schedule\n";

@@ -61,8 +61,8 @@ class Thread : public WaitObject {
   bool hung_reported = false;
 
   std::vector<HeldLock> held;
-  int preempt_count = 0;            // atomic context depth (spinlocks, softirq)
-  std::string workqueue;            // "dm-era do_work" while a worker runs an item
+  int preempt_count = 0;                 // atomic context depth (spinlocks, softirq)
+  std::string workqueue;                 // "dm-era do_work" while a worker runs an item
   std::vector<const char*> oops_frames;  // frames when an exception escaped
 
   // Joining: waiting on a thread ends when it exits.
@@ -109,7 +109,7 @@ void join(Thread& t);
 void msleep(unsigned ms);
 void ssleep(unsigned s);
 void udelay_sim(double seconds);  // a timed sleep of an exact simulated duration
-void schedule();                   // yield to other ready threads
+void schedule();                  // yield to other ready threads
 void might_sleep(const char* where);
 
 // Observations a scenario or test records; they come back in SimResult::notes.
@@ -120,8 +120,8 @@ void note(const std::string& text);
 bool warn_on(bool cond, const char* what);
 [[noreturn]] void bug(const std::string& what);
 #define WARN_ON(cond) ::sim::warn_on(static_cast<bool>(cond), #cond)
-#define BUG_ON(cond)                                    \
-  do {                                                  \
+#define BUG_ON(cond)                                       \
+  do {                                                     \
     if (cond) ::sim::bug("kernel BUG: BUG_ON(" #cond ")"); \
   } while (0)
 

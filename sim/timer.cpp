@@ -29,7 +29,8 @@ bool TimerBase::arm(TimerList* t, uint64_t expires) {
   queue_[t->key_] = t;
   rt_.event("mod_timer", t, "expires " + std::to_string(expires));
   if (!softirq_) {
-    softirq_ = &rt_.spawn("ksoftirqd/0", [this] { softirq_main(); }, ThreadKind::Softirq);
+    softirq_ = &rt_.spawn(
+        "ksoftirqd/0", [this] { softirq_main(); }, ThreadKind::Softirq);
   } else if (queue_.begin()->second == t) {
     rt_.unpark(*softirq_);  // it sleeps until the old earliest expiry
   }
@@ -70,7 +71,7 @@ void TimerBase::softirq_main() {
       t->running_ = true;
       self.preempt_count++;  // softirq context is atomic
       {
-        KFRAME_NAMED(t->function_name);
+        KFRAME_NAMED("call_timer_fn");
         rt_.event("timer_fire", t);
         t->function(t);
       }
@@ -88,15 +89,31 @@ void TimerBase::softirq_main() {
   }
 }
 
-uint64_t jiffies() { return Runtime::get().jiffies(); }
-unsigned hz() { return Runtime::get().config().hz; }
-uint64_t msecs_to_jiffies(unsigned ms) { return static_cast<uint64_t>(std::ceil(ms * static_cast<double>(hz()) / 1000.0)); }
-unsigned jiffies_to_msecs(uint64_t j) { return static_cast<unsigned>(j * 1000 / hz()); }
+uint64_t jiffies() {
+  return Runtime::get().jiffies();
+}
+unsigned hz() {
+  return Runtime::get().config().hz;
+}
+uint64_t msecs_to_jiffies(unsigned ms) {
+  return static_cast<uint64_t>(std::ceil(ms * static_cast<double>(hz()) / 1000.0));
+}
+unsigned jiffies_to_msecs(uint64_t j) {
+  return static_cast<unsigned>(j * 1000 / hz());
+}
 
-bool mod_timer(TimerList* t, uint64_t expires) { return Runtime::get().timers().arm(t, expires); }
-void add_timer(TimerList* t) { Runtime::get().timers().arm(t, t->expires); }
-bool del_timer(TimerList* t) { return Runtime::get().timers().disarm(t); }
-bool del_timer_sync(TimerList* t) { return Runtime::get().timers().disarm_sync(t); }
+bool mod_timer(TimerList* t, uint64_t expires) {
+  return Runtime::get().timers().arm(t, expires);
+}
+void add_timer(TimerList* t) {
+  Runtime::get().timers().arm(t, t->expires);
+}
+bool del_timer(TimerList* t) {
+  return Runtime::get().timers().disarm(t);
+}
+bool del_timer_sync(TimerList* t) {
+  return Runtime::get().timers().disarm_sync(t);
+}
 
 void schedule_timeout_uninterruptible(uint64_t j) {
   Runtime& rt = Runtime::get();

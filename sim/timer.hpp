@@ -58,14 +58,20 @@ uint64_t jiffies();
 uint64_t msecs_to_jiffies(unsigned ms);
 unsigned jiffies_to_msecs(uint64_t j);
 unsigned hz();
-inline bool time_after(uint64_t a, uint64_t b) { return static_cast<int64_t>(b - a) < 0; }
-inline bool time_before(uint64_t a, uint64_t b) { return time_after(b, a); }
+inline bool time_after(uint64_t a, uint64_t b) {
+  return static_cast<int64_t>(b - a) < 0;
+}
+inline bool time_before(uint64_t a, uint64_t b) {
+  return time_after(b, a);
+}
 
 bool mod_timer(TimerList* t, uint64_t expires);
 void add_timer(TimerList* t);
 bool del_timer(TimerList* t);
 bool del_timer_sync(TimerList* t);
-inline bool timer_pending(const TimerList* t) { return t->pending(); }
+inline bool timer_pending(const TimerList* t) {
+  return t->pending();
+}
 // schedule_timeout_uninterruptible: a timed sleep of `j` jiffies.
 void schedule_timeout_uninterruptible(uint64_t j);
 

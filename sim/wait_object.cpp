@@ -16,7 +16,9 @@ WaitObject::~WaitObject() {
   if (id_ && Runtime::active()) Runtime::get().unregister_object(id_);
 }
 
-void WaitObject::add_signaler(const Thread& t, std::string why) { signalers_.push_back({t.pid, 0, std::move(why)}); }
+void WaitObject::add_signaler(const Thread& t, std::string why) {
+  signalers_.push_back({t.pid, 0, std::move(why)});
+}
 
 void WaitObject::add_signaler(const WaitObject& o, std::string why) {
   signalers_.push_back({-1, o.id(), std::move(why)});
@@ -34,6 +36,8 @@ void WaitObject::annotated_releasers(std::vector<Releaser>& out) const {
   }
 }
 
-void WaitObject::releasers(const Thread&, std::vector<Releaser>& out) const { annotated_releasers(out); }
+void WaitObject::releasers(const Thread&, std::vector<Releaser>& out) const {
+  annotated_releasers(out);
+}
 
 }  // namespace sim

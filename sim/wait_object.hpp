@@ -49,8 +49,8 @@ class WaitObject {
 
  private:
   struct Signaler {
-    int pid = -1;          // a thread, or
-    uint64_t object = 0;   // an object id, resolved through the runtime's registry
+    int pid = -1;         // a thread, or
+    uint64_t object = 0;  // an object id, resolved through the runtime's registry
     std::string why;
   };
   const char* kind_;

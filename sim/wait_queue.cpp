@@ -43,8 +43,12 @@ void WaitQueueHead::wake_up() {
   rt.preempt_point("wake_up");
 }
 
-double wait_queue_now() { return Runtime::get().now(); }
-double jiffies_to_seconds(uint64_t j) { return static_cast<double>(j) / Runtime::get().config().hz; }
+double wait_queue_now() {
+  return Runtime::get().now();
+}
+double jiffies_to_seconds(uint64_t j) {
+  return static_cast<double>(j) / Runtime::get().config().hz;
+}
 uint64_t seconds_to_jiffies_ceil(double s) {
   return static_cast<uint64_t>(std::ceil(s * Runtime::get().config().hz - 1e-9));
 }

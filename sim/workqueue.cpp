@@ -26,11 +26,14 @@ void WorkStruct::releasers(const Thread& waiter, std::vector<Releaser>& out) con
 
 DelayedWork::DelayedWork(std::string name, std::function<void(WorkStruct*)> fn, const char* fn_name)
     : work(name, std::move(fn), fn_name),
-      timer(name + ".timer", [this](TimerList*) {
-        // delayed_work_timer_fn: queue the work where it was aimed, pending bit already set.
-        work.in_timer_ = false;
-        if (wq) wq->insert(&work);
-      }, "delayed_work_timer_fn") {}
+      timer(
+          name + ".timer",
+          [this](TimerList*) {
+            // delayed_work_timer_fn: queue the work where it was aimed, pending bit already set.
+            work.in_timer_ = false;
+            if (wq) wq->insert(&work);
+          },
+          "delayed_work_timer_fn") {}
 
 Workqueue::Workqueue(std::string name, unsigned flags, int max_active)
     : WaitObject("workqueue", std::move(name)), flags_(flags), max_active_(max_active > 0 ? max_active : 256) {
@@ -38,7 +41,9 @@ Workqueue::Workqueue(std::string name, unsigned flags, int max_active)
   if (Runtime::active()) class_ = Runtime::get().intern("(wq_completion)" + this->name());
 }
 
-size_t Workqueue::busy_workers() const { return running_.size(); }
+size_t Workqueue::busy_workers() const {
+  return running_.size();
+}
 
 bool Workqueue::is_running(const Thread* t) const {
   return std::any_of(running_.begin(), running_.end(), [&](const Running& r) { return r.t == t; });
@@ -49,7 +54,9 @@ bool Workqueue::is_chained() const {
   return self && is_running(self);
 }
 
-bool Workqueue::busy() const { return !worklist_.empty() || !running_.empty(); }
+bool Workqueue::busy() const {
+  return !worklist_.empty() || !running_.empty();
+}
 
 bool Workqueue::queue(WorkStruct* w) {
   Runtime& rt = Runtime::get();
@@ -99,8 +106,9 @@ void Workqueue::wake_worker() {
   }
   if (static_cast<int>(workers_.size()) < max_active_ && running_.size() == workers_.size()) {
     static int kworker_ids = 0;
-    Thread& t = rt.spawn("kworker/u2:" + std::to_string(kworker_ids++), {}, ThreadKind::Kworker);
-    t.fn = [this, self = &t] { worker_main(self); };  // runs once the actor starts
+    Thread& t = rt.spawn(
+        "kworker/u2:" + std::to_string(kworker_ids++), [this] { worker_main(&Runtime::get().current()); },
+        ThreadKind::Kworker);
     workers_.push_back(&t);
   }
 }
@@ -118,7 +126,8 @@ void Workqueue::worker_main(Thread* self) {
   KFRAME_NAMED("worker_thread");
   for (;;) {
     // The first queued item that is not already running elsewhere (non-reentrancy).
-    auto it = std::find_if(worklist_.begin(), worklist_.end(), [](const Item& i) { return i.w->running_on_ == nullptr; });
+    auto it =
+        std::find_if(worklist_.begin(), worklist_.end(), [](const Item& i) { return i.w->running_on_ == nullptr; });
     if (it == worklist_.end()) {
       if (dying_) return;
       rt.park(TaskState::Idle, this, "worker_thread");
@@ -139,10 +148,7 @@ void Workqueue::worker_main(Thread* self) {
       rt.lockdep().acquire(*self, w->class_, w, AcquireMode::Write, false);
       rt.lockdep().acquired(*self, w->class_, w, AcquireMode::Write);
       rt.event("work_start", w, "seq " + std::to_string(item.seq));
-      {
-        KFRAME_NAMED(w->func_name);
-        w->func(w);
-      }
+      w->func(w);  // the function names itself with KFRAME(); "Workqueue:" names it too
       rt.event("work_end", w, "seq " + std::to_string(item.seq));
       rt.lockdep().release(*self, w);
       rt.lockdep().release(*self, this);
@@ -325,6 +331,8 @@ Workqueue* alloc_ordered_workqueue(const std::string& name, unsigned flags) {
   return alloc_workqueue(name, flags | WQ_UNBOUND | WQ_ORDERED, 1);
 }
 
-void destroy_workqueue(Workqueue* wq) { wq->destroy(); }
+void destroy_workqueue(Workqueue* wq) {
+  wq->destroy();
+}
 
 }  // namespace sim

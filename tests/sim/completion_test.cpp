@@ -9,11 +9,13 @@ TEST_CASE("wait_for_completion returns after complete from another thread") {
   SimResult r = run_isolated({}, [] {
     static Completion* c;
     c = new Completion("c");
-    kthread_run([] {
-      msleep(10);
-      note("completing");
-      complete(c);
-    }, "signaler");
+    kthread_run(
+        [] {
+          msleep(10);
+          note("completing");
+          complete(c);
+        },
+        "signaler");
     wait_for_completion(c);
     note("woken");
   });

@@ -1,0 +1,169 @@
+// dmsim bench: performance figures measured as medians of several runs, each run in its own
+// process. Benchmarks live here rather than in timed tests.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "cli/cli.hpp"
+#include "sim/kernel.hpp"
+#include "sim/simulation.hpp"
+
+namespace dmsim::cli {
+
+namespace {
+
+const char* kHelp =
+    "usage: dmsim bench runtime [--json] [--runs N]\n"
+    "\n"
+    "runtime: context switches per second (two threads yielding, and a completion ping-pong),\n"
+    "         mutex lock/unlock pairs per second (uncontended, lockdep and trace on),\n"
+    "         queue_work + wait_for_completion round trips per second, and the bare SimGrid\n"
+    "         yield cost as a yardstick. Figures are medians over N runs (default 5).\n";
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// Runs `workload` inside a fresh simulation in a child process; it returns operations per
+// second measured with the wall clock around its own loop (the simulation itself never reads
+// the wall clock).
+double measure(const std::function<double()>& workload) {
+  sim::SimConfig cfg;
+  cfg.hung_task_timeout_secs = 0;
+  auto out = sim::run_in_child(
+      [&] {
+        double ops = 0;
+        sim::simulate(cfg, [&] { ops = workload(); });
+        return std::to_string(ops);
+      },
+      600);
+  if (!out.ok) throw std::runtime_error("benchmark run failed: " + out.error + "\n" + out.stderr_text);
+  return std::stod(out.bytes);
+}
+
+using Clock = std::chrono::steady_clock;
+double per_second(long ops, Clock::time_point t0) {
+  return ops / std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+double yield_switches() {
+  const long n = 200000;
+  auto t0 = Clock::now();
+  sim::Thread& a = sim::kthread_run([n] { for (long i = 0; i < n; i++) sim::schedule(); }, "yield-a");
+  sim::Thread& b = sim::kthread_run([n] { for (long i = 0; i < n; i++) sim::schedule(); }, "yield-b");
+  sim::join(a);
+  sim::join(b);
+  return per_second(2 * n, t0);
+}
+
+double completion_pingpong_switches() {
+  const long n = 100000;
+  auto* ping = new sim::Completion("ping");
+  auto* pong = new sim::Completion("pong");
+  auto t0 = Clock::now();
+  sim::Thread& peer = sim::kthread_run([=] {
+    for (long i = 0; i < n; i++) {
+      sim::wait_for_completion(ping);
+      sim::complete(pong);
+    }
+  }, "pong");
+  for (long i = 0; i < n; i++) {
+    sim::complete(ping);
+    sim::wait_for_completion(pong);
+  }
+  sim::join(peer);
+  return per_second(2 * n, t0);
+}
+
+double lock_pairs() {
+  const long n = 500000;
+  auto* m = new sim::Mutex("bench_lock");
+  auto t0 = Clock::now();
+  for (long i = 0; i < n; i++) {
+    sim::mutex_lock(m);
+    sim::mutex_unlock(m);
+  }
+  return per_second(n, t0);
+}
+
+double work_round_trips() {
+  const long n = 50000;
+  auto* wq = sim::alloc_workqueue("bench", sim::WQ_UNBOUND, 1);
+  auto* done = new sim::Completion("work_done");
+  auto* work = new sim::WorkStruct("bench_work", [done](sim::WorkStruct*) { sim::complete(done); }, "bench_fn");
+  auto t0 = Clock::now();
+  for (long i = 0; i < n; i++) {
+    sim::queue_work(wq, work);
+    sim::wait_for_completion(done);
+  }
+  return per_second(n, t0);
+}
+
+int bench_runtime(bool json, int runs) {
+  struct Metric {
+    const char* key;
+    const char* label;
+    std::function<double()> fn;
+  };
+  const std::vector<Metric> metrics = {
+      {"context_switches_per_sec", "context switches/s (schedule, 2 threads)", yield_switches},
+      {"wakeup_switches_per_sec", "context switches/s (completion ping-pong)", completion_pingpong_switches},
+      {"lock_unlock_pairs_per_sec", "mutex lock/unlock pairs/s", lock_pairs},
+      {"queue_work_round_trips_per_sec", "queue_work+completion round trips/s", work_round_trips},
+  };
+  std::map<std::string, double> med;
+  for (const auto& m : metrics) {
+    std::vector<double> v;
+    for (int i = 0; i < runs; i++) v.push_back(measure(m.fn));
+    med[m.key] = median(v);
+  }
+  std::vector<double> bare;
+  for (int i = 0; i < runs; i++) {
+    auto out = sim::run_in_child([] { return std::to_string(sim::measure_bare_simgrid_yield_ns(200000)); }, 600);
+    if (!out.ok) throw std::runtime_error("bare SimGrid measurement failed: " + out.error);
+    bare.push_back(std::stod(out.bytes));
+  }
+  const double bare_ns = median(bare);
+  const double ours_ns = 1e9 / med["context_switches_per_sec"];
+  if (json) {
+    std::printf("{\"benchmark\": \"runtime\", \"runs\": %d, \"median\": {", runs);
+    bool first = true;
+    for (const auto& m : metrics) {
+      std::printf("%s\"%s\": %.0f", first ? "" : ", ", m.key, med[m.key]);
+      first = false;
+    }
+    std::printf("}, \"bare_simgrid_yield_ns\": %.1f, \"runtime_switch_ns\": %.1f, \"overhead_ratio\": %.2f}\n",
+                bare_ns, ours_ns, ours_ns / bare_ns);
+  } else {
+    std::printf("dmsim bench runtime (median of %d runs, trace and lockdep on)\n", runs);
+    for (const auto& m : metrics) std::printf("  %-44s %14.0f\n", m.label, med[m.key]);
+    std::printf("  %-44s %14.1f ns\n", "bare SimGrid yield", bare_ns);
+    std::printf("  %-44s %14.1f ns (%.2fx bare)\n", "runtime context switch", ours_ns, ours_ns / bare_ns);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int cmd_bench(const Args& in) {
+  Args args = in;
+  if (take_flag(args, "--help") || take_flag(args, "-h") || args.empty()) {
+    std::fputs(kHelp, args.empty() && in.empty() ? stderr : stdout);
+    return in.empty() ? kExitUsage : kExitOk;
+  }
+  const std::string what = args.front();
+  args.erase(args.begin());
+  const bool json = take_flag(args, "--json");
+  const int runs = static_cast<int>(parse_count(take_option(args, "--runs", "5", "bench"), "--runs", "bench", 1, 101));
+  reject_leftovers(args, "bench");
+  if (what == "runtime") return bench_runtime(json, runs);
+  throw UsageError("unknown benchmark '" + what + "'", "see 'dmsim bench --help'");
+}
+
+}  // namespace dmsim::cli
