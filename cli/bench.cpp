@@ -55,8 +55,16 @@ double per_second(long ops, Clock::time_point t0) {
 double yield_switches() {
   const long n = 200000;
   auto t0 = Clock::now();
-  sim::Thread& a = sim::kthread_run([n] { for (long i = 0; i < n; i++) sim::schedule(); }, "yield-a");
-  sim::Thread& b = sim::kthread_run([n] { for (long i = 0; i < n; i++) sim::schedule(); }, "yield-b");
+  sim::Thread& a = sim::kthread_run(
+      [n] {
+        for (long i = 0; i < n; i++) sim::schedule();
+      },
+      "yield-a");
+  sim::Thread& b = sim::kthread_run(
+      [n] {
+        for (long i = 0; i < n; i++) sim::schedule();
+      },
+      "yield-b");
   sim::join(a);
   sim::join(b);
   return per_second(2 * n, t0);
@@ -67,12 +75,14 @@ double completion_pingpong_switches() {
   auto* ping = new sim::Completion("ping");
   auto* pong = new sim::Completion("pong");
   auto t0 = Clock::now();
-  sim::Thread& peer = sim::kthread_run([=] {
-    for (long i = 0; i < n; i++) {
-      sim::wait_for_completion(ping);
-      sim::complete(pong);
-    }
-  }, "pong");
+  sim::Thread& peer = sim::kthread_run(
+      [=] {
+        for (long i = 0; i < n; i++) {
+          sim::wait_for_completion(ping);
+          sim::complete(pong);
+        }
+      },
+      "pong");
   for (long i = 0; i < n; i++) {
     sim::complete(ping);
     sim::wait_for_completion(pong);
@@ -96,7 +106,8 @@ double work_round_trips() {
   const long n = 50000;
   auto* wq = sim::alloc_workqueue("bench", sim::WQ_UNBOUND, 1);
   auto* done = new sim::Completion("work_done");
-  auto* work = new sim::WorkStruct("bench_work", [done](sim::WorkStruct*) { sim::complete(done); }, "bench_fn");
+  auto* work = new sim::WorkStruct(
+      "bench_work", [done](sim::WorkStruct*) { sim::complete(done); }, "bench_fn");
   auto t0 = Clock::now();
   for (long i = 0; i < n; i++) {
     sim::queue_work(wq, work);
@@ -138,8 +149,8 @@ int bench_runtime(bool json, int runs) {
       std::printf("%s\"%s\": %.0f", first ? "" : ", ", m.key, med[m.key]);
       first = false;
     }
-    std::printf("}, \"bare_simgrid_yield_ns\": %.1f, \"runtime_switch_ns\": %.1f, \"overhead_ratio\": %.2f}\n",
-                bare_ns, ours_ns, ours_ns / bare_ns);
+    std::printf("}, \"bare_simgrid_yield_ns\": %.1f, \"runtime_switch_ns\": %.1f, \"overhead_ratio\": %.2f}\n", bare_ns,
+                ours_ns, ours_ns / bare_ns);
   } else {
     std::printf("dmsim bench runtime (median of %d runs, trace and lockdep on)\n", runs);
     for (const auto& m : metrics) std::printf("  %-44s %14.0f\n", m.label, med[m.key]);

@@ -12,7 +12,8 @@ namespace {
 bool has_finding(const SimResult& r, FindingKind k, const std::vector<std::string>& words) {
   for (const auto& f : r.findings) {
     if (f.kind != k) continue;
-    if (std::all_of(words.begin(), words.end(), [&](const std::string& w) { return f.title.find(w) != std::string::npos; }))
+    if (std::all_of(words.begin(), words.end(),
+                    [&](const std::string& w) { return f.title.find(w) != std::string::npos; }))
       return true;
   }
   return false;
@@ -81,45 +82,51 @@ DetectorDemo demo_srcu_status_vs_swap(bool fixed) {
                     "for it (dm-era table-swap deadlock)";
   d.body = [fixed] {
     auto* dev = new EraLikeDevice;
-    Thread& suspender = kthread_run([dev] {
-      KFRAME_NAMED("do_suspend");
-      mutex_lock(&dev->suspend_lock);
-      {
-        KFRAME_NAMED("era_postsuspend");
-        dev->stop_worker();
-      }
-      mutex_unlock(&dev->suspend_lock);
-    }, "dmsetup-suspend");
+    Thread& suspender = kthread_run(
+        [dev] {
+          KFRAME_NAMED("do_suspend");
+          mutex_lock(&dev->suspend_lock);
+          {
+            KFRAME_NAMED("era_postsuspend");
+            dev->stop_worker();
+          }
+          mutex_unlock(&dev->suspend_lock);
+        },
+        "dmsetup-suspend");
     join(suspender);
-    kthread_run([dev, fixed] {
-      KFRAME_NAMED("table_status");
-      int idx = srcu_read_lock(&dev->io_barrier);  // dm_get_live_table
-      {
-        KFRAME_NAMED("era_status");
-        if (fixed) {
-          mutex_lock(&dev->metadata_lock);
-          note("status served in caller");
-          mutex_unlock(&dev->metadata_lock);
-        } else {
-          EraLikeDevice::Rpc rpc;
-          dev->perform_rpc(&rpc);
-          note("status served by worker");
-        }
-      }
-      srcu_read_unlock(&dev->io_barrier, idx);  // dm_put_live_table
-    }, "dmsetup-status");
+    kthread_run(
+        [dev, fixed] {
+          KFRAME_NAMED("table_status");
+          int idx = srcu_read_lock(&dev->io_barrier);  // dm_get_live_table
+          {
+            KFRAME_NAMED("era_status");
+            if (fixed) {
+              mutex_lock(&dev->metadata_lock);
+              note("status served in caller");
+              mutex_unlock(&dev->metadata_lock);
+            } else {
+              EraLikeDevice::Rpc rpc;
+              dev->perform_rpc(&rpc);
+              note("status served by worker");
+            }
+          }
+          srcu_read_unlock(&dev->io_barrier, idx);  // dm_put_live_table
+        },
+        "dmsetup-status");
     msleep(1000);
-    Thread& resumer = kthread_run([dev] {
-      KFRAME_NAMED("do_resume");
-      mutex_lock(&dev->suspend_lock);
-      {
-        KFRAME_NAMED("dm_swap_table");
-        synchronize_srcu(&dev->io_barrier);
-      }
-      note("table swapped");
-      // The new table's resume would start its own worker; the old one stays stopped.
-      mutex_unlock(&dev->suspend_lock);
-    }, "dmsetup-resume");
+    Thread& resumer = kthread_run(
+        [dev] {
+          KFRAME_NAMED("do_resume");
+          mutex_lock(&dev->suspend_lock);
+          {
+            KFRAME_NAMED("dm_swap_table");
+            synchronize_srcu(&dev->io_barrier);
+          }
+          note("table swapped");
+          // The new table's resume would start its own worker; the old one stays stopped.
+          mutex_unlock(&dev->suspend_lock);
+        },
+        "dmsetup-resume");
     join(resumer);
   };
   d.judge = [fixed](const SimResult& r) -> std::string {
@@ -186,10 +193,13 @@ DetectorDemo demo_rwsem_cow_throttle(bool fixed) {
           down(&cow_count);  // account_start_copy
         }
         // kcopyd copies the chunk; the copy "completes" 10 ms later.
-        auto* t = new TimerList("copy-job-" + std::to_string(n), [this](TimerList*) {
-          completed_jobs++;
-          queue_work(kcopyd, &kcopyd_work);
-        }, "complete_io");
+        auto* t = new TimerList(
+            "copy-job-" + std::to_string(n),
+            [this](TimerList*) {
+              completed_jobs++;
+              queue_work(kcopyd, &kcopyd_work);
+            },
+            "complete_io");
         mod_timer(t, jiffies() + msecs_to_jiffies(10));
         up_read(&origins_lock);
       }
@@ -201,19 +211,22 @@ DetectorDemo demo_rwsem_cow_throttle(bool fixed) {
     for (int i = 0; i < 3; i++)
       ts.push_back(&kthread_run([s, i] { s->origin_write(i); }, "origin-writer-" + std::to_string(i)));
     msleep(2);
-    ts.push_back(&kthread_run([s] {
-      KFRAME_NAMED("snapshot_ctr");
-      down_write(&s->origins_lock);
-      note("snapshot_ctr registered");
-      up_write(&s->origins_lock);
-    }, "lvcreate"));
+    ts.push_back(&kthread_run(
+        [s] {
+          KFRAME_NAMED("snapshot_ctr");
+          down_write(&s->origins_lock);
+          note("snapshot_ctr registered");
+          up_write(&s->origins_lock);
+        },
+        "lvcreate"));
     for (Thread* t : ts) join(*t);
     note("all done");
   };
   d.judge = [fixed](const SimResult& r) -> std::string {
     if (fixed) return expect_clean(r);
-    if (!has_finding(r, FindingKind::Deadlock, {"lvcreate", "origin-writer-2", "kworker", "rw_semaphore _origins_lock",
-                                                "semaphore s->cow_count"}))
+    if (!has_finding(
+            r, FindingKind::Deadlock,
+            {"lvcreate", "origin-writer-2", "kworker", "rw_semaphore _origins_lock", "semaphore s->cow_count"}))
       return "no deadlock through _origins_lock, the throttled writer, lvcreate and kcopyd:\n" + r.summary();
     return {};
   };
@@ -262,8 +275,7 @@ DetectorDemo demo_stop_worker(bool use_drain) {
     msleep(100);
   };
   d.judge = [use_drain](const SimResult& r) -> std::string {
-    const bool ran_after =
-        std::find(r.notes.begin(), r.notes.end(), "do_work ran after stop_worker") != r.notes.end();
+    const bool ran_after = std::find(r.notes.begin(), r.notes.end(), "do_work ran after stop_worker") != r.notes.end();
     if (use_drain) {
       if (ran_after) return "work ran after a draining stop_worker";
       return expect_clean(r);
@@ -279,26 +291,31 @@ DetectorDemo demo_stop_worker(bool use_drain) {
 DetectorDemo demo_abba_no_hang() {
   DetectorDemo d;
   d.name = "abba-lock-order";
-  d.about = "thread 1 takes A then B, thread 2 later takes B then A; the timing avoids the hang, lockdep "
-            "reports the inversion";
+  d.about =
+      "thread 1 takes A then B, thread 2 later takes B then A; the timing avoids the hang, lockdep "
+      "reports the inversion";
   d.body = [] {
     auto* a = new Mutex("lock_A");
     auto* b = new Mutex("lock_B");
-    Thread& t1 = kthread_run([a, b] {
-      KFRAME_NAMED("path_one");
-      mutex_lock(a);
-      mutex_lock(b);
-      mutex_unlock(b);
-      mutex_unlock(a);
-    }, "thread-one");
+    Thread& t1 = kthread_run(
+        [a, b] {
+          KFRAME_NAMED("path_one");
+          mutex_lock(a);
+          mutex_lock(b);
+          mutex_unlock(b);
+          mutex_unlock(a);
+        },
+        "thread-one");
     msleep(50);
-    Thread& t2 = kthread_run([a, b] {
-      KFRAME_NAMED("path_two");
-      mutex_lock(b);
-      mutex_lock(a);
-      mutex_unlock(a);
-      mutex_unlock(b);
-    }, "thread-two");
+    Thread& t2 = kthread_run(
+        [a, b] {
+          KFRAME_NAMED("path_two");
+          mutex_lock(b);
+          mutex_lock(a);
+          mutex_unlock(a);
+          mutex_unlock(b);
+        },
+        "thread-two");
     join(t1);
     join(t2);
     note("both finished");
@@ -343,11 +360,13 @@ DetectorDemo demo_hung_not_deadlocked() {
   d.about = "a waiter blocked 130 s while a timer-driven thread works: hung-task report, no deadlock";
   d.body = [] {
     auto* done = new Completion("slow_io->done");
-    kthread_run([done] {
-      KFRAME_NAMED("slow_device");
-      for (int i = 0; i < 13; i++) msleep(10000);
-      complete(done);
-    }, "slow-device");
+    kthread_run(
+        [done] {
+          KFRAME_NAMED("slow_device");
+          for (int i = 0; i < 13; i++) msleep(10000);
+          complete(done);
+        },
+        "slow-device");
     KFRAME_NAMED("submit_and_wait");
     wait_for_completion(done);
     note("finally done");
@@ -363,9 +382,15 @@ DetectorDemo demo_hung_not_deadlocked() {
 }
 
 std::vector<DetectorDemo> all_detector_demos() {
-  return {demo_srcu_status_vs_swap(false), demo_srcu_status_vs_swap(true), demo_rwsem_cow_throttle(false),
-          demo_rwsem_cow_throttle(true),   demo_stop_worker(false),        demo_stop_worker(true),
-          demo_abba_no_hang(),             demo_rt_sleeping_lock(true),    demo_rt_sleeping_lock(false),
+  return {demo_srcu_status_vs_swap(false),
+          demo_srcu_status_vs_swap(true),
+          demo_rwsem_cow_throttle(false),
+          demo_rwsem_cow_throttle(true),
+          demo_stop_worker(false),
+          demo_stop_worker(true),
+          demo_abba_no_hang(),
+          demo_rt_sleeping_lock(true),
+          demo_rt_sleeping_lock(false),
           demo_hung_not_deadlocked()};
 }
 

@@ -18,10 +18,13 @@ void Mutex::lock_nested(unsigned subclass) {
   rt.preempt_point("mutex_lock");
   const uint32_t cls = subclass ? rt.intern(class_name_ + "/" + std::to_string(subclass)) : class_;
   rt.lockdep().acquire(t, cls, this, AcquireMode::Write, false);
+  if (owner_ == &t) {
+    // Relocking by the owner hangs, as in the kernel: the detector sees a self-cycle.
+    for (;;) rt.park(TaskState::Uninterruptible, this, "mutex_lock");
+  }
   if (owner_ == nullptr) {
     owner_ = &t;
   } else {
-    // Relocking by the owner parks forever, as the kernel would: the detector sees a self-cycle.
     waiters_.push_back(&t);
     while (owner_ != &t) rt.park(TaskState::Uninterruptible, this, "mutex_lock");
   }

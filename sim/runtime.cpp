@@ -103,16 +103,32 @@ Thread& Runtime::spawn(std::string name, std::function<void()> fn, ThreadKind ki
   t->fn = std::move(fn);
   t->impl = std::make_unique<ThreadImpl>();
   t->impl->sem = sg4::Semaphore::create(0);
-  // Any SimGrid call may let other actors run before it returns: restore `current_` after it.
-  Thread* const self = current_;
+  if (kind == ThreadKind::User) user_threads_alive_++;
+  if (current_)
+    deferred_starts_.push_back(t);
+  else
+    start_actor(t);
+  if (current_ && kind != ThreadKind::Internal) event("spawn", t, t->ident());
+  return *t;
+}
+
+void Runtime::start_actor(Thread* t) {
   t->impl->actor = sg4::Actor::create(t->name(), engine_->host, [this, t] { thread_main(*t); });
-  current_ = self;
   const auto aid = static_cast<size_t>(t->impl->actor->get_pid());
   if (by_actor_.size() <= aid) by_actor_.resize(aid + 1, nullptr);
   by_actor_[aid] = t;
-  if (kind == ThreadKind::User) user_threads_alive_++;
-  if (current_ && kind != ThreadKind::Internal) event("spawn", t, t->ident());
-  return *t;
+}
+
+void Runtime::flush_deferred() {
+  if (deferred_starts_.empty() && deferred_wakes_.empty()) return;
+  // Any SimGrid call may let other actors run before it returns: restore `current_` after.
+  Thread* const self = current_;
+  std::vector<Thread*> starts, wakes;
+  starts.swap(deferred_starts_);
+  wakes.swap(deferred_wakes_);
+  for (Thread* t : starts) start_actor(t);
+  for (Thread* t : wakes) t->impl->sem->release();
+  current_ = self;
 }
 
 void Runtime::thread_main(Thread& t) {
@@ -145,12 +161,14 @@ void Runtime::finish_thread(Thread& t) {
   if (t.kind == ThreadKind::User) user_threads_alive_--;
   for (Thread* j : t.joiners) unpark(*j);
   t.joiners.clear();
+  flush_deferred();
   current_ = nullptr;
 }
 
 bool Runtime::park(TaskState st, const WaitObject* on, const char* how, uint64_t arg, double timeout_s) {
   Thread& t = *current_;
   if (budget_exceeded_) {
+    flush_deferred();
     t.state = TaskState::Sleeping;
     engine_->forever->acquire();
   }
@@ -163,6 +181,7 @@ bool Runtime::park(TaskState st, const WaitObject* on, const char* how, uint64_t
   t.wait_timed = timeout_s >= 0;
   t.parked = true;
   if (t.kind != ThreadKind::Internal) event("block", on, how);
+  flush_deferred();
   bool woken = true;
   if (timeout_s < 0)
     t.impl->sem->acquire();
@@ -181,13 +200,16 @@ void Runtime::unpark(Thread& t) {
   if (!t.parked) return;
   t.parked = false;
   if (t.kind != ThreadKind::Internal) event("wake", &t);
-  Thread* const self = current_;
-  t.impl->sem->release();
-  current_ = self;
+  if (current_) {
+    deferred_wakes_.push_back(&t);
+  } else {
+    t.impl->sem->release();
+  }
 }
 
 void Runtime::sleep_for(double seconds) {
   Thread& t = *current_;
+  flush_deferred();
   t.state = TaskState::Sleeping;
   sg4::this_actor::sleep_for(seconds);
   current_ = &t;
@@ -196,7 +218,10 @@ void Runtime::sleep_for(double seconds) {
 }
 
 void Runtime::yield() {
+  check_budget();
+  if (budget_exceeded_) park(TaskState::Sleeping, nullptr, "budget");
   Thread& t = *current_;
+  flush_deferred();
   sg4::this_actor::yield();
   current_ = &t;
   context_switches_++;
@@ -376,7 +401,8 @@ void msleep(unsigned ms) {
   const double hz = rt.config().hz;
   const double jiffies = std::ceil(ms * hz / 1000.0) + 1;
   const uint64_t target = rt.jiffies() + static_cast<uint64_t>(jiffies);
-  rt.sleep_for(target / hz - rt.now() + 1e-9);
+  rt.event("msleep", nullptr, std::to_string(ms) + " ms");
+  rt.sleep_for(std::max(0.0, target / hz - rt.now()));
 }
 
 void ssleep(unsigned s) {

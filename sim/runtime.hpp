@@ -84,6 +84,13 @@ class Runtime {
 
  private:
   void check_budget();
+  // Wake-ups and thread starts issued by a running thread take effect at its next scheduling
+  // point (block, sleep, yield, exit): a kernel waker keeps the CPU until then, and the
+  // primitives' own bookkeeping stays atomic. SimGrid would otherwise switch at every call.
+  void flush_deferred();
+  void start_actor(Thread* t);
+  std::vector<Thread*> deferred_wakes_;
+  std::vector<Thread*> deferred_starts_;
   void finish_thread(Thread& t);
   void run_detectors(bool final_pass);
 

@@ -95,8 +95,10 @@ class FrameGuard {
  private:
   Thread* t_;
 };
-#define KFRAME() ::sim::FrameGuard sim_frame_guard_(__func__)
-#define KFRAME_NAMED(name) ::sim::FrameGuard sim_frame_guard_(name)
+#define SIM_FRAME_CAT2(a, b) a##b
+#define SIM_FRAME_CAT(a, b) SIM_FRAME_CAT2(a, b)
+#define KFRAME() ::sim::FrameGuard SIM_FRAME_CAT(sim_frame_guard_, __LINE__)(__func__)
+#define KFRAME_NAMED(name) ::sim::FrameGuard SIM_FRAME_CAT(sim_frame_guard_, __LINE__)(name)
 
 // The calling simulated thread.
 Thread& current();

@@ -92,6 +92,9 @@ void TimerBase::softirq_main() {
 uint64_t jiffies() {
   return Runtime::get().jiffies();
 }
+uint64_t ktime_get_ns() {
+  return Runtime::get().now_ns();
+}
 unsigned hz() {
   return Runtime::get().config().hz;
 }

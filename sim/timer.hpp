@@ -55,6 +55,7 @@ class TimerBase {
 };
 
 uint64_t jiffies();
+uint64_t ktime_get_ns();  // simulated time since boot
 uint64_t msecs_to_jiffies(unsigned ms);
 unsigned jiffies_to_msecs(uint64_t j);
 unsigned hz();

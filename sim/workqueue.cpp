@@ -98,13 +98,17 @@ void Workqueue::insert(WorkStruct* w) {
 
 void Workqueue::wake_worker() {
   Runtime& rt = Runtime::get();
+  // Idle workers (parked, starting up, or between items) will each take one item.
+  size_t idle = 0;
   for (Thread* t : workers_) {
-    if (!is_running(t) && t->parked) {
+    if (is_running(t)) continue;
+    if (t->parked) {
       rt.unpark(*t);
       return;
     }
+    idle++;
   }
-  if (static_cast<int>(workers_.size()) < max_active_ && running_.size() == workers_.size()) {
+  if (worklist_.size() > idle && static_cast<int>(workers_.size()) < max_active_) {
     static int kworker_ids = 0;
     Thread& t = rt.spawn(
         "kworker/u2:" + std::to_string(kworker_ids++), [this] { worker_main(&Runtime::get().current()); },

@@ -6,7 +6,9 @@
 using namespace sim;
 
 namespace {
-SimResult run_demo(const DetectorDemo& d) { return run_isolated(d.config, d.body); }
+SimResult run_demo(const DetectorDemo& d) {
+  return run_isolated(d.config, d.body);
+}
 }  // namespace
 
 TEST_CASE("every detector demonstration shows what it claims") {
