@@ -322,6 +322,11 @@ SimResult Runtime::run(std::function<void()> main) {
   sg4::Actor::create("ticker", engine_->host, [interval] {
     for (;;) sg4::this_actor::sleep_for(interval);
   });
+  // Safety net: the ticker should keep SimGrid from ever declaring its own global deadlock.
+  sg4::Engine::on_deadlock_cb([this] {
+    report(FindingKind::Deadlock, "deadlock: SimGrid found no runnable actor and no pending event");
+    set_deadlock_reported();
+  });
   SimResult res;
   double until = 0;
   for (;;) {

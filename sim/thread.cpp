@@ -44,7 +44,7 @@ std::string Thread::call_trace(const std::string& indent) const {
 std::string Thread::blocked_call_trace(const std::string& indent) const {
   std::string s = indent + "__schedule\n" + indent + "schedule\n";
   if (wait_how) s += indent + wait_how + "\n";
-  return s + call_trace(indent);
+  return frames.empty() ? s : s + call_trace(indent);
 }
 
 bool Thread::blocked() const {

@@ -7,11 +7,27 @@ TEST_CASE("a cycle between two threads is found while a third keeps running on a
   SimResult r = run([] {
     auto* a = new Mutex("lock_A");
     auto* b = new Mutex("lock_B");
-    kthread_run([] {
-      for (int i = 0; i < 400; i++) msleep(1000);  // a periodic housekeeping thread
-    }, "housekeeper");
-    kthread_run([a, b] { KFRAME_NAMED("one"); mutex_lock(a); msleep(10); mutex_lock(b); }, "t1");
-    kthread_run([a, b] { KFRAME_NAMED("two"); mutex_lock(b); msleep(10); mutex_lock(a); }, "t2");
+    kthread_run(
+        [] {
+          for (int i = 0; i < 400; i++) msleep(1000);  // a periodic housekeeping thread
+        },
+        "housekeeper");
+    kthread_run(
+        [a, b] {
+          KFRAME_NAMED("one");
+          mutex_lock(a);
+          msleep(10);
+          mutex_lock(b);
+        },
+        "t1");
+    kthread_run(
+        [a, b] {
+          KFRAME_NAMED("two");
+          mutex_lock(b);
+          msleep(10);
+          mutex_lock(a);
+        },
+        "t2");
   });
   INFO(all_text(r));
   const Finding* f = finding(r, FindingKind::Deadlock, "t1:3 -> mutex lock_B -> t2:4 -> mutex lock_A -> t1:3");
@@ -38,7 +54,12 @@ TEST_CASE("a total stall is reported even without a cycle, naming the wait nobod
 TEST_CASE("a waiter whose signaler is only sleeping is not a deadlock") {
   SimResult r = run([] {
     auto* c = new Completion("c");
-    kthread_run([c] { msleep(30000); complete(c); }, "slow");
+    kthread_run(
+        [c] {
+          msleep(30000);
+          complete(c);
+        },
+        "slow");
     wait_for_completion(c);
   });
   REQUIRE_CLEAN(r);
@@ -57,12 +78,14 @@ TEST_CASE("an annotated signaler closes a cycle through a completion") {
   SimResult r = run([] {
     auto* m = new Mutex("pmd->root_lock");
     auto* c = new Completion("commit_done");
-    Thread& committer = kthread_run([m, c] {
-      msleep(10);
-      mutex_lock(m);  // blocks: main holds it
-      complete(c);
-      mutex_unlock(m);
-    }, "committer");
+    Thread& committer = kthread_run(
+        [m, c] {
+          msleep(10);
+          mutex_lock(m);  // blocks: main holds it
+          complete(c);
+          mutex_unlock(m);
+        },
+        "committer");
     c->add_signaler(committer, "completed by the committer");
     mutex_lock(m);
     wait_for_completion(c);
@@ -76,8 +99,20 @@ TEST_CASE("the wait-for graph of a report is valid Graphviz with every thread an
   SimResult r = run([] {
     auto* a = new Mutex("A");
     auto* b = new Mutex("B");
-    kthread_run([a, b] { mutex_lock(a); msleep(10); mutex_lock(b); }, "t1");
-    kthread_run([a, b] { mutex_lock(b); msleep(10); mutex_lock(a); }, "t2");
+    kthread_run(
+        [a, b] {
+          mutex_lock(a);
+          msleep(10);
+          mutex_lock(b);
+        },
+        "t1");
+    kthread_run(
+        [a, b] {
+          mutex_lock(b);
+          msleep(10);
+          mutex_lock(a);
+        },
+        "t2");
   });
   const Finding* f = finding(r, FindingKind::Deadlock);
   REQUIRE(f);

@@ -1,6 +1,6 @@
-#include "tests/sim/sim_test_helpers.hpp"
-
 #include <set>
+
+#include "tests/sim/sim_test_helpers.hpp"
 
 using namespace simtest;
 using namespace sim;
@@ -12,14 +12,17 @@ void racy_pair() {
   auto* wq = alloc_workqueue("wq", WQ_UNBOUND, 2);
   std::vector<Thread*> ts;
   for (const char* who : {"A", "B"})
-    ts.push_back(&kthread_run([m, wq, who] {
-      for (int i = 0; i < 4; i++) {
-        mutex_lock(m);
-        note(who);
-        mutex_unlock(m);
-        queue_work(wq, new WorkStruct("w", [](WorkStruct*) {}, "fn"));
-      }
-    }, who));
+    ts.push_back(&kthread_run(
+        [m, wq, who] {
+          for (int i = 0; i < 4; i++) {
+            mutex_lock(m);
+            note(who);
+            mutex_unlock(m);
+            queue_work(wq, new WorkStruct(
+                               "w", [](WorkStruct*) {}, "fn"));
+          }
+        },
+        who));
   for (Thread* t : ts) join(*t);
 }
 

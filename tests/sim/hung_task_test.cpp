@@ -6,7 +6,12 @@ using namespace sim;
 TEST_CASE("a thread blocked in D state beyond hung_task_timeout_secs is reported once in the kernel's words") {
   SimResult r = run([] {
     auto* c = new Completion("c");
-    kthread_run([c] { msleep(300 * 1000); complete(c); }, "slow");
+    kthread_run(
+        [c] {
+          msleep(300 * 1000);
+          complete(c);
+        },
+        "slow");
     KFRAME_NAMED("era_status");
     wait_for_completion(c);
   });
@@ -25,7 +30,12 @@ TEST_CASE("a thread blocked in D state beyond hung_task_timeout_secs is reported
 TEST_CASE("hung_task_timeout_secs is configurable and 0 disables the watchdog") {
   auto body = [] {
     auto* c = new Completion("c");
-    kthread_run([c] { msleep(60 * 1000); complete(c); }, "slow");
+    kthread_run(
+        [c] {
+          msleep(60 * 1000);
+          complete(c);
+        },
+        "slow");
     wait_for_completion(c);
   };
   SimConfig short_timeout;
@@ -40,7 +50,8 @@ TEST_CASE("hung_task_timeout_secs is configurable and 0 disables the watchdog") 
 
 TEST_CASE("idle workers, sleeping threads and S-state waiters are not hung tasks") {
   SimResult r = run([] {
-    alloc_ordered_workqueue("idle-wq")->queue(new WorkStruct("w", [](WorkStruct*) {}, "fn"));
+    alloc_ordered_workqueue("idle-wq")->queue(new WorkStruct(
+        "w", [](WorkStruct*) {}, "fn"));
     auto* wq = new WaitQueueHead("wq");
     auto* flag = new bool(false);
     kthread_run([wq, flag] { wait_event_interruptible(*wq, [flag] { return *flag; }); }, "interruptible");
@@ -55,7 +66,13 @@ TEST_CASE("a hung worker's report names its workqueue and function") {
   SimResult r = run([] {
     Workqueue* wq = alloc_ordered_workqueue("kcopyd");
     auto* c = new Completion("never");
-    auto* w = new WorkStruct("kc->kcopyd_work", [c](WorkStruct*) { KFRAME_NAMED("do_work"); wait_for_completion(c); }, "do_work");
+    auto* w = new WorkStruct(
+        "kc->kcopyd_work",
+        [c](WorkStruct*) {
+          KFRAME_NAMED("do_work");
+          wait_for_completion(c);
+        },
+        "do_work");
     queue_work(wq, w);
     msleep(200 * 1000);
     complete(c);

@@ -7,15 +7,31 @@ TEST_CASE("an AB-BA order is reported with both chains even though the run did n
   SimResult r = run([] {
     auto* a = new Mutex("&md->suspend_lock");
     auto* b = new Mutex("&md->type_lock");
-    Thread& t1 = kthread_run([a, b] { KFRAME_NAMED("dm_resume"); mutex_lock(a); mutex_lock(b); mutex_unlock(b); mutex_unlock(a); }, "one");
+    Thread& t1 = kthread_run(
+        [a, b] {
+          KFRAME_NAMED("dm_resume");
+          mutex_lock(a);
+          mutex_lock(b);
+          mutex_unlock(b);
+          mutex_unlock(a);
+        },
+        "one");
     join(t1);
-    Thread& t2 = kthread_run([a, b] { KFRAME_NAMED("table_load"); mutex_lock(b); mutex_lock(a); mutex_unlock(a); mutex_unlock(b); }, "two");
+    Thread& t2 = kthread_run(
+        [a, b] {
+          KFRAME_NAMED("table_load");
+          mutex_lock(b);
+          mutex_lock(a);
+          mutex_unlock(a);
+          mutex_unlock(b);
+        },
+        "two");
     join(t2);
   });
   INFO(all_text(r));
   REQUIRE_FALSE(r.has(FindingKind::Deadlock));
-  const Finding* f = finding(r, FindingKind::LockOrder,
-                             "two:3 takes (&md->suspend_lock) while holding (&md->type_lock)");
+  const Finding* f =
+      finding(r, FindingKind::LockOrder, "two:3 takes (&md->suspend_lock) while holding (&md->type_lock)");
   REQUIRE(f);
   REQUIRE(f->text.find("one:2 took (&md->type_lock) holding (&md->suspend_lock), at:\n     dm_resume") !=
           std::string::npos);
@@ -28,16 +44,18 @@ TEST_CASE("taking locks in one consistent order is never reported") {
     auto* b = new Mutex("B");
     auto* c = new Spinlock("C");
     for (int i = 0; i < 3; i++) {
-      Thread& t = kthread_run([a, b, c] {
-        mutex_lock(a);
-        mutex_lock(b);
-        spin_lock(c);
-        spin_unlock(c);
-        mutex_unlock(b);
-        spin_lock(c);
-        spin_unlock(c);
-        mutex_unlock(a);
-      }, "worker");
+      Thread& t = kthread_run(
+          [a, b, c] {
+            mutex_lock(a);
+            mutex_lock(b);
+            spin_lock(c);
+            spin_unlock(c);
+            mutex_unlock(b);
+            spin_lock(c);
+            spin_unlock(c);
+            mutex_unlock(a);
+          },
+          "worker");
       join(t);
     }
   });

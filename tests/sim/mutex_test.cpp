@@ -7,9 +7,22 @@ TEST_CASE("mutex_lock excludes other threads until mutex_unlock, then hands over
   SimResult r = run([] {
     auto* m = new Mutex("m");
     mutex_lock(m);
-    Thread& a = kthread_run([m] { mutex_lock(m); note_at("a locked"); msleep(10); mutex_unlock(m); }, "a");
+    Thread& a = kthread_run(
+        [m] {
+          mutex_lock(m);
+          note_at("a locked");
+          msleep(10);
+          mutex_unlock(m);
+        },
+        "a");
     msleep(1);
-    Thread& b = kthread_run([m] { mutex_lock(m); note_at("b locked"); mutex_unlock(m); }, "b");
+    Thread& b = kthread_run(
+        [m] {
+          mutex_lock(m);
+          note_at("b locked");
+          mutex_unlock(m);
+        },
+        "b");
     msleep(20);
     note_at("main unlocks");
     mutex_unlock(m);
@@ -25,12 +38,14 @@ TEST_CASE("mutex_trylock fails while the mutex is held and succeeds once it is f
   SimResult r = run([] {
     auto* m = new Mutex("m");
     mutex_lock(m);
-    Thread& t = kthread_run([m] {
-      note(mutex_trylock(m) ? "got it" : "busy");
-      msleep(10);
-      note(mutex_trylock(m) ? "got it" : "busy");
-      mutex_unlock(m);
-    }, "trier");
+    Thread& t = kthread_run(
+        [m] {
+          note(mutex_trylock(m) ? "got it" : "busy");
+          msleep(10);
+          note(mutex_trylock(m) ? "got it" : "busy");
+          mutex_unlock(m);
+        },
+        "trier");
     msleep(5);
     mutex_unlock(m);
     join(t);
@@ -43,13 +58,19 @@ TEST_CASE("mutex_unlock by a thread that does not own the mutex is reported and 
   SimResult r = run([] {
     auto* m = new Mutex("md->type_lock");
     mutex_lock(m);
-    Thread& t = kthread_run([m] { KFRAME_NAMED("wrong_path"); mutex_unlock(m); }, "intruder");
+    Thread& t = kthread_run(
+        [m] {
+          KFRAME_NAMED("wrong_path");
+          mutex_unlock(m);
+        },
+        "intruder");
     join(t);
     note(mutex_is_locked(m) ? "still locked" : "unlocked");
     mutex_unlock(m);
   });
   INFO(all_text(r));
-  const Finding* f = finding(r, FindingKind::LockMisuse, "mutex_unlock of md->type_lock by intruder:2, owner is main:1");
+  const Finding* f =
+      finding(r, FindingKind::LockMisuse, "mutex_unlock of md->type_lock by intruder:2, owner is main:1");
   REQUIRE(f);
   REQUIRE(f->text.find("wrong_path") != std::string::npos);
   REQUIRE(r.notes == Notes{"still locked"});

@@ -27,8 +27,20 @@ TEST_CASE("a writer excludes readers and writers") {
   SimResult r = run([] {
     auto* s = new RwSemaphore("sem");
     down_write(s);
-    Thread& rd = kthread_run([s] { down_read(s); note_at("reader in"); up_read(s); }, "reader");
-    Thread& wr = kthread_run([s] { down_write(s); note_at("writer in"); up_write(s); }, "writer");
+    Thread& rd = kthread_run(
+        [s] {
+          down_read(s);
+          note_at("reader in");
+          up_read(s);
+        },
+        "reader");
+    Thread& wr = kthread_run(
+        [s] {
+          down_write(s);
+          note_at("writer in");
+          up_write(s);
+        },
+        "writer");
     msleep(10);
     note_at("main leaves");
     up_write(s);
@@ -43,9 +55,22 @@ TEST_CASE("a waiting writer blocks new readers (writer preference)") {
   SimResult r = run([] {
     auto* s = new RwSemaphore("_origins_lock");
     down_read(s);  // main holds it for read
-    Thread& w = kthread_run([s] { down_write(s); note_at("writer in"); msleep(10); up_write(s); }, "writer");
+    Thread& w = kthread_run(
+        [s] {
+          down_write(s);
+          note_at("writer in");
+          msleep(10);
+          up_write(s);
+        },
+        "writer");
     msleep(1);
-    Thread& late = kthread_run([s] { down_read(s); note_at("late reader in"); up_read(s); }, "late-reader");
+    Thread& late = kthread_run(
+        [s] {
+          down_read(s);
+          note_at("late reader in");
+          up_read(s);
+        },
+        "late-reader");
     msleep(10);
     note(down_read_trylock(s) ? "trylock succeeded" : "trylock refused behind the writer");
     note_at("first reader leaves");
@@ -54,8 +79,8 @@ TEST_CASE("a waiting writer blocks new readers (writer preference)") {
     join(late);
   });
   REQUIRE_CLEAN(r);
-  REQUIRE(r.notes == Notes{"trylock refused behind the writer", "first reader leaves @24", "writer in @24",
-                           "late reader in @40"});
+  REQUIRE(r.notes ==
+          Notes{"trylock refused behind the writer", "first reader leaves @24", "writer in @24", "late reader in @40"});
 }
 
 TEST_CASE("readers queued behind a writer are admitted together when it leaves") {
@@ -64,12 +89,14 @@ TEST_CASE("readers queued behind a writer are admitted together when it leaves")
     down_write(s);
     std::vector<Thread*> ts;
     for (int i = 0; i < 3; i++)
-      ts.push_back(&kthread_run([s, i] {
-        down_read(s);
-        note_at("reader " + std::to_string(i) + " in");
-        msleep(10);
-        up_read(s);
-      }, "reader"));
+      ts.push_back(&kthread_run(
+          [s, i] {
+            down_read(s);
+            note_at("reader " + std::to_string(i) + " in");
+            msleep(10);
+            up_read(s);
+          },
+          "reader"));
     msleep(4);
     up_write(s);
     for (Thread* t : ts) join(*t);

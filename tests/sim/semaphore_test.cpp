@@ -9,7 +9,12 @@ TEST_CASE("down blocks when the count is exhausted and each up admits the oldest
     down(s);
     std::vector<Thread*> ts;
     for (const char* who : {"first", "second"}) {
-      ts.push_back(&kthread_run([s, who] { down(s); note_at(std::string(who) + " admitted"); }, who));
+      ts.push_back(&kthread_run(
+          [s, who] {
+            down(s);
+            note_at(std::string(who) + " admitted");
+          },
+          who));
       msleep(1);
     }
     up(s);

@@ -2,9 +2,8 @@
 // process of its own; assertions are made afterwards on its findings and notes.
 #pragma once
 
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <functional>
 #include <string>
 #include <vector>
@@ -25,8 +24,12 @@ inline SimResult run(std::function<void()> body, SimConfig cfg = {}) {
 }
 
 // Simulated milliseconds since boot, for notes that record when something happened.
-inline long now_ms() { return static_cast<long>(sim::ktime_get_ns() / 1000000); }
-inline void note_at(const std::string& what) { sim::note(what + " @" + std::to_string(now_ms())); }
+inline long now_ms() {
+  return static_cast<long>(sim::ktime_get_ns() / 1000000);
+}
+inline void note_at(const std::string& what) {
+  sim::note(what + " @" + std::to_string(now_ms()));
+}
 
 inline bool has_note(const SimResult& r, const std::string& n) {
   return std::find(r.notes.begin(), r.notes.end(), n) != r.notes.end();
@@ -47,9 +50,9 @@ inline const sim::Finding* finding(const SimResult& r, FindingKind kind, const s
 
 }  // namespace simtest
 
-#define REQUIRE_CLEAN(r)                           \
-  do {                                             \
-    INFO(::simtest::all_text(r));                  \
-    REQUIRE((r).findings.empty());                 \
+#define REQUIRE_CLEAN(r)                                \
+  do {                                                  \
+    INFO(::simtest::all_text(r));                       \
+    REQUIRE((r).findings.empty());                      \
     REQUIRE((r).status == ::sim::RunStatus::Completed); \
   } while (0)

@@ -12,40 +12,47 @@ SimConfig rt_config(bool rt) {
 }  // namespace
 
 TEST_CASE("sleeping while holding a spinlock_t is a BUG on a non-RT kernel") {
-  SimResult r = run([] {
-    auto* l = new Spinlock("s->lock");
-    KFRAME_NAMED("snapshot_map");
-    spin_lock(l);
-    msleep(1);
-    spin_unlock(l);
-  }, rt_config(false));
+  SimResult r = run(
+      [] {
+        auto* l = new Spinlock("s->lock");
+        KFRAME_NAMED("snapshot_map");
+        spin_lock(l);
+        msleep(1);
+        spin_unlock(l);
+      },
+      rt_config(false));
   INFO(all_text(r));
-  const Finding* f = finding(r, FindingKind::AtomicSleep, "BUG: sleeping function called from invalid context at msleep");
+  const Finding* f =
+      finding(r, FindingKind::AtomicSleep, "BUG: sleeping function called from invalid context at msleep");
   REQUIRE(f);
   REQUIRE(f->text.find("1 lock held by main/1:") != std::string::npos);
   REQUIRE(f->text.find("snapshot_map") != std::string::npos);
 }
 
 TEST_CASE("on PREEMPT_RT a spinlock_t is a sleeping lock: sleeping under it is allowed") {
-  SimResult r = run([] {
-    auto* l = new Spinlock("s->lock");
-    spin_lock(l);
-    msleep(1);
-    spin_unlock(l);
-  }, rt_config(true));
+  SimResult r = run(
+      [] {
+        auto* l = new Spinlock("s->lock");
+        spin_lock(l);
+        msleep(1);
+        spin_unlock(l);
+      },
+      rt_config(true));
   REQUIRE_CLEAN(r);
 }
 
 TEST_CASE("a raw spinlock is atomic context with and without PREEMPT_RT") {
   for (bool rt : {false, true}) {
-    SimResult r = run([] {
-      auto* raw = new RawSpinlock("rq->lock");
-      auto* m = new Mutex("m");
-      raw_spin_lock(raw);
-      mutex_lock(m);
-      mutex_unlock(m);
-      raw_spin_unlock(raw);
-    }, rt_config(rt));
+    SimResult r = run(
+        [] {
+          auto* raw = new RawSpinlock("rq->lock");
+          auto* m = new Mutex("m");
+          raw_spin_lock(raw);
+          mutex_lock(m);
+          mutex_unlock(m);
+          raw_spin_unlock(raw);
+        },
+        rt_config(rt));
     INFO("preempt_rt=" << rt << "\n" << all_text(r));
     REQUIRE(finding(r, FindingKind::AtomicSleep, "at mutex_lock"));
   }
@@ -73,15 +80,17 @@ TEST_CASE("a spinlock serialises its holders") {
     auto* counter = new int(0);
     std::vector<Thread*> ts;
     for (int i = 0; i < 3; i++)
-      ts.push_back(&kthread_run([l, counter] {
-        for (int k = 0; k < 100; k++) {
-          spin_lock(l);
-          int v = *counter;
-          schedule();  // another thread runs here, but cannot enter
-          *counter = v + 1;
-          spin_unlock(l);
-        }
-      }, "adder"));
+      ts.push_back(&kthread_run(
+          [l, counter] {
+            for (int k = 0; k < 100; k++) {
+              spin_lock(l);
+              int v = *counter;
+              schedule();  // another thread runs here, but cannot enter
+              *counter = v + 1;
+              spin_unlock(l);
+            }
+          },
+          "adder"));
     for (Thread* t : ts) join(*t);
     note(std::to_string(*counter));
   });

@@ -6,12 +6,14 @@ using namespace sim;
 TEST_CASE("synchronize_srcu waits for a reader that entered before it") {
   SimResult r = run([] {
     auto* srcu = new Srcu("md->io_barrier");
-    Thread& reader = kthread_run([srcu] {
-      int idx = srcu_read_lock(srcu);
-      msleep(100);  // SRCU readers may sleep
-      note_at("reader leaves");
-      srcu_read_unlock(srcu, idx);
-    }, "reader");
+    Thread& reader = kthread_run(
+        [srcu] {
+          int idx = srcu_read_lock(srcu);
+          msleep(100);  // SRCU readers may sleep
+          note_at("reader leaves");
+          srcu_read_unlock(srcu, idx);
+        },
+        "reader");
     msleep(1);
     synchronize_srcu(srcu);
     note_at("grace period over");
@@ -25,17 +27,21 @@ TEST_CASE("synchronize_srcu does not wait for a reader that entered after it") {
   SimResult r = run([] {
     auto* srcu = new Srcu("md->io_barrier");
     auto* early_out = new bool(false);
-    Thread& early = kthread_run([srcu, early_out] {
-      int idx = srcu_read_lock(srcu);
-      msleep(20);
-      *early_out = true;
-      srcu_read_unlock(srcu, idx);
-    }, "early-reader");
-    Thread& syncer = kthread_run([srcu] {
-      msleep(1);
-      synchronize_srcu(srcu);
-      note_at("synchronize done");
-    }, "syncer");
+    Thread& early = kthread_run(
+        [srcu, early_out] {
+          int idx = srcu_read_lock(srcu);
+          msleep(20);
+          *early_out = true;
+          srcu_read_unlock(srcu, idx);
+        },
+        "early-reader");
+    Thread& syncer = kthread_run(
+        [srcu] {
+          msleep(1);
+          synchronize_srcu(srcu);
+          note_at("synchronize done");
+        },
+        "syncer");
     msleep(10);
     // Enters while synchronize_srcu is waiting for the early reader, and stays long after.
     int idx = srcu_read_lock(srcu);

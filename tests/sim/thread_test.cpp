@@ -1,13 +1,18 @@
-#include "tests/sim/sim_test_helpers.hpp"
-
 #include <stdexcept>
+
+#include "tests/sim/sim_test_helpers.hpp"
 
 using namespace simtest;
 using namespace sim;
 
 TEST_CASE("threads get pids in creation order and join waits until they exit") {
   SimResult r = run([] {
-    Thread& a = kthread_run([] { msleep(50); note_at("a exits"); }, "worker-a");
+    Thread& a = kthread_run(
+        [] {
+          msleep(50);
+          note_at("a exits");
+        },
+        "worker-a");
     note(a.ident());
     join(a);
     note_at("joined");
@@ -18,11 +23,13 @@ TEST_CASE("threads get pids in creation order and join waits until they exit") {
 
 TEST_CASE("an exception escaping a thread is an oops naming the frames it was thrown from") {
   SimResult r = run([] {
-    Thread& t = kthread_run([] {
-      KFRAME_NAMED("era_ctr");
-      KFRAME_NAMED("metadata_open");
-      throw std::runtime_error("cannot read superblock");
-    }, "dmsetup");
+    Thread& t = kthread_run(
+        [] {
+          KFRAME_NAMED("era_ctr");
+          KFRAME_NAMED("metadata_open");
+          throw std::runtime_error("cannot read superblock");
+        },
+        "dmsetup");
     join(t);
     note("main goes on");
   });
@@ -36,12 +43,14 @@ TEST_CASE("an exception escaping a thread is an oops naming the frames it was th
 TEST_CASE("BUG_ON kills only the calling thread, which keeps its locks") {
   SimResult r = run([] {
     auto* m = new Mutex("pool->lock");
-    Thread& t = kthread_run([m] {
-      KFRAME_NAMED("process_prepared");
-      mutex_lock(m);
-      BUG_ON(1 + 1 == 2);
-      mutex_unlock(m);
-    }, "worker");
+    Thread& t = kthread_run(
+        [m] {
+          KFRAME_NAMED("process_prepared");
+          mutex_lock(m);
+          BUG_ON(1 + 1 == 2);
+          mutex_unlock(m);
+        },
+        "worker");
     join(t);
     note("worker is gone");
     mutex_lock(m);  // held by a dead thread: nobody can ever release it
@@ -55,7 +64,12 @@ TEST_CASE("BUG_ON kills only the calling thread, which keeps its locks") {
 TEST_CASE("a thread that exits holding a lock is reported") {
   SimResult r = run([] {
     auto* m = new Mutex("md->suspend_lock");
-    Thread& t = kthread_run([m] { KFRAME_NAMED("do_suspend"); mutex_lock(m); }, "dmsetup");
+    Thread& t = kthread_run(
+        [m] {
+          KFRAME_NAMED("do_suspend");
+          mutex_lock(m);
+        },
+        "dmsetup");
     join(t);
   });
   INFO(all_text(r));
@@ -80,9 +94,11 @@ TEST_CASE("WARN_ON reports the condition and the call trace, and the thread cont
 TEST_CASE("a simulation that keeps running past its time budget ends with a budget finding") {
   SimConfig cfg;
   cfg.time_limit_secs = 30;
-  SimResult r = run([] {
-    for (;;) msleep(1000);
-  }, cfg);
+  SimResult r = run(
+      [] {
+        for (;;) msleep(1000);
+      },
+      cfg);
   INFO(all_text(r));
   REQUIRE(r.status == RunStatus::Budget);
   REQUIRE(finding(r, FindingKind::Budget, "time limit exceeded"));
@@ -91,9 +107,11 @@ TEST_CASE("a simulation that keeps running past its time budget ends with a budg
 TEST_CASE("a thread that never blocks nor advances time is stopped by the event budget") {
   SimConfig cfg;
   cfg.event_limit = 10000;
-  SimResult r = run([] {
-    for (;;) schedule();
-  }, cfg);
+  SimResult r = run(
+      [] {
+        for (;;) schedule();
+      },
+      cfg);
   INFO(all_text(r));
   REQUIRE(r.status == RunStatus::Budget);
   REQUIRE(finding(r, FindingKind::Budget, "event budget exceeded"));

@@ -17,7 +17,8 @@ TEST_CASE("jiffies advance at HZ and msleep rounds up as the kernel does") {
 
 TEST_CASE("mod_timer fires the callback at the expiry jiffy, in softirq context") {
   SimResult r = run([] {
-    auto* t = new TimerList("era->waker", [](TimerList*) { note_at("fired on " + current().comm()); }, "waker_fn");
+    auto* t = new TimerList(
+        "era->waker", [](TimerList*) { note_at("fired on " + current().comm()); }, "waker_fn");
     mod_timer(t, jiffies() + msecs_to_jiffies(100));
     note(timer_pending(t) ? "pending" : "idle");
     msleep(200);
@@ -29,8 +30,10 @@ TEST_CASE("mod_timer fires the callback at the expiry jiffy, in softirq context"
 
 TEST_CASE("mod_timer on a pending timer moves its expiry, del_timer cancels it") {
   SimResult r = run([] {
-    auto* moved = new TimerList("moved", [](TimerList*) { note_at("moved fired"); }, "fn");
-    auto* deleted = new TimerList("deleted", [](TimerList*) { note("deleted fired"); }, "fn");
+    auto* moved = new TimerList(
+        "moved", [](TimerList*) { note_at("moved fired"); }, "fn");
+    auto* deleted = new TimerList(
+        "deleted", [](TimerList*) { note("deleted fired"); }, "fn");
     mod_timer(moved, jiffies() + msecs_to_jiffies(100));
     mod_timer(deleted, jiffies() + msecs_to_jiffies(50));
     note(mod_timer(moved, jiffies() + msecs_to_jiffies(300)) ? "was pending" : "was idle");
@@ -43,10 +46,13 @@ TEST_CASE("mod_timer on a pending timer moves its expiry, del_timer cancels it")
 
 TEST_CASE("sleeping in a timer callback is a BUG: softirq context is atomic") {
   SimResult r = run([] {
-    auto* t = new TimerList("t", [](TimerList*) {
-      KFRAME_NAMED("bad_timer_fn");
-      msleep(1);
-    }, "bad_timer_fn");
+    auto* t = new TimerList(
+        "t",
+        [](TimerList*) {
+          KFRAME_NAMED("bad_timer_fn");
+          msleep(1);
+        },
+        "bad_timer_fn");
     mod_timer(t, jiffies() + 1);
     msleep(100);
   });
@@ -58,7 +64,8 @@ TEST_CASE("sleeping in a timer callback is a BUG: softirq context is atomic") {
 
 TEST_CASE("del_timer_sync on a pending timer cancels it and says it was pending") {
   SimResult r = run([] {
-    auto* t = new TimerList("t", [](TimerList*) { note("callback runs"); }, "fn");
+    auto* t = new TimerList(
+        "t", [](TimerList*) { note("callback runs"); }, "fn");
     mod_timer(t, jiffies() + msecs_to_jiffies(100));
     msleep(10);
     note(del_timer_sync(t) ? "was pending" : "not pending");

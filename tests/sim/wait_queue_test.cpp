@@ -7,14 +7,16 @@ TEST_CASE("wait_event sleeps until a wake_up finds the condition true") {
   SimResult r = run([] {
     auto* wq = new WaitQueueHead("in_progress_wait");
     auto* ready = new int(0);
-    Thread& waker = kthread_run([wq, ready] {
-      msleep(10);
-      wake_up(wq);  // condition still false: the waiter sleeps again
-      note_at("spurious wake");
-      msleep(10);
-      *ready = 1;
-      wake_up(wq);
-    }, "waker");
+    Thread& waker = kthread_run(
+        [wq, ready] {
+          msleep(10);
+          wake_up(wq);  // condition still false: the waiter sleeps again
+          note_at("spurious wake");
+          msleep(10);
+          *ready = 1;
+          wake_up(wq);
+        },
+        "waker");
     wait_event(*wq, [ready] { return *ready == 1; });
     note_at("condition seen");
     join(waker);
@@ -37,10 +39,18 @@ TEST_CASE("wait_event_timeout returns 0 when the timeout passes with the conditi
   SimResult r = run([] {
     auto* wq = new WaitQueueHead("wq");
     auto* flag = new bool(false);
-    note(std::to_string(wait_event_timeout(*wq, [flag] { return *flag; }, msecs_to_jiffies(40))));
+    note(std::to_string(wait_event_timeout(
+        *wq, [flag] { return *flag; }, msecs_to_jiffies(40))));
     note_at("timed out");
-    kthread_run([wq, flag] { msleep(10); *flag = true; wake_up(wq); }, "setter");
-    const uint64_t left = wait_event_timeout(*wq, [flag] { return *flag; }, msecs_to_jiffies(1000));
+    kthread_run(
+        [wq, flag] {
+          msleep(10);
+          *flag = true;
+          wake_up(wq);
+        },
+        "setter");
+    const uint64_t left = wait_event_timeout(
+        *wq, [flag] { return *flag; }, msecs_to_jiffies(1000));
     note(left > 0 ? "woken in time" : "timed out again");
   });
   REQUIRE_CLEAN(r);
@@ -51,15 +61,18 @@ TEST_CASE("wait_event_lock_irq drops the lock while sleeping and holds it when t
   SimResult r = run([] {
     auto* wq = new WaitQueueHead("wq");
     auto* flag = new bool(false);
-    Thread& t = kthread_run([wq, flag] {
-      spin_lock(&wq->lock);  // must not spin forever: the waiter dropped it
-      *flag = true;
-      wake_up_locked(wq);
-      spin_unlock(&wq->lock);
-      note("setter done");
-    }, "setter");
+    Thread& t = kthread_run(
+        [wq, flag] {
+          spin_lock(&wq->lock);  // must not spin forever: the waiter dropped it
+          *flag = true;
+          wake_up_locked(wq);
+          spin_unlock(&wq->lock);
+          note("setter done");
+        },
+        "setter");
     spin_lock(&wq->lock);
-    wait_event_lock_irq(*wq, [flag] { return *flag; }, wq->lock);
+    wait_event_lock_irq(
+        *wq, [flag] { return *flag; }, wq->lock);
     note(wq->lock.is_locked() ? "lock held after wait" : "lock not held");
     spin_unlock(&wq->lock);
     join(t);

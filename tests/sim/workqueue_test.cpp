@@ -23,7 +23,8 @@ struct SelfRequeuer {
 TEST_CASE("queue_work returns false while the item is already pending") {
   SimResult r = run([] {
     Workqueue* wq = alloc_ordered_workqueue("wq");
-    auto* w = new WorkStruct("w", [](WorkStruct*) { note("ran"); }, "fn");
+    auto* w = new WorkStruct(
+        "w", [](WorkStruct*) { note("ran"); }, "fn");
     note(queue_work(wq, w) ? "queued" : "not queued");
     note(queue_work(wq, w) ? "queued" : "not queued");
     flush_workqueue(wq);
@@ -35,7 +36,14 @@ TEST_CASE("queue_work returns false while the item is already pending") {
 TEST_CASE("an item queued while it runs runs once more afterwards, never concurrently with itself") {
   SimResult r = run([] {
     Workqueue* wq = alloc_workqueue("unbound", WQ_UNBOUND, 4);
-    auto* w = new WorkStruct("w", [](WorkStruct*) { note_at("start"); msleep(10); note_at("end"); }, "fn");
+    auto* w = new WorkStruct(
+        "w",
+        [](WorkStruct*) {
+          note_at("start");
+          msleep(10);
+          note_at("end");
+        },
+        "fn");
     queue_work(wq, w);
     msleep(1);
     note(queue_work(wq, w) ? "requeued while running" : "refused");
@@ -43,8 +51,7 @@ TEST_CASE("an item queued while it runs runs once more afterwards, never concurr
     msleep(100);
   });
   REQUIRE_CLEAN(r);
-  REQUIRE(r.notes ==
-          Notes{"start @0", "requeued while running", "already pending", "end @16", "start @16", "end @32"});
+  REQUIRE(r.notes == Notes{"start @0", "requeued while running", "already pending", "end @16", "start @16", "end @32"});
 }
 
 TEST_CASE("flush_workqueue does not wait for work re-queued after the call") {
@@ -78,12 +85,15 @@ TEST_CASE("queueing onto a draining workqueue from outside it is refused with a 
   SimResult r = run([] {
     Workqueue* wq = alloc_ordered_workqueue("dm-era");
     auto* s = new SelfRequeuer(wq, 1);
-    auto* other = new WorkStruct("other", [](WorkStruct*) { note("other ran"); }, "other_fn");
+    auto* other = new WorkStruct(
+        "other", [](WorkStruct*) { note("other ran"); }, "other_fn");
     queue_work(wq, &s->work);
-    Thread& t = kthread_run([wq, other] {
-      msleep(1);
-      note(queue_work(wq, other) ? "queue_work returned true" : "queue_work returned false");
-    }, "outsider");
+    Thread& t = kthread_run(
+        [wq, other] {
+          msleep(1);
+          note(queue_work(wq, other) ? "queue_work returned true" : "queue_work returned false");
+        },
+        "outsider");
     drain_workqueue(wq);
     join(t);
     note(work_pending(other) ? "other still pending" : "other not pending");
@@ -100,10 +110,13 @@ TEST_CASE("an ordered workqueue runs items one at a time in queueing order") {
     Workqueue* wq = alloc_ordered_workqueue("ordered");
     std::vector<WorkStruct*> ws;
     for (int i = 0; i < 3; i++)
-      ws.push_back(new WorkStruct("w" + std::to_string(i), [i](WorkStruct*) {
-        note_at("start " + std::to_string(i));
-        msleep(10);
-      }, "fn"));
+      ws.push_back(new WorkStruct(
+          "w" + std::to_string(i),
+          [i](WorkStruct*) {
+            note_at("start " + std::to_string(i));
+            msleep(10);
+          },
+          "fn"));
     for (auto* w : ws) queue_work(wq, w);
     flush_workqueue(wq);
   });
@@ -115,10 +128,13 @@ TEST_CASE("an unbound workqueue runs different items concurrently up to max_acti
   SimResult r = run([] {
     Workqueue* wq = alloc_workqueue("kcopyd", WQ_UNBOUND | WQ_MEM_RECLAIM, 2);
     for (int i = 0; i < 3; i++)
-      queue_work(wq, new WorkStruct("w" + std::to_string(i), [i](WorkStruct*) {
-        note_at("start " + std::to_string(i));
-        msleep(10);
-      }, "fn"));
+      queue_work(wq, new WorkStruct(
+                         "w" + std::to_string(i),
+                         [i](WorkStruct*) {
+                           note_at("start " + std::to_string(i));
+                           msleep(10);
+                         },
+                         "fn"));
     flush_workqueue(wq);
   });
   REQUIRE_CLEAN(r);
@@ -128,8 +144,10 @@ TEST_CASE("an unbound workqueue runs different items concurrently up to max_acti
 TEST_CASE("delayed work runs after its delay, and cancel_delayed_work before expiry prevents it") {
   SimResult r = run([] {
     Workqueue* wq = alloc_ordered_workqueue("wq");
-    auto* dw = new DelayedWork("commit", [](WorkStruct*) { note_at("commit ran"); }, "do_commit");
-    auto* cancelled = new DelayedWork("waker", [](WorkStruct*) { note("must not run"); }, "do_waker");
+    auto* dw = new DelayedWork(
+        "commit", [](WorkStruct*) { note_at("commit ran"); }, "do_commit");
+    auto* cancelled = new DelayedWork(
+        "waker", [](WorkStruct*) { note("must not run"); }, "do_waker");
     queue_delayed_work(wq, dw, msecs_to_jiffies(1000));
     queue_delayed_work(wq, cancelled, msecs_to_jiffies(500));
     note(delayed_work_pending(dw) ? "pending" : "idle");
@@ -145,8 +163,20 @@ TEST_CASE("delayed work runs after its delay, and cancel_delayed_work before exp
 TEST_CASE("flush_work waits for the running instance only") {
   SimResult r = run([] {
     Workqueue* wq = alloc_workqueue("wq", WQ_UNBOUND, 4);
-    auto* slow = new WorkStruct("slow", [](WorkStruct*) { msleep(100); note_at("slow done"); }, "slow_fn");
-    auto* quick = new WorkStruct("quick", [](WorkStruct*) { msleep(10); note_at("quick done"); }, "quick_fn");
+    auto* slow = new WorkStruct(
+        "slow",
+        [](WorkStruct*) {
+          msleep(100);
+          note_at("slow done");
+        },
+        "slow_fn");
+    auto* quick = new WorkStruct(
+        "quick",
+        [](WorkStruct*) {
+          msleep(10);
+          note_at("quick done");
+        },
+        "quick_fn");
     queue_work(wq, quick);
     queue_work(wq, slow);
     msleep(1);
@@ -165,7 +195,8 @@ TEST_CASE("destroy_workqueue drains it, and queueing afterwards is a BUG") {
     queue_work(wq, &s->work);
     destroy_workqueue(wq);
     note_at("destroyed");
-    queue_work(wq, new WorkStruct("late", [](WorkStruct*) {}, "late_fn"));
+    queue_work(wq, new WorkStruct(
+                       "late", [](WorkStruct*) {}, "late_fn"));
   });
   INFO(all_text(r));
   REQUIRE(r.notes == Notes{"run 1 @0", "run 2 @16", "destroyed @32"});
@@ -175,7 +206,8 @@ TEST_CASE("destroy_workqueue drains it, and queueing afterwards is a BUG") {
 TEST_CASE("flushing an ordered workqueue from its own work item deadlocks and is detected") {
   SimResult r = run([] {
     Workqueue* wq = alloc_ordered_workqueue("dm-era");
-    auto* w = new WorkStruct("era->worker", [wq](WorkStruct*) { flush_workqueue(wq); }, "do_work");
+    auto* w = new WorkStruct(
+        "era->worker", [wq](WorkStruct*) { flush_workqueue(wq); }, "do_work");
     queue_work(wq, w);
     msleep(10);
   });
@@ -188,10 +220,13 @@ TEST_CASE("flush_workqueue under a lock that the work takes is a circular depend
   SimResult r = run([] {
     Workqueue* wq = alloc_ordered_workqueue("dm-era");
     auto* m = new Mutex("era->lock");
-    auto* w = new WorkStruct("era->worker", [m](WorkStruct*) {
-      mutex_lock(m);
-      mutex_unlock(m);
-    }, "do_work");
+    auto* w = new WorkStruct(
+        "era->worker",
+        [m](WorkStruct*) {
+          mutex_lock(m);
+          mutex_unlock(m);
+        },
+        "do_work");
     queue_work(wq, w);
     msleep(10);  // the work has run: this time nothing hangs
     mutex_lock(m);
