@@ -3,14 +3,13 @@
 // non-owner is reported instead of aborting.
 #pragma once
 
-#include <deque>
 #include <string>
 
-#include "sim/wait_object.hpp"
+#include "sim/owned_lock.hpp"
 
 namespace sim {
 
-class Mutex : public WaitObject {
+class Mutex : public OwnedLock {
  public:
   // `lock_class` groups instances for lockdep (the kernel keys a class by its init site);
   // by default the name is the class.
@@ -20,16 +19,6 @@ class Mutex : public WaitObject {
   void lock_nested(unsigned subclass);
   bool trylock();
   void unlock();
-  bool is_locked() const { return owner_ != nullptr; }
-  const Thread* owner() const { return owner_; }
-
-  void releasers(const Thread& waiter, std::vector<Releaser>& out) const override;
-
- private:
-  Thread* owner_ = nullptr;
-  std::deque<Thread*> waiters_;
-  std::string class_name_;
-  uint32_t class_ = 0;
 };
 
 }  // namespace sim

@@ -5,9 +5,7 @@
 namespace sim {
 
 Spinlock::Spinlock(std::string name, bool raw, std::string lock_class)
-    : WaitObject(raw ? "raw_spinlock" : "spinlock", std::move(name)), raw_(raw) {
-  if (Runtime::active()) class_ = Runtime::get().intern(lock_class.empty() ? this->name() : lock_class);
-}
+    : OwnedLock(raw ? "raw_spinlock" : "spinlock", std::move(name), lock_class), raw_(raw) {}
 
 bool Spinlock::atomic() const {
   return raw_ || !Runtime::get().config().preempt_rt;
@@ -20,13 +18,7 @@ void Spinlock::lock() {
   if (!atomic()) might_sleep("rt_spin_lock");
   rt.preempt_point("spin_lock");
   rt.lockdep().acquire(t, class_, this, AcquireMode::Write, false);
-  if (owner_ == nullptr) {
-    owner_ = &t;
-  } else {
-    waiters_.push_back(&t);
-    const TaskState st = atomic() ? TaskState::Spinning : TaskState::Uninterruptible;
-    while (owner_ != &t) rt.park(st, this, "spin_lock");
-  }
+  take(t, atomic() ? TaskState::Spinning : TaskState::Uninterruptible, "spin_lock");
   if (atomic()) t.preempt_count++;
   rt.lockdep().acquired(t, class_, this, AcquireMode::Write);
   rt.event("spin_lock", this);
@@ -35,9 +27,9 @@ void Spinlock::lock() {
 bool Spinlock::trylock() {
   Runtime& rt = Runtime::get();
   Thread& t = rt.current();
-  if (owner_ != nullptr) return false;
+  if (is_locked()) return false;
   rt.lockdep().acquire(t, class_, this, AcquireMode::Write, true);
-  owner_ = &t;
+  try_take(t);
   if (atomic()) t.preempt_count++;
   rt.lockdep().acquired(t, class_, this, AcquireMode::Write);
   rt.event("spin_lock", this, "trylock");
@@ -47,28 +39,12 @@ bool Spinlock::trylock() {
 void Spinlock::unlock() {
   Runtime& rt = Runtime::get();
   Thread& t = rt.current();
-  if (owner_ != &t) {
-    rt.report(FindingKind::LockMisuse,
-              "BUG: spinlock wrong owner on CPU#0, " + t.ident() + " unlocks " + name() +
-                  (owner_ ? " owned by " + owner_->ident() : " which is not locked"),
-              "Call Trace:\n" + t.call_trace());
-    return;
-  }
+  if (!check_owner(t, "BUG: spinlock wrong owner on CPU#0, " + t.ident() + " unlocks " + name())) return;
   rt.lockdep().release(t, this);
   if (atomic()) t.preempt_count--;
-  if (waiters_.empty()) {
-    owner_ = nullptr;
-  } else {
-    owner_ = waiters_.front();
-    waiters_.pop_front();
-    rt.unpark(*owner_);
-  }
+  hand_off();
   rt.event("spin_unlock", this);
   rt.preempt_point("spin_unlock");
-}
-
-void Spinlock::releasers(const Thread&, std::vector<Releaser>& out) const {
-  if (owner_) out.push_back({owner_, nullptr, "owner"});
 }
 
 }  // namespace sim

@@ -3,32 +3,25 @@
 // spinlock stays atomic. The irq variants are the same lock here: interrupts are not modelled.
 #pragma once
 
-#include <deque>
 #include <string>
 
-#include "sim/wait_object.hpp"
+#include "sim/owned_lock.hpp"
 
 namespace sim {
 
-class Spinlock : public WaitObject {
+class Spinlock : public OwnedLock {
  public:
   explicit Spinlock(std::string name, bool raw = false, std::string lock_class = {});
 
   void lock();
   bool trylock();
   void unlock();
-  bool is_locked() const { return owner_ != nullptr; }
   bool raw() const { return raw_; }
   // Whether holding it is atomic context under the current configuration.
   bool atomic() const;
 
-  void releasers(const Thread& waiter, std::vector<Releaser>& out) const override;
-
  private:
-  Thread* owner_ = nullptr;
-  std::deque<Thread*> waiters_;
   bool raw_;
-  uint32_t class_ = 0;
 };
 
 class RawSpinlock : public Spinlock {
