@@ -110,6 +110,8 @@ std::string SimResult::serialize() const {
   for (const auto& l : trace) put_str(out, l);
   put_u64(out, notes.size());
   for (const auto& l : notes) put_str(out, l);
+  put_u64(out, dmesg.size());
+  for (const auto& l : dmesg) put_str(out, l);
   put_u64(out, stats.size());
   for (const auto& [k, v] : stats) {
     put_str(out, k);
@@ -134,6 +136,7 @@ SimResult SimResult::deserialize(const std::string& bytes) {
   }
   for (uint64_t n = r.u64(); n > 0; n--) res.trace.push_back(r.str());
   for (uint64_t n = r.u64(); n > 0; n--) res.notes.push_back(r.str());
+  for (uint64_t n = r.u64(); n > 0; n--) res.dmesg.push_back(r.str());
   for (uint64_t n = r.u64(); n > 0; n--) {
     std::string k = r.str();
     res.stats[k] = std::stod(r.str());

@@ -40,6 +40,7 @@ struct SimResult {
   std::vector<Finding> findings;
   std::vector<std::string> trace;  // formatted event lines
   std::vector<std::string> notes;  // observations recorded with sim::note()
+  std::vector<std::string> dmesg;  // the kernel log (printk)
   std::map<std::string, double> stats;
 
   bool has(FindingKind k) const;

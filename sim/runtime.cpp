@@ -120,13 +120,16 @@ void Runtime::start_actor(Thread* t) {
 }
 
 void Runtime::flush_deferred() {
-  if (deferred_starts_.empty() && deferred_wakes_.empty()) return;
+  if (deferred_starts_.empty() && deferred_wakes_.empty() && deferred_raw_.empty()) return;
   // Any SimGrid call may let other actors run before it returns: restore `current_` after.
   Thread* const self = current_;
   std::vector<Thread*> starts, wakes;
+  std::vector<std::pair<std::string, std::function<void()>>> raws;
   starts.swap(deferred_starts_);
   wakes.swap(deferred_wakes_);
+  raws.swap(deferred_raw_);
   for (Thread* t : starts) start_actor(t);
+  for (auto& [name, fn] : raws) create_raw_actor(name, std::move(fn));
   for (Thread* t : wakes) t->impl->sem->release();
   current_ = self;
 }
@@ -207,6 +210,38 @@ void Runtime::unpark(Thread& t) {
   }
 }
 
+void Runtime::unpark_from_outside(Thread& t) {
+  if (!t.parked) return;
+  t.parked = false;
+  Thread* const saved = current_;
+  current_ = nullptr;
+  event("wake", &t);
+  t.impl->sem->release();
+  current_ = saved;
+}
+
+void Runtime::start_raw_actor(const std::string& name, std::function<void()> fn) {
+  if (current_) {
+    deferred_raw_.emplace_back(name, std::move(fn));
+    return;
+  }
+  create_raw_actor(name, std::move(fn));
+}
+
+void Runtime::create_raw_actor(const std::string& name, std::function<void()> fn) {
+  sg4::Actor::create(name, engine_->host, [this, fn = std::move(fn)] {
+    current_ = nullptr;
+    fn();
+    current_ = nullptr;
+  });
+}
+
+sg4::Disk* Runtime::engine_host_create_disk(const std::string& name, double read_bw, double write_bw) {
+  sg4::Disk* d = engine_->host->create_disk(name, read_bw, write_bw);
+  d->seal();
+  return d;
+}
+
 void Runtime::sleep_for(double seconds) {
   Thread& t = *current_;
   flush_deferred();
@@ -272,6 +307,11 @@ void Runtime::report(FindingKind kind, std::string title, std::string body) {
                           std::string(finding_kind_name(kind)) + ": " + title});
   }
   findings_.push_back(std::move(f));
+}
+
+void Runtime::printk(const std::string& text) {
+  dmesg_.push_back("[" + format_time(now_ns()) + "] " + text);
+  event("printk", nullptr, text);
 }
 
 void Runtime::note(const std::string& text) {
@@ -351,6 +391,7 @@ SimResult Runtime::run(std::function<void()> main) {
   res.end_time_ns = now_ns();
   res.findings = findings_;
   res.notes = notes_;
+  res.dmesg = dmesg_;
   if (cfg_.trace) {
     res.trace.reserve(trace_.size());
     for (const auto& e : trace_.events()) res.trace.push_back(format_event(e));
@@ -428,6 +469,7 @@ void schedule() {
 void note(const std::string& text) {
   Runtime::get().note(text);
 }
+void printk(const std::string& text) { Runtime::get().printk(text); }
 
 bool warn_on(bool cond, const char* what) {
   if (!cond) return false;

@@ -21,6 +21,11 @@ namespace sim {
 
 class TimerBase;
 struct EngineHandle;
+}  // namespace sim
+namespace simgrid::s4u {
+class Disk;
+}
+namespace sim {
 
 class Runtime {
  public:
@@ -47,6 +52,13 @@ class Runtime {
   // loop on their own condition, so a spurious return is harmless.
   bool park(TaskState st, const WaitObject* on, const char* how, uint64_t arg = 0, double timeout_s = -1);
   void unpark(Thread& t);
+  // For code that runs outside any simulated thread (a raw timing actor): wakes `t` at once.
+  void unpark_from_outside(Thread& t);
+  // A SimGrid actor that is not a simulated thread: timing only, it must not call the
+  // kernel-like API except unpark_from_outside().
+  void start_raw_actor(const std::string& name, std::function<void()> fn);
+  // A SimGrid disk on the simulation host (bandwidths in bytes/s), for IoChannel.
+  simgrid::s4u::Disk* engine_host_create_disk(const std::string& name, double read_bw, double write_bw);
   void sleep_for(double seconds);
   void yield();
   // A place where the real kernel could be preempted; the explorer may yield or delay here.
@@ -55,6 +67,8 @@ class Runtime {
   void event(const char* what, const WaitObject* obj = nullptr, std::string detail = {});
   void report(FindingKind kind, std::string title, std::string body = {});
   void note(const std::string& text);
+  // printk: the kernel log, returned as SimResult::dmesg ("[time] text").
+  void printk(const std::string& text);
   uint32_t intern(std::string_view s) { return names_.intern(s); }
   const std::string& name_of(uint32_t id) const { return names_.str(id); }
   Lockdep& lockdep() { return lockdep_; }
@@ -91,6 +105,8 @@ class Runtime {
   void start_actor(Thread* t);
   std::vector<Thread*> deferred_wakes_;
   std::vector<Thread*> deferred_starts_;
+  std::vector<std::pair<std::string, std::function<void()>>> deferred_raw_;
+  void create_raw_actor(const std::string& name, std::function<void()> fn);
   void finish_thread(Thread& t);
   void run_detectors(bool final_pass);
 
@@ -115,6 +131,7 @@ class Runtime {
   uint64_t deadlock_time_ns_ = 0;
   std::vector<Finding> findings_;
   std::vector<std::string> notes_;
+  std::vector<std::string> dmesg_;
   friend class HungTaskWatchdog;
 };
 

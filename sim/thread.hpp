@@ -116,6 +116,8 @@ void might_sleep(const char* where);
 
 // Observations a scenario or test records; they come back in SimResult::notes.
 void note(const std::string& text);
+// printk into the simulated kernel log.
+void printk(const std::string& text);
 
 // WARN_ON / BUG_ON equivalents: recorded as findings with the current call trace. BUG kills the
 // calling thread (it never returns), as an oops would, leaving its locks held.
