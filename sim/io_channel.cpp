@@ -16,10 +16,11 @@ IoChannel::IoChannel(std::string name, double read_bw, double write_bw)
     : name_(std::move(name)), read_bw_(read_bw), write_bw_(write_bw), impl_(std::make_unique<IoChannelImpl>()) {
   if (read_bw_ > 0 || write_bw_ > 0) {
     // SimGrid needs finite bandwidths; an infinite side just never gets a transfer.
-    impl_->disk = Runtime::get().engine_host_create_disk(name_, read_bw_ > 0 ? read_bw_ : 1e18,
-                                                         write_bw_ > 0 ? write_bw_ : 1e18);
+    impl_->disk =
+        Runtime::get().engine_host_create_disk(name_, read_bw_ > 0 ? read_bw_ : 1e18, write_bw_ > 0 ? write_bw_ : 1e18);
   }
-  irq_ = &Runtime::get().spawn("irq/" + name_, [this] { completion_main(); }, ThreadKind::Softirq);
+  irq_ = &Runtime::get().spawn(
+      "irq/" + name_, [this] { completion_main(); }, ThreadKind::Softirq);
 }
 
 IoChannel::~IoChannel() = default;

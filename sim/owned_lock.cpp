@@ -29,8 +29,7 @@ bool OwnedLock::try_take(Thread& t) {
 
 bool OwnedLock::check_owner(Thread& t, const std::string& misuse) {
   if (owner_ == &t) return true;
-  Runtime::get().report(FindingKind::LockMisuse,
-                        misuse + (owner_ ? ", owner is " + owner_->ident() : ", not locked"),
+  Runtime::get().report(FindingKind::LockMisuse, misuse + (owner_ ? ", owner is " + owner_->ident() : ", not locked"),
                         "Call Trace:\n" + t.call_trace());
   return false;
 }

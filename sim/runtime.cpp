@@ -417,6 +417,9 @@ SimResult Runtime::run(std::function<void()> main) {
 Thread& current() {
   return Runtime::get().current();
 }
+Thread* current_or_null() {
+  return Runtime::active() ? Runtime::get().current_or_null() : nullptr;
+}
 
 Thread& kthread_run(std::function<void()> fn, std::string name, ThreadKind kind) {
   Runtime& rt = Runtime::get();
@@ -469,7 +472,9 @@ void schedule() {
 void note(const std::string& text) {
   Runtime::get().note(text);
 }
-void printk(const std::string& text) { Runtime::get().printk(text); }
+void printk(const std::string& text) {
+  Runtime::get().printk(text);
+}
 
 bool warn_on(bool cond, const char* what) {
   if (!cond) return false;

@@ -102,6 +102,8 @@ class FrameGuard {
 
 // The calling simulated thread.
 Thread& current();
+// The calling simulated thread, or nullptr outside any (maestro, a timing actor, no runtime).
+Thread* current_or_null();
 
 // kthread_run: start a named thread. The run ends when every User thread has exited.
 Thread& kthread_run(std::function<void()> fn, std::string name, ThreadKind kind = ThreadKind::User);

@@ -1,0 +1,76 @@
+// struct mapped_device and the bio path of dm.c: live table under SRCU (md->io_barrier), bios
+// parked while suspended, PREFLUSH handled as empty flushes to every target followed by the
+// data part, clones split per target and max_io_len, map/end_io results, in-flight accounting;
+// and the suspend, swap and resume sequences in the kernel's order.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+
+#include "model/block_device.hpp"
+#include "model/dm/dm_table.hpp"
+#include "sim/kernel.hpp"
+
+namespace model {
+
+enum DmFlags : unsigned {
+  DMF_BLOCK_IO_FOR_SUSPEND = 0,
+  DMF_SUSPENDED = 1,
+  DMF_NOFLUSH_SUSPENDING = 2,
+  DMF_POST_SUSPENDING = 3,
+  DMF_FREEING = 4,
+};
+
+class MappedDevice : public BlockDevice {
+ public:
+  MappedDevice(std::string name, uint32_t minor);
+  ~MappedDevice() override;
+
+  void submit(Bio* bio) override;  // dm_submit_bio
+  bool bio_based() const override { return true; }
+
+  // dm_get_live_table / dm_put_live_table.
+  DmTable* get_live_table(int* srcu_idx);
+  void put_live_table(int srcu_idx);
+  DmTable* live_table() const { return map_; }
+
+  // dm_suspend / dm_resume / dm_swap_table / __dm_destroy. 0 or -errno.
+  int suspend(bool noflush);
+  int resume();
+  DmTable* swap_table(DmTable* new_map);
+  void destroy_live_table();
+
+  bool suspended() const { return test_flag(DMF_SUSPENDED); }
+  bool noflush_suspending() const { return test_flag(DMF_NOFLUSH_SUSPENDING); }
+  bool test_flag(DmFlags f) const { return sim::test_bit(f, &flags_); }
+  uint64_t in_flight() const { return in_flight_; }
+  uint64_t event_nr() const { return event_nr_; }
+
+  sim::Srcu io_barrier;
+  sim::Mutex suspend_lock;
+  sim::Mutex type_lock;
+
+ private:
+  friend struct DmIoOps;
+  void queue_io(Bio* bio);
+  void dm_wq_work();
+  void split_and_process_bio(DmTable* map, Bio* bio);
+  void start_io_acct();
+  void end_io_acct();
+  int wait_for_completion();
+  void set_flag(DmFlags f) { sim::set_bit(f, &flags_); }
+  void clear_flag(DmFlags f) { sim::clear_bit(f, &flags_); }
+
+  DmTable* map_ = nullptr;
+  unsigned long flags_ = 0;
+  sim::Spinlock deferred_lock;
+  std::deque<Bio*> deferred_;
+  sim::Workqueue* wq_;
+  sim::WorkStruct work_;
+  sim::WaitQueueHead wait_;
+  uint64_t in_flight_ = 0;
+  uint64_t event_nr_ = 0;
+};
+
+}  // namespace model
