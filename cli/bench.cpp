@@ -6,10 +6,15 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "cli/cli.hpp"
+#include "model/crash_states.hpp"
+#include "model/sync_io.hpp"
+#include "model/world.hpp"
 #include "sim/kernel.hpp"
+#include "sim/schedule_explorer.hpp"
 #include "sim/simulation.hpp"
 
 namespace dmsim::cli {
@@ -17,7 +22,7 @@ namespace dmsim::cli {
 namespace {
 
 const char* kHelp =
-    "usage: dmsim bench runtime [--json] [--runs N]\n"
+    "usage: dmsim bench runtime|io [--json] [--runs N]\n"
     "\n"
     "runtime: context switches per second (two threads yielding, and a completion ping-pong),\n"
     "         mutex lock/unlock pairs per second (uncontended, lockdep and trace on),\n"
@@ -116,6 +121,89 @@ double work_round_trips() {
   return per_second(n, t0);
 }
 
+// 4 KiB writes through linear over a cached disk, `threads` writers, `total` writes.
+double linear_writes(const std::string& profile) {
+  const long total = 40000, threads = 4;
+  auto* w = new model::World;
+  model::DiskConfig c;
+  c.name = "sda";
+  c.sectors = 1 << 21;  // 1 GiB
+  c.profile = profile;
+  w->add_disk(c);
+  w->dm().create("lin", "0 2097152 linear /dev/sda 0");
+  model::BlockDevice* dev = w->lookup("/dev/mapper/lin");
+  auto t0 = Clock::now();
+  std::vector<sim::Thread*> ts;
+  for (long t = 0; t < threads; t++)
+    ts.push_back(&sim::kthread_run(
+        [dev, t, total, threads] {
+          for (long i = 0; i < total / threads; i++)
+            model::blk_write(dev, static_cast<uint64_t>((t * 7919 + i * 104729) % 262144) * 8, 8);
+        },
+        "dd"));
+  for (auto* t : ts) sim::join(*t);
+  return per_second(total, t0);
+}
+
+// Crash images per second: a 10,000-write trace with a flush every 1,000 writes and none at
+// the end, so the last 1,000 writes may persist; sampled states are built from it.
+double crash_images() {
+  auto* w = new model::World;
+  model::DiskConfig c;
+  c.name = "sda";
+  c.sectors = 1 << 21;
+  c.logical_block_size = 4096;
+  model::Disk& d = w->add_disk(c);
+  sim::Rng rng(7);
+  for (int i = 0; i < 10000; i++) {
+    model::blk_write(&d, rng.below(262144) * 8, 8);
+    if (i % 1000 == 999 && i < 9000) model::blkdev_issue_flush(&d);
+  }
+  auto t0 = Clock::now();
+  model::CrashStateSpace cs(d.trace(), d.initial_media(), 4096, true, sim::ktime_get_ns());
+  const long n = 2000;
+  size_t sink = 0;
+  cs.sample(1, n, [&](const std::vector<bool>& choice) { sink += cs.image(choice).overlay().size(); });
+  if (sink == 0) throw std::runtime_error("no crash image had any persisted write");
+  return per_second(n, t0);
+}
+
+int print_metrics(const char* name, bool json, int runs,
+                  const std::vector<std::tuple<const char*, const char*, std::function<double()>>>& metrics,
+                  const std::vector<std::pair<std::string, double>>& extra = {}) {
+  std::map<std::string, double> med;
+  for (const auto& [key, label, fn] : metrics) {
+    std::vector<double> v;
+    for (int i = 0; i < runs; i++) v.push_back(measure(fn));
+    med[key] = median(v);
+  }
+  if (json) {
+    std::printf("{\"benchmark\": \"%s\", \"runs\": %d, \"median\": {", name, runs);
+    bool first = true;
+    for (const auto& [key, label, fn] : metrics) {
+      std::printf("%s\"%s\": %.0f", first ? "" : ", ", key, med[key]);
+      first = false;
+    }
+    std::printf("}");
+    for (const auto& [k, v] : extra) std::printf(", \"%s\": %.2f", k.c_str(), v);
+    std::printf("}\n");
+  } else {
+    std::printf("dmsim bench %s (median of %d runs)\n", name, runs);
+    for (const auto& [key, label, fn] : metrics) std::printf("  %-52s %14.0f\n", label, med[key]);
+    for (const auto& [k, v] : extra) std::printf("  %-52s %14.2f\n", k.c_str(), v);
+  }
+  return kExitOk;
+}
+
+int bench_io(bool json, int runs) {
+  return print_metrics("io", json, runs,
+                       {{"linear_4k_writes_per_sec_instant", "4 KiB writes/s through linear (instant disk)",
+                         [] { return linear_writes("instant"); }},
+                        {"linear_4k_writes_per_sec_sata_ssd", "4 KiB writes/s through linear (sata-ssd disk)",
+                         [] { return linear_writes("sata-ssd"); }},
+                        {"crash_images_per_sec", "crash images/s from a 10,000-write trace", crash_images}});
+}
+
 int bench_runtime(bool json, int runs) {
   struct Metric {
     const char* key;
@@ -174,6 +262,7 @@ int cmd_bench(const Args& in) {
   const int runs = static_cast<int>(parse_count(take_option(args, "--runs", "5", "bench"), "--runs", "bench", 1, 101));
   reject_leftovers(args, "bench");
   if (what == "runtime") return bench_runtime(json, runs);
+  if (what == "io") return bench_io(json, runs);
   throw UsageError("unknown benchmark '" + what + "'", "see 'dmsim bench --help'");
 }
 

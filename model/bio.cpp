@@ -9,15 +9,23 @@ uint64_t g_bios_in_use = 0;
 uint64_t g_next_id = 1;
 }  // namespace
 
-uint64_t bios_in_use() { return g_bios_in_use; }
-uint64_t next_bio_id() { return g_next_id++; }
+uint64_t bios_in_use() {
+  return g_bios_in_use;
+}
+uint64_t next_bio_id() {
+  return g_next_id++;
+}
 
 const char* req_op_name(ReqOp op) {
   switch (op) {
-    case ReqOp::Read: return "READ";
-    case ReqOp::Write: return "WRITE";
-    case ReqOp::Discard: return "DISCARD";
-    case ReqOp::WriteZeroes: return "WRITE_ZEROES";
+    case ReqOp::Read:
+      return "READ";
+    case ReqOp::Write:
+      return "WRITE";
+    case ReqOp::Discard:
+      return "DISCARD";
+    case ReqOp::WriteZeroes:
+      return "WRITE_ZEROES";
   }
   return "?";
 }
@@ -35,12 +43,18 @@ std::string req_flags_string(unsigned flags) {
 
 const char* blk_status_name(BlkStatus s) {
   switch (s) {
-    case BLK_STS_OK: return "ok";
-    case BLK_STS_NOTSUPP: return "EOPNOTSUPP";
-    case BLK_STS_IOERR: return "EIO";
-    case BLK_STS_DM_REQUEUE: return "DM_REQUEUE";
-    case BLK_STS_AGAIN: return "EAGAIN";
-    case BLK_STS_TARGET: return "EREMOTEIO";
+    case BLK_STS_OK:
+      return "ok";
+    case BLK_STS_NOTSUPP:
+      return "EOPNOTSUPP";
+    case BLK_STS_IOERR:
+      return "EIO";
+    case BLK_STS_DM_REQUEUE:
+      return "DM_REQUEUE";
+    case BLK_STS_AGAIN:
+      return "EAGAIN";
+    case BLK_STS_TARGET:
+      return "EREMOTEIO";
   }
   return "?";
 }
@@ -77,7 +91,9 @@ Bio* bio_alloc_clone(BlockDevice* bdev, const Bio* src) {
   return b;
 }
 
-Bio* bio_alloc_flush(BlockDevice* bdev) { return bio_alloc(bdev, ReqOp::Write, REQ_PREFLUSH | REQ_SYNC, 0, 0); }
+Bio* bio_alloc_flush(BlockDevice* bdev) {
+  return bio_alloc(bdev, ReqOp::Write, REQ_PREFLUSH | REQ_SYNC, 0, 0);
+}
 
 void bio_put(Bio* bio) {
   g_bios_in_use--;
@@ -109,8 +125,7 @@ void bio_endio(Bio* bio) {
   if (--bio->remaining > 0) return;
   Bio* parent = bio->parent;
   const BlkStatus st = bio->status;
-  if (bio->end_io)
-    bio->end_io(bio);
+  if (bio->end_io) bio->end_io(bio);
   if (parent) {
     if (st != BLK_STS_OK && parent->status == BLK_STS_OK) parent->status = st;
     bio_endio(parent);

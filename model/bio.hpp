@@ -46,15 +46,15 @@ struct Bio {
   ReqOp op = ReqOp::Read;
   unsigned flags = 0;
   BlockDevice* bdev = nullptr;
-  uint64_t sector = 0;   // bi_iter.bi_sector
-  uint32_t size = 0;     // in sectors (bi_iter.bi_size >> 9)
+  uint64_t sector = 0;  // bi_iter.bi_sector
+  uint32_t size = 0;    // in sectors (bi_iter.bi_size >> 9)
   std::shared_ptr<SectorBuffer> buf;
   uint32_t buf_off = 0;  // where this bio's data starts in buf
   BlkStatus status = BLK_STS_OK;
   std::function<void(Bio*)> end_io;
   void* private_ = nullptr;
-  Bio* parent = nullptr;  // bio_chain: parent completes after its children
-  int remaining = 1;      // __bi_remaining
+  Bio* parent = nullptr;               // bio_chain: parent completes after its children
+  int remaining = 1;                   // __bi_remaining
   std::shared_ptr<void> per_bio_data;  // dm_per_bio_data storage
   int submitter_pid = 0;
 
@@ -65,9 +65,15 @@ struct Bio {
   std::string describe() const;  // "WRITE|FUA 128+8"
 };
 
-inline bool op_is_write(ReqOp op) { return op != ReqOp::Read; }
-inline bool op_is_flush(unsigned flags) { return flags & (REQ_PREFLUSH | REQ_FUA); }
-inline bool op_is_discard_like(ReqOp op) { return op == ReqOp::Discard || op == ReqOp::WriteZeroes; }
+inline bool op_is_write(ReqOp op) {
+  return op != ReqOp::Read;
+}
+inline bool op_is_flush(unsigned flags) {
+  return flags & (REQ_PREFLUSH | REQ_FUA);
+}
+inline bool op_is_discard_like(ReqOp op) {
+  return op == ReqOp::Discard || op == ReqOp::WriteZeroes;
+}
 
 // bio_alloc with a payload of `sectors` zero sectors (for reads and writes).
 Bio* bio_alloc(BlockDevice* bdev, ReqOp op, unsigned flags, uint64_t sector, uint32_t sectors);

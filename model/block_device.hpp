@@ -19,8 +19,8 @@ struct QueueLimits {
   uint32_t max_discard_sectors = 0;    // 0: discard not supported
   uint32_t discard_granularity = 0;    // bytes
   uint32_t max_write_zeroes_sectors = 0;
-  bool write_cache = false;            // a volatile write-back cache (QUEUE_FLAG_WC)
-  bool fua = false;                    // native FUA
+  bool write_cache = false;  // a volatile write-back cache (QUEUE_FLAG_WC)
+  bool fua = false;          // native FUA
 
   // blk_stack_limits for one leg under a stacking device.
   void stack(const QueueLimits& below);

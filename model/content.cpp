@@ -33,30 +33,42 @@ Token written_token(uint64_t write_id, uint64_t sector) {
   return kWritten | ((write_id & kIdMask) << kSectorBits) | (sector & kSectorMask);
 }
 
-Token garbage_token(uint64_t n) { return kSpecial | (n & (kBytesBit - 1)); }
+Token garbage_token(uint64_t n) {
+  return kSpecial | (n & (kBytesBit - 1));
+}
 
 TokenKind token_kind(Token t) {
   if (t == kZeroToken) return TokenKind::Zero;
   switch (t >> kTagShift) {
-    case 1: return TokenKind::Initial;
-    case 2: return TokenKind::Written;
-    case 3: return (t & kBytesBit) ? TokenKind::Bytes : TokenKind::Garbage;
+    case 1:
+      return TokenKind::Initial;
+    case 2:
+      return TokenKind::Written;
+    case 3:
+      return (t & kBytesBit) ? TokenKind::Bytes : TokenKind::Garbage;
   }
   return TokenKind::Garbage;
 }
 
-uint64_t token_write_id(Token t) { return (t >> kSectorBits) & kIdMask; }
-uint64_t token_sector(Token t) { return t & kSectorMask; }
+uint64_t token_write_id(Token t) {
+  return (t >> kSectorBits) & kIdMask;
+}
+uint64_t token_sector(Token t) {
+  return t & kSectorMask;
+}
 
 std::string describe_token(Token t) {
   switch (token_kind(t)) {
-    case TokenKind::Zero: return "zeroes";
+    case TokenKind::Zero:
+      return "zeroes";
     case TokenKind::Initial:
       return "initial(disk " + std::to_string(token_write_id(t)) + ", sector " + std::to_string(token_sector(t)) + ")";
     case TokenKind::Written:
       return "write#" + std::to_string(token_write_id(t)) + "@" + std::to_string(token_sector(t));
-    case TokenKind::Garbage: return "garbage";
-    case TokenKind::Bytes: return "bytes";
+    case TokenKind::Garbage:
+      return "garbage";
+    case TokenKind::Bytes:
+      return "bytes";
   }
   return "?";
 }

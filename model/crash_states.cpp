@@ -148,7 +148,9 @@ std::string CrashStateSpace::describe(const std::vector<bool>& choice) const {
     s += "io #" + std::to_string(r.id) + " (" + req_op_name(r.op) + req_flags_string(r.flags) + " " +
          std::to_string(r.sector) + "+" + std::to_string(r.sectors) + ", " +
          (may_[v - 1].completed ? "acknowledged" : "in flight") + "): " +
-         (kept == total ? "persisted" : kept == 0 ? "lost" : "torn, " + std::to_string(kept) + "/" + std::to_string(total) + " blocks persisted") +
+         (kept == total ? "persisted"
+          : kept == 0   ? "lost"
+                        : "torn, " + std::to_string(kept) + "/" + std::to_string(total) + " blocks persisted") +
          "\n";
   }
   return s;

@@ -93,7 +93,8 @@ DiskTrace DiskTrace::load(std::istream& in) {
           buf->push_back(Sector::of_token(hex(item)));
         }
       }
-      if (buf->size() != r.sectors) bad("data has " + std::to_string(buf->size()) + " sectors, expected " + std::to_string(r.sectors));
+      if (buf->size() != r.sectors)
+        bad("data has " + std::to_string(buf->size()) + " sectors, expected " + std::to_string(r.sectors));
       r.data = std::move(buf);
     }
     t.records.push_back(std::move(r));

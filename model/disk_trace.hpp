@@ -30,8 +30,8 @@ struct IoRecord {
   // Flushes (and PREFLUSH writes): writes whose complete_seq <= flush_covers had completed
   // when the flush was submitted, so the flush makes them durable.
   uint64_t flush_covers = 0;
-  bool durable_at_completion = false;  // FUA, or no volatile cache
-  bool dropped = false;                // acknowledged but never stored (fault injection)
+  bool durable_at_completion = false;        // FUA, or no volatile cache
+  bool dropped = false;                      // acknowledged but never stored (fault injection)
   std::shared_ptr<const SectorBuffer> data;  // writes: the payload at submission
 
   bool is_write() const { return op == ReqOp::Write || op == ReqOp::Discard || op == ReqOp::WriteZeroes; }

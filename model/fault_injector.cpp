@@ -14,9 +14,15 @@ FaultDecision FaultInjector::decide(const Bio& bio) {
     if (r.count && r.fired >= r.count) continue;
     r.fired++;
     switch (r.action) {
-      case FaultAction::Error: d.error = true; break;
-      case FaultAction::Drop: d.drop = bio.op != ReqOp::Read; break;
-      case FaultAction::Delay: d.extra_delay_s += r.delay_s; break;
+      case FaultAction::Error:
+        d.error = true;
+        break;
+      case FaultAction::Drop:
+        d.drop = bio.op != ReqOp::Read;
+        break;
+      case FaultAction::Delay:
+        d.extra_delay_s += r.delay_s;
+        break;
     }
   }
   return d;

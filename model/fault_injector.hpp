@@ -18,7 +18,7 @@ struct FaultRule {
   uint64_t skip = 0;                     // let this many matching bios through first
   uint64_t count = 0;                    // then affect this many (0: all)
   FaultAction action = FaultAction::Error;
-  double delay_s = 0;                    // for Delay
+  double delay_s = 0;  // for Delay
   uint64_t seen = 0, fired = 0;
 };
 

@@ -25,7 +25,9 @@ BlkStatus blk_read(BlockDevice* dev, uint64_t sector, uint32_t sectors, std::vec
   return st;
 }
 
-BlkStatus blkdev_issue_flush(BlockDevice* dev) { return run(bio_alloc_flush(dev)); }
+BlkStatus blkdev_issue_flush(BlockDevice* dev) {
+  return run(bio_alloc_flush(dev));
+}
 
 BlkStatus blkdev_issue_discard(BlockDevice* dev, uint64_t sector, uint32_t sectors) {
   return run(bio_alloc(dev, ReqOp::Discard, 0, sector, sectors));

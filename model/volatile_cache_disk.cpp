@@ -55,7 +55,8 @@ void Disk::submit(Bio* bio) {
   r.pid = bio->submitter_pid;
   if (r.flushes()) r.flush_covers = complete_seq_;
   r.durable_at_completion = !cfg_.write_cache || (bio->flags & REQ_FUA);
-  if (bio->op == ReqOp::Write && bio->size > 0) r.data = std::make_shared<SectorBuffer>(bio->data(), bio->data() + bio->size);
+  if (bio->op == ReqOp::Write && bio->size > 0)
+    r.data = std::make_shared<SectorBuffer>(bio->data(), bio->data() + bio->size);
   const size_t rec = trace_.records.size();
   trace_.records.push_back(std::move(r));
   rt.event("disk_submit", nullptr, name() + " " + bio->describe());

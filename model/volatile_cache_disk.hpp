@@ -25,9 +25,9 @@ struct DiskConfig {
   uint32_t logical_block_size = 512;
   bool write_cache = true;
   std::string profile = "instant";
-  bool initial_zero = false;    // start zero-filled instead of with distinct tokens
-  bool discard = true;          // supports discard
-  bool discard_zeroes = true;   // a discarded block reads zeroes (false: keeps old data)
+  bool initial_zero = false;   // start zero-filled instead of with distinct tokens
+  bool discard = true;         // supports discard
+  bool discard_zeroes = true;  // a discarded block reads zeroes (false: keeps old data)
 };
 
 class Disk : public BlockDevice {

@@ -16,7 +16,9 @@ World::World() : dm_(std::make_unique<DmControl>()) {
   register_simple_targets();
 }
 
-World::~World() { g_world = nullptr; }
+World::~World() {
+  g_world = nullptr;
+}
 
 World& World::get() {
   if (!g_world) throw std::logic_error("no storage world in this simulation");
@@ -51,8 +53,12 @@ BlockDevice* World::lookup(const std::string& path) const {
   return it == paths_.end() ? nullptr : it->second;
 }
 
-void World::register_path(const std::string& path, BlockDevice* dev) { paths_[path] = dev; }
-void World::unregister_path(const std::string& path) { paths_.erase(path); }
+void World::register_path(const std::string& path, BlockDevice* dev) {
+  paths_[path] = dev;
+}
+void World::unregister_path(const std::string& path) {
+  paths_.erase(path);
+}
 
 int World::open_count(BlockDevice* b) const {
   auto it = open_.find(b);

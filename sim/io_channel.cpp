@@ -31,6 +31,13 @@ void IoChannel::submit(bool write, uint64_t bytes, double latency_s, std::functi
   rt.activity_begin();
   const double bw = write ? write_bw_ : read_bw_;
   sg4::Disk* disk = bw > 0 && bytes > 0 ? impl_->disk : nullptr;
+  if (!disk && latency_s <= 0) {
+    // Nothing to time: complete through the irq thread at once. (SimGrid frees finished actors
+    // only when simulated time advances, so a burst of zero-time actors would pile up.)
+    completed_.push_back(std::move(done));
+    rt.unpark(*irq_);
+    return;
+  }
   // One short-lived SimGrid actor per transfer does the timing; it is not a simulated thread,
   // so it hands the completion to the irq thread instead of running engine code itself.
   rt.start_raw_actor("io/" + name_ + "/" + std::to_string(seq_++), [this, write, bytes, latency_s, disk, done] {

@@ -8,15 +8,24 @@ namespace model {
 
 const char* strerror_name(int err) {
   switch (-err) {
-    case 0: return "Success";
-    case 5: return "Input/output error";
-    case 6: return "No such device or address";
-    case 12: return "Cannot allocate memory";
-    case 16: return "Device or resource busy";
-    case 17: return "File exists";
-    case 19: return "No such device";
-    case 22: return "Invalid argument";
-    case 61: return "No data available";
+    case 0:
+      return "Success";
+    case 5:
+      return "Input/output error";
+    case 6:
+      return "No such device or address";
+    case 12:
+      return "Cannot allocate memory";
+    case 16:
+      return "Device or resource busy";
+    case 17:
+      return "File exists";
+    case 19:
+      return "No such device";
+    case 22:
+      return "Invalid argument";
+    case 61:
+      return "No data available";
   }
   return "Unknown error";
 }
@@ -218,7 +227,8 @@ DmResult DmControl::retrieve_status(HashCell& hc, StatusType type, unsigned flag
     for (const auto& ti : table->targets()) {
       std::string params;
       if (ti->type->status) ti->type->status(ti.get(), type, flags, params);
-      res.output += std::to_string(ti->begin) + " " + std::to_string(ti->len) + " " + ti->type->name + " " + params + "\n";
+      res.output +=
+          std::to_string(ti->begin) + " " + std::to_string(ti->len) + " " + ti->type->name + " " + params + "\n";
     }
   }
   md->put_live_table(srcu_idx);
@@ -251,9 +261,13 @@ DmResult DmControl::info(const std::string& name) {
   const size_t targets = live ? live->targets().size() : 0;
   md->put_live_table(srcu_idx);
   const bool has_inactive = hc->new_map != nullptr;
-  const char* tables = has_live && has_inactive ? "LIVE & INACTIVE" : has_live ? "LIVE" : has_inactive ? "INACTIVE" : "None";
-  res.output = "Name:              " + name + "\n" + "State:             " + (md->suspended() ? "SUSPENDED" : "ACTIVE") +
-               "\n" + "Read Ahead:        256\n" + "Tables present:    " + tables + "\n" +
+  const char* tables = has_live && has_inactive ? "LIVE & INACTIVE"
+                       : has_live               ? "LIVE"
+                       : has_inactive           ? "INACTIVE"
+                                                : "None";
+  res.output = "Name:              " + name + "\n" +
+               "State:             " + (md->suspended() ? "SUSPENDED" : "ACTIVE") + "\n" + "Read Ahead:        256\n" +
+               "Tables present:    " + tables + "\n" +
                "Open count:        " + std::to_string(World::get().open_count(md)) + "\n" +
                "Event number:      " + std::to_string(md->event_nr()) + "\n" + "Major, minor:      253, " +
                std::to_string(md->minor()) + "\n";

@@ -16,19 +16,28 @@ std::map<std::string, const TargetType*>& registry() {
 }
 const char* errno_name(int r) {
   switch (-r) {
-    case 22: return "-EINVAL";
-    case 12: return "-ENOMEM";
-    case 19: return "-ENODEV";
-    case 16: return "-EBUSY";
-    case 5: return "-EIO";
-    case 61: return "-ENODATA";
-    case 95: return "-EOPNOTSUPP";
+    case 22:
+      return "-EINVAL";
+    case 12:
+      return "-ENOMEM";
+    case 19:
+      return "-ENODEV";
+    case 16:
+      return "-EBUSY";
+    case 5:
+      return "-EIO";
+    case 61:
+      return "-ENODATA";
+    case 95:
+      return "-EOPNOTSUPP";
   }
   return "-E?";
 }
 }  // namespace
 
-void dm_register_target(const TargetType* tt) { registry()[tt->name] = tt; }
+void dm_register_target(const TargetType* tt) {
+  registry()[tt->name] = tt;
+}
 
 const TargetType* dm_get_target_type(const std::string& name) {
   auto it = registry().find(name);
@@ -78,11 +87,21 @@ DmArgs dm_split_args(const std::string& params) {
   return out;
 }
 
-MappedDevice* dm_table_get_md(DmTable* t) { return t->md(); }
-bool dm_suspended(const DmTarget* ti) { return ti->table->md()->suspended(); }
-bool dm_noflush_suspending(const DmTarget* ti) { return ti->table->md()->noflush_suspending(); }
-const std::string& dm_device_name(const MappedDevice* md) { return md->name(); }
-sim::Mutex& dm_suspend_lock(DmTarget* ti) { return ti->table->md()->suspend_lock; }
+MappedDevice* dm_table_get_md(DmTable* t) {
+  return t->md();
+}
+bool dm_suspended(const DmTarget* ti) {
+  return ti->table->md()->suspended();
+}
+bool dm_noflush_suspending(const DmTarget* ti) {
+  return ti->table->md()->noflush_suspending();
+}
+const std::string& dm_device_name(const MappedDevice* md) {
+  return md->name();
+}
+sim::Mutex& dm_suspend_lock(DmTarget* ti) {
+  return ti->table->md()->suspend_lock;
+}
 
 int dm_get_device(DmTarget* ti, const std::string& path, DmDev** result) {
   DmDev* d = ti->table->get_device(path);
@@ -91,7 +110,9 @@ int dm_get_device(DmTarget* ti, const std::string& path, DmDev** result) {
   return 0;
 }
 
-void dm_put_device(DmTarget* ti, DmDev* d) { ti->table->put_device(d); }
+void dm_put_device(DmTarget* ti, DmDev* d) {
+  ti->table->put_device(d);
+}
 
 DmTable::~DmTable() = default;
 
@@ -180,7 +201,9 @@ DmTarget* DmTable::find_target(uint64_t sector) const {
   return nullptr;
 }
 
-uint64_t DmTable::size() const { return targets_.empty() ? 0 : targets_.back()->begin + targets_.back()->len; }
+uint64_t DmTable::size() const {
+  return targets_.empty() ? 0 : targets_.back()->begin + targets_.back()->len;
+}
 
 QueueLimits DmTable::compute_limits() {
   QueueLimits l = QueueLimits::stacking_defaults();
@@ -195,7 +218,8 @@ QueueLimits DmTable::compute_limits() {
     // A target may ask for flushes whatever its legs say (dm_table_supports_flush).
     if (t->flush_supported) l.write_cache = l.fua = true;
     if (t->num_discard_bios == 0) l.max_discard_sectors = 0;
-    if (t->discards_supported && t->num_discard_bios > 0 && l.max_discard_sectors == 0) l.max_discard_sectors = UINT32_MAX;
+    if (t->discards_supported && t->num_discard_bios > 0 && l.max_discard_sectors == 0)
+      l.max_discard_sectors = UINT32_MAX;
     if (t->num_write_zeroes_bios == 0) l.max_write_zeroes_sectors = 0;
   }
   if (!any_leg) l.max_sectors = 2560;

@@ -71,8 +71,8 @@ struct DmTarget {
   const TargetType* type = nullptr;
   uint64_t begin = 0, len = 0;  // sectors
   void* private_ = nullptr;
-  std::string error;            // set by a failing ctr
-  uint32_t max_io_len = 0;      // 0: no limit
+  std::string error;        // set by a failing ctr
+  uint32_t max_io_len = 0;  // 0: no limit
   unsigned num_flush_bios = 0;
   unsigned num_discard_bios = 0;
   unsigned num_write_zeroes_bios = 0;
@@ -89,7 +89,9 @@ std::vector<std::string> dm_target_type_names();
 // Helpers targets call, with the kernel's names.
 int dm_get_device(DmTarget* ti, const std::string& path, DmDev** result);
 void dm_put_device(DmTarget* ti, DmDev* d);
-inline uint64_t dm_target_offset(const DmTarget* ti, uint64_t sector) { return sector - ti->begin; }
+inline uint64_t dm_target_offset(const DmTarget* ti, uint64_t sector) {
+  return sector - ti->begin;
+}
 MappedDevice* dm_table_get_md(DmTable* t);
 bool dm_suspended(const DmTarget* ti);
 bool dm_noflush_suspending(const DmTarget* ti);

@@ -38,7 +38,8 @@ MappedDevice::MappedDevice(std::string name, uint32_t minor)
       type_lock("md->type_lock"),
       deferred_lock("md->deferred_lock"),
       wq_(sim::alloc_workqueue("kdmflush/dm-" + std::to_string(minor), sim::WQ_MEM_RECLAIM, 0)),
-      work_("md->work", [this](sim::WorkStruct*) { dm_wq_work(); }, "dm_wq_work"),
+      work_(
+          "md->work", [this](sim::WorkStruct*) { dm_wq_work(); }, "dm_wq_work"),
       wait_("md->wait") {
   limits = QueueLimits::stacking_defaults();
 }
@@ -50,9 +51,13 @@ DmTable* MappedDevice::get_live_table(int* srcu_idx) {
   return map_;
 }
 
-void MappedDevice::put_live_table(int srcu_idx) { sim::srcu_read_unlock(&io_barrier, srcu_idx); }
+void MappedDevice::put_live_table(int srcu_idx) {
+  sim::srcu_read_unlock(&io_barrier, srcu_idx);
+}
 
-void MappedDevice::start_io_acct() { in_flight_++; }
+void MappedDevice::start_io_acct() {
+  in_flight_++;
+}
 
 void MappedDevice::end_io_acct() {
   if (--in_flight_ == 0) sim::wake_up(&wait_);
@@ -162,7 +167,8 @@ void DmIoOps::map_bio(DmTarget* ti, Bio* clone, DmIo* io) {
   clone->end_io = [ti, io](Bio* c) { clone_endio(c, ti, io); };
   const int r = ti->type->map(ti, clone);
   switch (r) {
-    case DM_MAPIO_SUBMITTED: break;
+    case DM_MAPIO_SUBMITTED:
+      break;
     case DM_MAPIO_REMAPPED:
       if (!clone->bdev) sim::bug("dm: target " + std::string(ti->type->name) + " remapped a bio to no device");
       submit_bio(clone);
@@ -172,7 +178,8 @@ void DmIoOps::map_bio(DmTarget* ti, Bio* clone, DmIo* io) {
       bio_put(clone);
       dec_pending(io, r == DM_MAPIO_KILL ? BLK_STS_IOERR : BLK_STS_DM_REQUEUE);
       break;
-    default: sim::bug("dm: unimplemented target map return value: " + std::to_string(r));
+    default:
+      sim::bug("dm: unimplemented target map return value: " + std::to_string(r));
   }
 }
 
@@ -181,9 +188,13 @@ void DmIoOps::clone_endio(Bio* clone, DmTarget* ti, DmIo* io) {
   if (ti->type->end_io) {
     const int r = ti->type->end_io(ti, clone, &error);
     switch (r) {
-      case DM_ENDIO_DONE: break;
-      case DM_ENDIO_REQUEUE: error = BLK_STS_DM_REQUEUE; break;
-      default: sim::bug("dm: unimplemented target endio return value: " + std::to_string(r));
+      case DM_ENDIO_DONE:
+        break;
+      case DM_ENDIO_REQUEUE:
+        error = BLK_STS_DM_REQUEUE;
+        break;
+      default:
+        sim::bug("dm: unimplemented target endio return value: " + std::to_string(r));
     }
   }
   bio_put(clone);

@@ -40,13 +40,17 @@ struct delay_c {
 
 void flush_delayed_bios(delay_c* dc, bool flush_all);
 
-void handle_delayed_timer(delay_c* dc) { sim::queue_work(dc->kdelayd_wq, &dc->flush_expired_bios); }
+void handle_delayed_timer(delay_c* dc) {
+  sim::queue_work(dc->kdelayd_wq, &dc->flush_expired_bios);
+}
 
 delay_c::delay_c()
-    : delay_timer("dc->delay_timer", [this](sim::TimerList*) { handle_delayed_timer(this); }, "handle_delayed_timer"),
+    : delay_timer(
+          "dc->delay_timer", [this](sim::TimerList*) { handle_delayed_timer(this); }, "handle_delayed_timer"),
       kdelayd_wq(sim::alloc_workqueue("kdelayd", sim::WQ_MEM_RECLAIM, 0)),
-      flush_expired_bios("dc->flush_expired_bios", [this](sim::WorkStruct*) { flush_delayed_bios(this, false); },
-                         "flush_expired_bios") {}
+      flush_expired_bios(
+          "dc->flush_expired_bios", [this](sim::WorkStruct*) { flush_delayed_bios(this, false); },
+          "flush_expired_bios") {}
 
 void queue_timeout(delay_c* dc, uint64_t expires) {
   sim::mutex_lock(&dc->timer_lock);
@@ -202,6 +206,8 @@ const TargetType delay_target = {
 
 }  // namespace
 
-void register_delay_target() { dm_register_target(&delay_target); }
+void register_delay_target() {
+  dm_register_target(&delay_target);
+}
 
 }  // namespace model

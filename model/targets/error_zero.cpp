@@ -12,7 +12,9 @@ int io_err_ctr(DmTarget* ti, const DmArgs&) {
   return 0;
 }
 
-int io_err_map(DmTarget*, Bio*) { return DM_MAPIO_KILL; }
+int io_err_map(DmTarget*, Bio*) {
+  return DM_MAPIO_KILL;
+}
 
 int zero_ctr(DmTarget* ti, const DmArgs& argv) {
   if (!argv.empty()) {
@@ -32,8 +34,7 @@ int zero_map(DmTarget*, Bio* bio) {
   return DM_MAPIO_SUBMITTED;
 }
 
-const TargetType error_target = {
-    .name = "error", .version = {1, 6, 0}, .ctr = io_err_ctr, .map = io_err_map};
+const TargetType error_target = {.name = "error", .version = {1, 6, 0}, .ctr = io_err_ctr, .map = io_err_map};
 const TargetType zero_target = {.name = "zero", .version = {1, 2, 0}, .ctr = zero_ctr, .map = zero_map};
 
 }  // namespace

@@ -46,10 +46,12 @@ int flakey_ctr(DmTarget* ti, const DmArgs& argv) {
     for (size_t i = 5; i < argv.size(); i++) {
       const std::string& f = argv[i];
       if (f == "drop_writes") {
-        if (sim::test_bit(ERROR_WRITES, &fc->flags)) return fail("Feature drop_writes duplicates or conflicts with error_writes");
+        if (sim::test_bit(ERROR_WRITES, &fc->flags))
+          return fail("Feature drop_writes duplicates or conflicts with error_writes");
         sim::set_bit(DROP_WRITES, &fc->flags);
       } else if (f == "error_writes") {
-        if (sim::test_bit(DROP_WRITES, &fc->flags)) return fail("Feature error_writes duplicates or conflicts with drop_writes");
+        if (sim::test_bit(DROP_WRITES, &fc->flags))
+          return fail("Feature error_writes duplicates or conflicts with drop_writes");
         sim::set_bit(ERROR_WRITES, &fc->flags);
       } else if (f == "error_reads") {
         sim::set_bit(ERROR_READS, &fc->flags);
@@ -128,6 +130,8 @@ const TargetType flakey_target = {
 
 }  // namespace
 
-void register_flakey_target() { dm_register_target(&flakey_target); }
+void register_flakey_target() {
+  dm_register_target(&flakey_target);
+}
 
 }  // namespace model

@@ -71,6 +71,8 @@ const TargetType linear_target = {
 
 }  // namespace
 
-void register_linear_target() { dm_register_target(&linear_target); }
+void register_linear_target() {
+  dm_register_target(&linear_target);
+}
 
 }  // namespace model

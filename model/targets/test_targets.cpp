@@ -95,6 +95,8 @@ const TargetType stall_target = {
 
 }  // namespace
 
-void register_test_targets() { dm_register_target(&stall_target); }
+void register_test_targets() {
+  dm_register_target(&stall_target);
+}
 
 }  // namespace model

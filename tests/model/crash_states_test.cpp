@@ -1,14 +1,16 @@
-#include "tests/model/model_test_helpers.hpp"
-
 #include <set>
+
+#include "tests/model/model_test_helpers.hpp"
 
 using namespace modeltest;
 using namespace model;
-using sim::note;
 using sim::Finding;
+using sim::note;
 
 namespace {
-std::string on(const CrashImage& img, uint64_t sector) { return describe_token(img.read(sector).token); }
+std::string on(const CrashImage& img, uint64_t sector) {
+  return describe_token(img.read(sector).token);
+}
 }  // namespace
 
 TEST_CASE("a write acknowledged without a flush can be lost; one followed by a completed flush cannot") {
@@ -40,7 +42,8 @@ TEST_CASE("n independent cached writes give 2^n distinct crash states") {
       n++;
       digests.insert(cs.image(c).materialize().digest());
     });
-    note(std::to_string(n) + " states, " + std::to_string(digests.size()) + " distinct, complete " + (all ? "yes" : "no"));
+    note(std::to_string(n) + " states, " + std::to_string(digests.size()) + " distinct, complete " +
+         (all ? "yes" : "no"));
     uint64_t bounded = 0;
     note(cs.enumerate(10, [&](const std::vector<bool>&) { bounded++; }) ? "bound covered all" : "bound stopped early");
     note(std::to_string(bounded));

@@ -2,12 +2,14 @@
 
 using namespace modeltest;
 using namespace model;
-using sim::note;
 using sim::Finding;
+using sim::note;
 
 namespace {
 // dmsetup's view of a result: stdout, or stderr when the call failed.
-std::string out(const DmResult& r) { return r.ok() ? r.output : r.error; }
+std::string out(const DmResult& r) {
+  return r.ok() ? r.output : r.error;
+}
 }  // namespace
 
 TEST_CASE("dmsetup create with a linear table maps onto the device at its offset") {
@@ -37,7 +39,8 @@ TEST_CASE("a dm device reports a volatile write cache if any leg has one") {
     dm.create("mixed", "0 100 linear /dev/wt 0\n100 100 linear /dev/wb 0");
     dm.create("stacked", "0 100 linear /dev/mapper/on-wb 0");
     for (const char* n : {"on-wt", "on-wb", "mixed", "stacked"})
-      note(std::string(n) + (w.lookup(std::string("/dev/mapper/") + n)->limits.write_cache ? " write back" : " write through"));
+      note(std::string(n) +
+           (w.lookup(std::string("/dev/mapper/") + n)->limits.write_cache ? " write back" : " write through"));
   });
   REQUIRE_CLEAN(r);
   REQUIRE(r.notes == Notes{"on-wt write through", "on-wb write back", "mixed write back", "stacked write back"});
@@ -79,8 +82,10 @@ TEST_CASE("a bad table line is rejected with the target's message and the device
                            "Invalid format on line 1 of table on stdin", "live only", "0 100 linear 8:0 0\n"});
   REQUIRE(r.dmesg.size() == 4);
   REQUIRE(r.dmesg[0].find("device-mapper: table: 253:0: linear: Device lookup failed (-EINVAL)") != std::string::npos);
-  REQUIRE(r.dmesg[1].find("device-mapper: table: 253:0: linear: Invalid argument count (-EINVAL)") != std::string::npos);
-  REQUIRE(r.dmesg[2].find("device-mapper: table: 253:0: frobnicate: unknown target type (-EINVAL)") != std::string::npos);
+  REQUIRE(r.dmesg[1].find("device-mapper: table: 253:0: linear: Invalid argument count (-EINVAL)") !=
+          std::string::npos);
+  REQUIRE(r.dmesg[2].find("device-mapper: table: 253:0: frobnicate: unknown target type (-EINVAL)") !=
+          std::string::npos);
   REQUIRE(r.dmesg[3].find("device-mapper: table: 253:0: linear: Gap in table (-EINVAL)") != std::string::npos);
 }
 
@@ -110,11 +115,21 @@ TEST_CASE("suspend waits for in-flight I/O, and I/O entering a suspended device 
     DmControl& dm = w.dm();
     dm.create("dev", "0 65536 linear /dev/sda 0");
     BlockDevice* dev = w.lookup("/dev/mapper/dev");
-    sim::kthread_run([dev] { blk_write(dev, 0, 2048); note_at("first write done"); }, "writer");
+    sim::kthread_run(
+        [dev] {
+          blk_write(dev, 0, 2048);
+          note_at("first write done");
+        },
+        "writer");
     sim::msleep(1);
     dm.suspend("dev");
     note_at("suspended");
-    sim::kthread_run([dev] { blk_write(dev, 0, 8); note_at("second write done"); }, "late-writer");
+    sim::kthread_run(
+        [dev] {
+          blk_write(dev, 0, 8);
+          note_at("second write done");
+        },
+        "late-writer");
     sim::msleep(100);
     note_at("resuming");
     dm.resume("dev");
@@ -132,13 +147,15 @@ TEST_CASE("a table swap waits for an SRCU reader of the live table that started 
     DmControl& dm = w.dm();
     dm.create("dev", "0 100 linear /dev/sda 0");
     MappedDevice* md = dm.device("dev");
-    sim::kthread_run([md] {
-      int idx;
-      md->get_live_table(&idx);
-      sim::msleep(500);
-      note_at("reader done");
-      md->put_live_table(idx);
-    }, "reader");
+    sim::kthread_run(
+        [md] {
+          int idx;
+          md->get_live_table(&idx);
+          sim::msleep(500);
+          note_at("reader done");
+          md->put_live_table(idx);
+        },
+        "reader");
     sim::msleep(1);
     dm.suspend("dev");
     dm.load("dev", "0 200 linear /dev/sda 0");
@@ -164,9 +181,11 @@ TEST_CASE("a status blocked in a suspended target makes a resume with a new tabl
   INFO(all_text(r));
   const Finding* f = finding(r, FindingKind::Deadlock, "deadlock: dmsetup-status:");
   REQUIRE(f);
-  REQUIRE(f->title.find("-> completion stall->resumed -> mutex md->suspend_lock -> dmsetup-resume:") != std::string::npos);
+  REQUIRE(f->title.find("-> completion stall->resumed -> mutex md->suspend_lock -> dmsetup-resume:") !=
+          std::string::npos);
   REQUIRE(f->title.find("-> srcu md->io_barrier -> dmsetup-status:") != std::string::npos);
-  for (const char* frame : {"stall_status\n", "retrieve_status\n", "table_status\n", "dm_sync_table\n", "dm_swap_table\n", "do_resume\n"})
+  for (const char* frame :
+       {"stall_status\n", "retrieve_status\n", "table_status\n", "dm_sync_table\n", "dm_swap_table\n", "do_resume\n"})
     REQUIRE(f->text.find(frame) != std::string::npos);
   REQUIRE(finding(r, FindingKind::HungTask, "dmsetup-status"));
   REQUIRE(finding(r, FindingKind::HungTask, "dmsetup-resume"));
@@ -203,8 +222,7 @@ TEST_CASE("the delay target holds reads and writes for their configured delays")
     note(out(dm.table("slow")) + out(dm.status("slow")));
   });
   REQUIRE_CLEAN(r);
-  REQUIRE(r.notes == Notes{"", "read 52 ms, write 500 ms",
-                           "0 65536 delay 8:0 0 50 8:0 0 500\n0 65536 delay 0 0 0\n"});
+  REQUIRE(r.notes == Notes{"", "read 52 ms, write 500 ms", "0 65536 delay 8:0 0 50 8:0 0 500\n0 65536 delay 0 0 0\n"});
 }
 
 TEST_CASE("suspending a delay device submits the bios it holds at once") {
@@ -213,7 +231,12 @@ TEST_CASE("suspending a delay device submits the bios it holds at once") {
     DmControl& dm = w.dm();
     dm.create("slow", "0 65536 delay /dev/sda 0 10000");
     BlockDevice* dev = w.lookup("/dev/mapper/slow");
-    sim::kthread_run([dev] { blk_write(dev, 0, 8); note_at("write done"); }, "writer");
+    sim::kthread_run(
+        [dev] {
+          blk_write(dev, 0, 8);
+          note_at("write done");
+        },
+        "writer");
     sim::msleep(100);
     dm.suspend("slow");
     note_at("suspended");
@@ -246,14 +269,16 @@ TEST_CASE("flakey passes I/O while up and fails or drops it while down") {
     BlockDevice* dr = w.lookup("/dev/mapper/drop");
     note(std::string("up: ") + blk_status_name(blk_write(f, 0, 1)));
     sim::msleep(1200);
-    note(std::string("down: ") + blk_status_name(blk_write(f, 0, 1)) + " " + blk_status_name(blk_read(f, 0, 1, nullptr)));
+    note(std::string("down: ") + blk_status_name(blk_write(f, 0, 1)) + " " +
+         blk_status_name(blk_read(f, 0, 1, nullptr)));
     uint64_t id;
     note(std::string("drop: ") + blk_status_name(blk_write(dr, 8, 1, 0, &id)) + ", " +
          (d.read_sector(8).token == written_token(id, 8) ? "stored" : "not stored"));
     note(out(dm.table("drop")));
   });
   REQUIRE_CLEAN(r);
-  REQUIRE(r.notes == Notes{"up: ok", "down: EIO EIO", "drop: ok, not stored", "0 1024 flakey 8:0 0 1 1 1 drop_writes\n"});
+  REQUIRE(r.notes ==
+          Notes{"up: ok", "down: EIO EIO", "drop: ok, not stored", "0 1024 flakey 8:0 0 1 1 1 drop_writes\n"});
 }
 
 TEST_CASE("remove refuses a device another table uses, and messages go to the target at a sector") {

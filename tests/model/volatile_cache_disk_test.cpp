@@ -2,8 +2,8 @@
 
 using namespace modeltest;
 using namespace model;
-using sim::note;
 using sim::Finding;
+using sim::note;
 
 TEST_CASE("a new disk holds a distinct token in every sector, or zeroes when asked") {
   SimResult r = run_world([](World& w) {
@@ -67,8 +67,8 @@ TEST_CASE("block core strips FLUSH/FUA for a write-through disk and completes an
       const uint64_t t0 = sim::ktime_get_ns();
       blkdev_issue_flush(d);
       blk_write(d, 0, 8, REQ_PREFLUSH | REQ_FUA);
-      note(d->name() + ": " + std::to_string(d->trace().records.size()) + " bios reached the disk, flags of the write:" +
-           req_flags_string(d->trace().records.back().flags) + ", " +
+      note(d->name() + ": " + std::to_string(d->trace().records.size()) +
+           " bios reached the disk, flags of the write:" + req_flags_string(d->trace().records.back().flags) + ", " +
            std::to_string((sim::ktime_get_ns() - t0) / 1000) + " us");
     }
   });
