@@ -16,6 +16,9 @@ struct SimConfig {
   uint32_t max_delay_ns = 5000;
   // Also make atomic_t operations preemption points (races on flags such as era->suspended).
   bool preempt_on_atomics = true;
+  // Probability that a cache (dm-bufio) writes a buffer back at a point where the kernel may
+  // do so in the background; drawn from the seed, like the schedule.
+  double background_writeback_rate = 0.0;
   // CONFIG_PREEMPT_RT: spinlock_t becomes a sleeping lock, raw_spinlock_t stays a spinning one.
   bool preempt_rt = false;
   unsigned hz = 250;

@@ -63,7 +63,10 @@ bool Runtime::active() {
 }
 
 Runtime::Runtime(const SimConfig& cfg)
-    : cfg_(cfg), explorer_(cfg.seed, cfg.preempt_rate, cfg.max_delay_ns), lockdep_(*this) {
+    : cfg_(cfg),
+      explorer_(cfg.seed, cfg.preempt_rate, cfg.max_delay_ns),
+      background_rng_(cfg.seed ^ 0xb0c6b0c6b0c6b0c6ULL),
+      lockdep_(*this) {
   if (g_runtime) throw std::logic_error("SimGrid allows one engine per process: one Runtime only");
   g_runtime = this;
   engine_ = std::make_unique<EngineHandle>();
@@ -287,6 +290,11 @@ void Runtime::preempt_point(const char* where) {
   }
 }
 
+bool Runtime::chance(double p) {
+  if (p <= 0) return false;
+  return background_rng_.unit() < p;
+}
+
 void Runtime::event(const char* what, const WaitObject* obj, std::string detail) {
   events_++;
   if (!cfg_.trace) return;
@@ -419,6 +427,15 @@ Thread& current() {
 }
 Thread* current_or_null() {
   return Runtime::active() ? Runtime::get().current_or_null() : nullptr;
+}
+bool background_chance(double p) {
+  return Runtime::get().chance(p);
+}
+const SimConfig& sim_config() {
+  return Runtime::get().config();
+}
+void trace_event(const char* what, const std::string& detail) {
+  Runtime::get().event(what, nullptr, detail);
 }
 
 Thread& kthread_run(std::function<void()> fn, std::string name, ThreadKind kind) {

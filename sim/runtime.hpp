@@ -63,6 +63,9 @@ class Runtime {
   void yield();
   // A place where the real kernel could be preempted; the explorer may yield or delay here.
   void preempt_point(const char* where);
+  // A seeded coin for background activity other than scheduling (write-back, jitter): true
+  // with probability p. Its own random stream, so it does not disturb the schedule's.
+  bool chance(double p);
 
   void event(const char* what, const WaitObject* obj = nullptr, std::string detail = {});
   void report(FindingKind kind, std::string title, std::string body = {});
@@ -113,6 +116,7 @@ class Runtime {
   SimConfig cfg_;
   std::unique_ptr<EngineHandle> engine_;
   ScheduleExplorer explorer_;
+  Rng background_rng_;
   Lockdep lockdep_;
   Interner names_;
   Trace trace_;

@@ -116,6 +116,12 @@ void udelay_sim(double seconds);  // a timed sleep of an exact simulated duratio
 void schedule();                  // yield to other ready threads
 void might_sleep(const char* where);
 
+// A seeded coin for background activity (see Runtime::chance).
+bool background_chance(double p);
+// The running simulation's settings, and an event of one's own in its trace.
+const struct SimConfig& sim_config();
+void trace_event(const char* what, const std::string& detail);
+
 // Observations a scenario or test records; they come back in SimResult::notes.
 void note(const std::string& text);
 // printk into the simulated kernel log.

@@ -1,0 +1,59 @@
+#include "engines/lib/dm_io.hpp"
+
+#include "sim/kernel.hpp"
+
+namespace engines {
+
+namespace {
+struct Io {
+  int count = 1;  // one extra reference held while submitting
+  unsigned long error_bits = 0;
+  std::function<void(unsigned long)> notify;
+  sim::Completion* wait = nullptr;
+};
+
+void dec_count(Io* io, unsigned region, bool error) {
+  if (error) io->error_bits |= 1UL << region;
+  if (--io->count) return;
+  if (io->notify) io->notify(io->error_bits);
+  if (io->wait) sim::complete(io->wait);
+  if (!io->wait) delete io;
+}
+}  // namespace
+
+int dm_io(const DmIoRequest& req, const std::vector<DmIoRegion>& where, unsigned long* error_bits) {
+  KFRAME_NAMED("dm_io");
+  auto* io = new Io;
+  io->notify = req.notify;
+  sim::Completion done("dm_io->wait");
+  const bool sync = !req.notify;
+  if (sync) io->wait = &done;
+  for (unsigned i = 0; i < where.size(); i++) {
+    const DmIoRegion& r = where[i];
+    if (r.count == 0 && !(req.flags & model::REQ_PREFLUSH)) continue;
+    model::Bio* bio = model::bio_alloc(r.bdev, req.op, req.flags, r.sector, static_cast<uint32_t>(r.count));
+    if (bio->buf && req.buf) {
+      bio->buf = req.buf;
+      bio->buf_off = req.offset;
+    }
+    io->count++;
+    bio->end_io = [io, i](model::Bio* b) {
+      const bool err = b->status != model::BLK_STS_OK;
+      model::bio_put(b);
+      dec_count(io, i, err);
+    };
+    model::submit_bio(bio);
+  }
+  if (!sync) {
+    dec_count(io, 0, false);
+    return 0;
+  }
+  dec_count(io, 0, false);
+  sim::wait_for_completion(&done);
+  const unsigned long bits = io->error_bits;
+  delete io;
+  if (error_bits) *error_bits = bits;
+  return bits ? -5 : 0;
+}
+
+}  // namespace engines

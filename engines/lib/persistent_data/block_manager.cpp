@@ -1,0 +1,190 @@
+#include "engines/lib/persistent_data/block_manager.hpp"
+
+#include <algorithm>
+
+#include "engines/lib/persistent_data/codec.hpp"
+
+namespace engines::pd {
+
+void validator_prepare(const DmBlockValidator& v, uint64_t location, uint8_t* data, size_t size) {
+  put_le32(data + 4, v.magic);
+  put_le64(data + 8, location);
+  put_le32(data + 16, v.version);
+  put_le32(data, dm_bm_checksum(data + 4, size - 4, v.csum_xor));
+}
+
+int validator_check(const DmBlockValidator& v, uint64_t location, const uint8_t* data, size_t size, std::string* why) {
+  const uint64_t blocknr = get_le64(data + 8);
+  if (blocknr != location) {
+    *why = "blocknr mismatch: block has " + std::to_string(blocknr) + ", wanted " + std::to_string(location);
+    return kENOTBLK;
+  }
+  const uint32_t csum = dm_bm_checksum(data + 4, size - 4, v.csum_xor);
+  if (csum != get_le32(data)) {
+    *why = "checksum mismatch";
+    return kEILSEQ;
+  }
+  if (get_le32(data + 4) != v.magic) {
+    *why = "bad magic";
+    return kEILSEQ;
+  }
+  if (get_le32(data + 16) != v.version) {
+    *why = "unsupported version " + std::to_string(get_le32(data + 16));
+    return kEILSEQ;
+  }
+  if (v.extra_check) {
+    *why = v.extra_check(data, size);
+    if (!why->empty()) return kEILSEQ;
+  }
+  return 0;
+}
+
+struct DmBlockManager::Aux {
+  const DmBlockValidator* validator = nullptr;
+  bool write_locked = false;
+  std::vector<sim::Thread*> holders;  // the threads holding the block lock
+};
+
+DmBlockManager::DmBlockManager(model::BlockDevice* bdev, unsigned block_size, unsigned max_held_per_thread)
+    : lock_wait_("bm->lock_wait"),
+      bufio_(bdev, block_size, "metadata",
+             [this](DmBuffer* b) {
+               // prepare_for_write: the checksum covers what is written now.
+               if (b->aux && aux(b)->validator)
+                 validator_prepare(*aux(b)->validator, b->block, b->data.data(), b->data.size());
+             }),
+      max_held_(max_held_per_thread) {}
+
+DmBlockManager::~DmBlockManager() = default;
+
+DmBlockManager::Aux* DmBlockManager::aux(DmBlock* b) {
+  if (!b->aux) {
+    auxes_.push_back(std::make_unique<Aux>());
+    b->aux = auxes_.back().get();
+  }
+  return static_cast<Aux*>(b->aux);
+}
+
+int DmBlockManager::validate(DmBlock* b, const DmBlockValidator* v) {
+  Aux* a = aux(b);
+  if (!a->validator) {
+    if (!v) return 0;
+    std::string why;
+    const int r = validator_check(*v, b->block, b->data.data(), b->data.size(), &why);
+    if (r) {
+      sim::printk(std::string("device-mapper: block manager: ") + v->name + " validator check failed for block " +
+                  std::to_string(b->block) + ": " + why);
+      return r;
+    }
+    a->validator = v;
+    return 0;
+  }
+  if (v && a->validator != v) {
+    sim::printk(std::string("device-mapper: block manager: validator mismatch (old=") + a->validator->name +
+                " vs new=" + v->name + ") for block " + std::to_string(b->block));
+    return kEINVAL;
+  }
+  return 0;
+}
+
+int DmBlockManager::lock(DmBlock* b, bool write) {
+  Aux* a = aux(b);
+  sim::Thread* self = &sim::current();
+  if (std::find(a->holders.begin(), a->holders.end(), self) != a->holders.end()) {
+    sim::printk("device-mapper: block manager: recursive lock detected in metadata (block " + std::to_string(b->block) + ")");
+    return kEINVAL;
+  }
+  // At most four readers; a writer is alone.
+  sim::wait_event(lock_wait_, [&] {
+    return write ? a->holders.empty() : (!a->write_locked && a->holders.size() < 4);
+  });
+  a->holders.push_back(self);
+  a->write_locked = write;
+  return 0;
+}
+
+int DmBlockManager::read_lock(uint64_t b, const DmBlockValidator* v, DmBlock** result) {
+  if (b >= nr_blocks()) {
+    sim::printk("device-mapper: block manager: block " + std::to_string(b) + " is beyond the metadata device");
+    return kEINVAL;
+  }
+  DmBlock* blk;
+  int r = bufio_.read(b, &blk);
+  if (r) return r;
+  r = validate(blk, v);
+  if (!r) r = lock(blk, false);
+  if (r) {
+    bufio_.release(blk);
+    return r;
+  }
+  *result = blk;
+  return 0;
+}
+
+int DmBlockManager::write_lock(uint64_t b, const DmBlockValidator* v, DmBlock** result) {
+  if (read_only_) return kEPERM;
+  if (b >= nr_blocks()) return kEINVAL;
+  DmBlock* blk;
+  int r = bufio_.read(b, &blk);
+  if (r) return r;
+  r = validate(blk, v);
+  if (!r) r = lock(blk, true);
+  if (r) {
+    bufio_.release(blk);
+    return r;
+  }
+  *result = blk;
+  return 0;
+}
+
+int DmBlockManager::read_try_lock(uint64_t b, const DmBlockValidator* v, DmBlock** result) {
+  DmBlock* blk = bufio_.get(b);
+  if (!blk) return kEWOULDBLOCK;
+  int r = validate(blk, v);
+  if (!r && (aux(blk)->write_locked || aux(blk)->holders.size() >= 4)) r = kEWOULDBLOCK;
+  if (!r) r = lock(blk, false);
+  if (r) {
+    bufio_.release(blk);
+    return r;
+  }
+  *result = blk;
+  return 0;
+}
+
+int DmBlockManager::write_lock_zero(uint64_t b, const DmBlockValidator* v, DmBlock** result) {
+  if (read_only_) return kEPERM;
+  if (b >= nr_blocks()) return kEINVAL;
+  DmBlock* blk;
+  int r = bufio_.new_buffer(b, &blk);
+  if (r) return r;
+  std::fill(blk->data.begin(), blk->data.end(), 0);
+  r = lock(blk, true);
+  if (r) {
+    bufio_.release(blk);
+    return r;
+  }
+  aux(blk)->validator = v;
+  *result = blk;
+  return 0;
+}
+
+void DmBlockManager::unlock(DmBlock* b) {
+  Aux* a = aux(b);
+  sim::Thread* self = &sim::current();
+  auto it = std::find(a->holders.begin(), a->holders.end(), self);
+  if (it == a->holders.end()) sim::bug("dm_bm_unlock: block " + std::to_string(b->block) + " is not locked by this thread");
+  a->holders.erase(it);
+  if (a->write_locked) {
+    a->write_locked = false;
+    bufio_.mark_buffer_dirty(b);
+  }
+  bufio_.release(b);
+  sim::wake_up(&lock_wait_);
+}
+
+int DmBlockManager::flush() {
+  if (read_only_) return kEPERM;
+  return bufio_.write_dirty_buffers();
+}
+
+}  // namespace engines::pd

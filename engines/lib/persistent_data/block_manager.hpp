@@ -1,0 +1,82 @@
+// The block manager of persistent-data (dm-block-manager.c): metadata blocks through a
+// dm-bufio client, read and write locks per block (with the kernel's debug semantics: at most
+// four readers, writers exclusive, recursion refused), and validators that checksum every
+// block so that a torn, stale or misdirected block is detected, never used.
+//
+// Every metadata structure of dmsim starts with the same 24-byte header (little-endian):
+//   @0 csum u32   crc32c of bytes [4, block end), XOR the structure's constant
+//   @4 magic u32  one per structure
+//   @8 blocknr u64 where the block belongs (catches misdirected writes)
+//   @16 version u32, @20 reserved u32
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engines/lib/bufio.hpp"
+
+namespace engines::pd {
+
+constexpr int kEPERM = -1, kEIO = -5, kENOMEM = -12, kENOTBLK = -15, kEINVAL = -22, kENOSPC = -28,
+              kENODATA = -61, kEILSEQ = -84, kEWOULDBLOCK = -11;
+constexpr size_t kBlockHeaderSize = 24;
+
+struct DmBlockValidator {
+  const char* name;
+  uint32_t magic;
+  uint32_t csum_xor;
+  uint32_t version;
+  // Structure-specific checks after the header matched; empty string when fine.
+  std::string (*extra_check)(const uint8_t* data, size_t size) = nullptr;
+};
+
+using DmBlock = DmBuffer;
+inline uint64_t dm_block_location(const DmBlock* b) { return b->block; }
+inline uint8_t* dm_block_data(DmBlock* b) { return b->data.data(); }
+
+// Sets the header (magic, location, version) and the checksum, as prepare_for_write does.
+void validator_prepare(const DmBlockValidator& v, uint64_t location, uint8_t* data, size_t size);
+// 0, or -ENOTBLK / -EILSEQ with `why` saying what did not match.
+int validator_check(const DmBlockValidator& v, uint64_t location, const uint8_t* data, size_t size, std::string* why);
+
+class DmBlockManager {
+ public:
+  DmBlockManager(model::BlockDevice* bdev, unsigned block_size, unsigned max_held_per_thread);
+  ~DmBlockManager();
+
+  unsigned block_size() const { return bufio_.block_size(); }
+  uint64_t nr_blocks() const { return bufio_.nr_blocks(); }
+
+  int read_lock(uint64_t b, const DmBlockValidator* v, DmBlock** result);
+  int write_lock(uint64_t b, const DmBlockValidator* v, DmBlock** result);
+  int read_try_lock(uint64_t b, const DmBlockValidator* v, DmBlock** result);
+  int write_lock_zero(uint64_t b, const DmBlockValidator* v, DmBlock** result);
+  // A write-locked block becomes dirty when unlocked.
+  void unlock(DmBlock* b);
+  int flush();
+  void prefetch(uint64_t b) { bufio_.prefetch(b); }
+
+  bool is_read_only() const { return read_only_; }
+  void set_read_only() { read_only_ = true; }
+  void set_read_write() { read_only_ = false; }
+
+  DmBufioClient& bufio() { return bufio_; }
+
+ private:
+  struct Aux;
+  Aux* aux(DmBlock* b);
+  int validate(DmBlock* b, const DmBlockValidator* v);
+  int lock(DmBlock* b, bool write);
+
+  // Declared before the bufio client: its destruction writes dirty buffers back through the
+  // validators, which live in the aux records.
+  std::vector<std::unique_ptr<Aux>> auxes_;
+  sim::WaitQueueHead lock_wait_;
+  DmBufioClient bufio_;
+  unsigned max_held_;
+  bool read_only_ = false;
+};
+
+}  // namespace engines::pd

@@ -1,0 +1,497 @@
+#include "engines/lib/persistent_data/btree.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "engines/lib/persistent_data/codec.hpp"
+
+namespace engines::pd {
+
+namespace {
+
+constexpr uint32_t kInternal = 1, kLeaf = 2;
+constexpr size_t kNodeHeader = 40;
+// A corrupt image can make child pointers loop; no real tree of 4 KiB nodes is this deep.
+constexpr int kMaxDepth = 24;
+
+int too_deep(uint64_t block) {
+  sim::printk("device-mapper: btree: tree deeper than " + std::to_string(kMaxDepth) + " levels at block " +
+              std::to_string(block) + ": metadata is corrupt");
+  return kEILSEQ;
+}
+
+std::string check_node(const uint8_t* d, size_t size) {
+  const uint32_t flags = get_le32(d + 24), nr = get_le32(d + 28), max = get_le32(d + 32), vs = get_le32(d + 36);
+  if (flags != kInternal && flags != kLeaf) return "node flags " + std::to_string(flags);
+  if (vs == 0 || kNodeHeader + (8ull + vs) * max > size) return "max_entries too large";
+  if (nr > max) return "nr_entries > max_entries";
+  if (flags == kInternal && vs != 8) return "internal node value size " + std::to_string(vs);
+  return {};
+}
+
+// A node as a view over a locked block.
+struct Node {
+  DmBlock* blk;
+  uint8_t* d;
+  explicit Node(DmBlock* b) : blk(b), d(dm_block_data(b)) {}
+  bool leaf() const { return get_le32(d + 24) == kLeaf; }
+  uint32_t nr() const { return get_le32(d + 28); }
+  uint32_t max() const { return get_le32(d + 32); }
+  uint32_t vs() const { return get_le32(d + 36); }
+  void set_nr(uint32_t n) { put_le32(d + 28, n); }
+  uint64_t key(uint32_t i) const { return get_le64(d + kNodeHeader + 8ull * i); }
+  void set_key(uint32_t i, uint64_t k) { put_le64(d + kNodeHeader + 8ull * i, k); }
+  uint8_t* value(uint32_t i) { return d + kNodeHeader + 8ull * max() + static_cast<size_t>(vs()) * i; }
+  uint64_t child(uint32_t i) { return get_le64(value(i)); }
+  // Index of the last key <= k, or -1.
+  int lower(uint64_t k) const {
+    int lo = 0, hi = static_cast<int>(nr()) - 1, ans = -1;
+    while (lo <= hi) {
+      const int mid = (lo + hi) / 2;
+      if (key(static_cast<uint32_t>(mid)) <= k) {
+        ans = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return ans;
+  }
+  void insert_at(uint32_t i, uint64_t k, const uint8_t* v) {
+    const uint32_t n = nr(), s = vs();
+    std::memmove(d + kNodeHeader + 8ull * (i + 1), d + kNodeHeader + 8ull * i, 8ull * (n - i));
+    std::memmove(value(i + 1), value(i), static_cast<size_t>(s) * (n - i));
+    set_key(i, k);
+    std::memcpy(value(i), v, s);
+    set_nr(n + 1);
+  }
+  void erase_at(uint32_t i) {
+    const uint32_t n = nr(), s = vs();
+    std::memmove(d + kNodeHeader + 8ull * i, d + kNodeHeader + 8ull * (i + 1), 8ull * (n - i - 1));
+    std::memmove(value(i), value(i + 1), static_cast<size_t>(s) * (n - i - 1));
+    set_nr(n - 1);
+  }
+};
+
+void init_node(uint8_t* d, size_t block_size, bool leaf, uint32_t value_size) {
+  const uint32_t max = static_cast<uint32_t>(3 * (((block_size - kNodeHeader) / (8 + value_size)) / 3));
+  put_le32(d + 24, leaf ? kLeaf : kInternal);
+  put_le32(d + 28, 0);
+  put_le32(d + 32, max);
+  put_le32(d + 36, value_size);
+}
+
+int new_node(DmBtreeInfo* info, bool leaf, DmBlock** b) {
+  const int r = info->tm->new_block(&kBtreeNodeValidator, b);
+  if (!r) init_node(dm_block_data(*b), info->tm->bm()->block_size(), leaf, leaf ? info->value_type.size : 8);
+  return r;
+}
+
+// Shadows a node; if it was shared, the copy takes a reference on everything it points to.
+int shadow(DmBtreeInfo* info, uint64_t b, DmBlock** result) {
+  int inc = 0;
+  const int r = info->tm->shadow_block(b, &kBtreeNodeValidator, result, &inc);
+  if (r || !inc) return r;
+  Node n(*result);
+  for (uint32_t i = 0; i < n.nr(); i++) {
+    if (!n.leaf())
+      info->tm->inc(n.child(i));
+    else if (info->value_type.inc)
+      info->value_type.inc(n.value(i));
+  }
+  return 0;
+}
+
+struct InsertResult {
+  uint64_t location;
+  uint64_t first_key;
+  bool split = false;
+  uint64_t sib_key = 0, sib_location = 0;
+  int inserted = 0;
+};
+
+// Moves the upper half of `n` into a new node; returns it (write-locked).
+int split_node(DmBtreeInfo* info, Node& n, DmBlock** sib_blk) {
+  int r = new_node(info, n.leaf(), sib_blk);
+  if (r) return r;
+  Node sib(*sib_blk);
+  const uint32_t total = n.nr(), keep = total / 2, move = total - keep;
+  for (uint32_t i = 0; i < move; i++) sib.insert_at(i, n.key(keep + i), n.value(keep + i));
+  n.set_nr(keep);
+  return 0;
+}
+
+int insert_rec(DmBtreeInfo* info, uint64_t block, uint64_t key, const uint8_t* value, bool dec_old, InsertResult* res,
+               int depth = 0) {
+  if (depth > kMaxDepth) return too_deep(block);
+  DmBlock* blk;
+  int r = shadow(info, block, &blk);
+  if (r) return r;
+  const uint64_t here = dm_block_location(blk);
+  Node n(blk);
+  if (n.leaf()) {
+    const int i = n.lower(key);
+    if (i >= 0 && n.key(static_cast<uint32_t>(i)) == key) {
+      uint8_t* old = n.value(static_cast<uint32_t>(i));
+      const bool same = info->value_type.equal && info->value_type.equal(old, value);
+      if (dec_old && info->value_type.dec && !same) info->value_type.dec(old);
+      std::memcpy(old, value, n.vs());
+      res->inserted = 0;
+    } else {
+      const uint32_t pos = static_cast<uint32_t>(i + 1);
+      if (n.nr() == n.max()) {
+        DmBlock* sib_blk;
+        r = split_node(info, n, &sib_blk);
+        if (r) {
+          info->tm->unlock(blk);
+          return r;
+        }
+        Node sib(sib_blk);
+        if (pos <= n.nr())
+          n.insert_at(pos, key, value);
+        else
+          sib.insert_at(pos - n.nr(), key, value);
+        res->split = true;
+        res->sib_key = sib.key(0);
+        res->sib_location = dm_block_location(sib_blk);
+        info->tm->unlock(sib_blk);
+      } else {
+        n.insert_at(pos, key, value);
+      }
+      res->inserted = 1;
+    }
+    res->location = here;
+    res->first_key = n.key(0);
+    info->tm->unlock(blk);
+    return 0;
+  }
+  // Internal: descend into the child covering the key (lowering keys[0] if needed).
+  int i = n.lower(key);
+  if (i < 0) {
+    n.set_key(0, key);
+    i = 0;
+  }
+  const uint64_t child = n.child(static_cast<uint32_t>(i));
+  info->tm->unlock(blk);
+  InsertResult cres;
+  r = insert_rec(info, child, key, value, dec_old, &cres, depth + 1);
+  if (r) return r;
+  r = info->tm->bm()->write_lock(here, &kBtreeNodeValidator, &blk);
+  if (r) return r;
+  Node p(blk);
+  uint8_t loc[8];
+  put_le64(loc, cres.location);
+  std::memcpy(p.value(static_cast<uint32_t>(i)), loc, 8);
+  res->inserted = cres.inserted;
+  if (cres.split) {
+    put_le64(loc, cres.sib_location);
+    const uint32_t pos = static_cast<uint32_t>(i + 1);
+    if (p.nr() == p.max()) {
+      DmBlock* sib_blk;
+      r = split_node(info, p, &sib_blk);
+      if (r) {
+        info->tm->unlock(blk);
+        return r;
+      }
+      Node sib(sib_blk);
+      if (pos <= p.nr())
+        p.insert_at(pos, cres.sib_key, loc);
+      else
+        sib.insert_at(pos - p.nr(), cres.sib_key, loc);
+      res->split = true;
+      res->sib_key = sib.key(0);
+      res->sib_location = dm_block_location(sib_blk);
+      info->tm->unlock(sib_blk);
+    } else {
+      p.insert_at(pos, cres.sib_key, loc);
+    }
+  }
+  res->location = here;
+  res->first_key = p.key(0);
+  info->tm->unlock(blk);
+  return 0;
+}
+
+struct RemoveResult {
+  uint64_t location;
+  bool empty;
+};
+
+int remove_rec(DmBtreeInfo* info, uint64_t block, uint64_t key, RemoveResult* res, int depth = 0) {
+  if (depth > kMaxDepth) return too_deep(block);
+  DmBlock* blk;
+  int r = shadow(info, block, &blk);
+  if (r) return r;
+  const uint64_t here = dm_block_location(blk);
+  Node n(blk);
+  const int i = n.lower(key);
+  if (n.leaf()) {
+    if (i < 0 || n.key(static_cast<uint32_t>(i)) != key) {
+      info->tm->unlock(blk);
+      return kENODATA;
+    }
+    if (info->value_type.dec) info->value_type.dec(n.value(static_cast<uint32_t>(i)));
+    n.erase_at(static_cast<uint32_t>(i));
+    res->location = here;
+    res->empty = n.nr() == 0;
+    info->tm->unlock(blk);
+    return 0;
+  }
+  if (i < 0) {
+    info->tm->unlock(blk);
+    return kENODATA;
+  }
+  const uint64_t child = n.child(static_cast<uint32_t>(i));
+  info->tm->unlock(blk);
+  RemoveResult cres;
+  r = remove_rec(info, child, key, &cres, depth + 1);
+  if (r) return r;
+  r = info->tm->bm()->write_lock(here, &kBtreeNodeValidator, &blk);
+  if (r) return r;
+  Node p(blk);
+  if (cres.empty) {
+    info->tm->dec(cres.location);  // the emptied child goes
+    p.erase_at(static_cast<uint32_t>(i));
+  } else {
+    put_le64(p.value(static_cast<uint32_t>(i)), cres.location);
+  }
+  res->location = here;
+  res->empty = p.nr() == 0;
+  info->tm->unlock(blk);
+  return 0;
+}
+
+int del_rec(DmBtreeInfo* info, uint64_t block, int depth = 0) {
+  if (depth > kMaxDepth) return too_deep(block);
+  if (info->tm->ref(block) > 1) {
+    info->tm->dec(block);  // still used by another tree
+    return 0;
+  }
+  DmBlock* blk;
+  int r = info->tm->read_lock(block, &kBtreeNodeValidator, &blk);
+  if (r) return r;
+  Node n(blk);
+  std::vector<uint64_t> children;
+  std::vector<std::vector<uint8_t>> values;
+  for (uint32_t i = 0; i < n.nr(); i++) {
+    if (!n.leaf())
+      children.push_back(n.child(i));
+    else
+      values.emplace_back(n.value(i), n.value(i) + n.vs());
+  }
+  info->tm->unlock(blk);
+  for (uint64_t c : children) {
+    r = del_rec(info, c, depth + 1);
+    if (r) return r;
+  }
+  if (info->value_type.dec)
+    for (const auto& v : values) info->value_type.dec(v.data());
+  info->tm->dec(block);
+  return 0;
+}
+
+}  // namespace
+
+const DmBlockValidator kBtreeNodeValidator{"btree_node", 0x444e5442 /* BTND */, 121107, 1, check_node};
+
+int dm_btree_empty(DmBtreeInfo* info, uint64_t* root) {
+  DmBlock* b;
+  const int r = new_node(info, true, &b);
+  if (r) return r;
+  *root = dm_block_location(b);
+  info->tm->unlock(b);
+  return 0;
+}
+
+int dm_btree_del(DmBtreeInfo* info, uint64_t root) { return del_rec(info, root); }
+
+namespace {
+int lookup_next_rec(DmBtreeInfo* info, uint64_t root, uint64_t key, uint64_t* found_key, uint8_t* value, int depth);
+int walk_rec(DmBtreeInfo* info, uint64_t root, const std::function<int(uint64_t, const uint8_t*)>& fn, int depth);
+}  // namespace
+
+int dm_btree_lookup_next(DmBtreeInfo* info, uint64_t root, uint64_t key, uint64_t* found_key, uint8_t* value) {
+  return lookup_next_rec(info, root, key, found_key, value, 0);
+}
+
+int dm_btree_walk(DmBtreeInfo* info, uint64_t root, const std::function<int(uint64_t, const uint8_t*)>& fn) {
+  return walk_rec(info, root, fn, 0);
+}
+
+namespace {
+int walk_nodes_rec(DmBtreeInfo* info, uint64_t block, const std::function<int(uint64_t)>& fn, int depth) {
+  if (depth > kMaxDepth) return too_deep(block);
+  int r = fn(block);
+  if (r) return r;
+  DmBlock* blk;
+  r = info->tm->read_lock(block, &kBtreeNodeValidator, &blk);
+  if (r) return r;
+  Node n(blk);
+  std::vector<uint64_t> children;
+  if (!n.leaf())
+    for (uint32_t i = 0; i < n.nr(); i++) children.push_back(n.child(i));
+  info->tm->unlock(blk);
+  for (uint64_t c : children) {
+    r = walk_nodes_rec(info, c, fn, depth + 1);
+    if (r) return r;
+  }
+  return 0;
+}
+}  // namespace
+
+int dm_btree_walk_nodes(DmBtreeInfo* info, uint64_t root, const std::function<int(uint64_t)>& fn) {
+  return walk_nodes_rec(info, root, fn, 0);
+}
+
+namespace {
+int lookup_next_rec(DmBtreeInfo* info, uint64_t root, uint64_t key, uint64_t* found_key, uint8_t* value, int depth) {
+  if (depth > kMaxDepth) return too_deep(root);
+  DmBlock* blk;
+  int r = info->tm->read_lock(root, &kBtreeNodeValidator, &blk);
+  if (r) return r;
+  Node n(blk);
+  if (n.leaf()) {
+    int i = n.lower(key);
+    uint32_t pos = (i >= 0 && n.key(static_cast<uint32_t>(i)) == key) ? static_cast<uint32_t>(i) : static_cast<uint32_t>(i + 1);
+    if (pos >= n.nr()) {
+      info->tm->unlock(blk);
+      return kENODATA;
+    }
+    *found_key = n.key(pos);
+    if (value) std::memcpy(value, n.value(pos), n.vs());
+    info->tm->unlock(blk);
+    return 0;
+  }
+  int i = std::max(n.lower(key), 0);
+  std::vector<uint64_t> children;
+  for (uint32_t k = static_cast<uint32_t>(i); k < n.nr(); k++) children.push_back(n.child(k));
+  info->tm->unlock(blk);
+  for (uint64_t c : children) {
+    r = lookup_next_rec(info, c, key, found_key, value, depth + 1);
+    if (r != kENODATA) return r;
+  }
+  return kENODATA;
+}
+
+int walk_rec(DmBtreeInfo* info, uint64_t root, const std::function<int(uint64_t, const uint8_t*)>& fn, int depth) {
+  if (depth > kMaxDepth) return too_deep(root);
+  DmBlock* blk;
+  int r = info->tm->read_lock(root, &kBtreeNodeValidator, &blk);
+  if (r) return r;
+  Node n(blk);
+  std::vector<uint64_t> keys, children;
+  std::vector<std::vector<uint8_t>> values;
+  const bool leaf = n.leaf();
+  for (uint32_t i = 0; i < n.nr(); i++) {
+    keys.push_back(n.key(i));
+    if (leaf)
+      values.emplace_back(n.value(i), n.value(i) + n.vs());
+    else
+      children.push_back(n.child(i));
+  }
+  info->tm->unlock(blk);
+  for (size_t i = 0; i < keys.size(); i++) {
+    r = leaf ? fn(keys[i], values[i].data()) : walk_rec(info, children[i], fn, depth + 1);
+    if (r) return r;
+  }
+  return 0;
+}
+}  // namespace
+
+int dm_btree_lookup(DmBtreeInfo* info, uint64_t root, uint64_t key, uint8_t* value) {
+  uint64_t block = root;
+  for (int depth = 0;; depth++) {
+    if (depth > kMaxDepth) return too_deep(block);
+    DmBlock* blk;
+    int r = info->tm->read_lock(block, &kBtreeNodeValidator, &blk);
+    if (r) return r;
+    Node n(blk);
+    const int i = n.lower(key);
+    if (i < 0) {
+      info->tm->unlock(blk);
+      return kENODATA;
+    }
+    if (n.leaf()) {
+      const bool hit = n.key(static_cast<uint32_t>(i)) == key;
+      if (hit && value) std::memcpy(value, n.value(static_cast<uint32_t>(i)), n.vs());
+      info->tm->unlock(blk);
+      return hit ? 0 : kENODATA;
+    }
+    block = n.child(static_cast<uint32_t>(i));
+    info->tm->unlock(blk);
+  }
+}
+
+int dm_btree_insert(DmBtreeInfo* info, uint64_t root, uint64_t key, const uint8_t* value, uint64_t* new_root,
+                    int* inserted, bool dec_old) {
+  KFRAME_NAMED("dm_btree_insert");
+  InsertResult res;
+  int r = insert_rec(info, root, key, value, dec_old, &res);
+  if (r) return r;
+  if (inserted) *inserted = res.inserted;
+  if (!res.split) {
+    *new_root = res.location;
+    return 0;
+  }
+  // The root split: a new root above the two halves.
+  DmBlock* b;
+  r = new_node(info, false, &b);
+  if (r) return r;
+  Node n(b);
+  uint8_t loc[8];
+  put_le64(loc, res.location);
+  n.insert_at(0, res.first_key, loc);
+  put_le64(loc, res.sib_location);
+  n.insert_at(1, res.sib_key, loc);
+  *new_root = dm_block_location(b);
+  info->tm->unlock(b);
+  return 0;
+}
+
+int dm_btree_remove(DmBtreeInfo* info, uint64_t root, uint64_t key, uint64_t* new_root) {
+  KFRAME_NAMED("dm_btree_remove");
+  int r = dm_btree_lookup(info, root, key, nullptr);
+  if (r) return r;
+  RemoveResult res;
+  r = remove_rec(info, root, key, &res);
+  if (r) return r;
+  *new_root = res.location;
+  if (res.empty) {
+    // An emptied internal root becomes an empty leaf again.
+    DmBlock* b;
+    r = info->tm->bm()->write_lock(res.location, &kBtreeNodeValidator, &b);
+    if (r) return r;
+    if (!Node(b).leaf()) init_node(dm_block_data(b), info->tm->bm()->block_size(), true, info->value_type.size);
+    info->tm->unlock(b);
+  }
+  return 0;
+}
+
+int dm_btree_find_lowest_key(DmBtreeInfo* info, uint64_t root, uint64_t* key) {
+  return dm_btree_lookup_next(info, root, 0, key, nullptr);
+}
+
+int dm_btree_find_highest_key(DmBtreeInfo* info, uint64_t root, uint64_t* key) {
+  uint64_t block = root;
+  for (int depth = 0;; depth++) {
+    if (depth > kMaxDepth) return too_deep(block);
+    DmBlock* blk;
+    int r = info->tm->read_lock(block, &kBtreeNodeValidator, &blk);
+    if (r) return r;
+    Node n(blk);
+    if (n.nr() == 0) {
+      info->tm->unlock(blk);
+      return kENODATA;
+    }
+    if (n.leaf()) {
+      *key = n.key(n.nr() - 1);
+      info->tm->unlock(blk);
+      return 0;
+    }
+    block = n.child(n.nr() - 1);
+    info->tm->unlock(blk);
+  }
+}
+
+}  // namespace engines::pd

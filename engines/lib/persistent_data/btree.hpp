@@ -1,0 +1,49 @@
+// A B+tree of u64 keys and fixed-size values in metadata blocks (dm-btree.c semantics):
+// every modification shadows the path from the root, so the committed tree is never touched
+// and the caller gets a new root; a shared node's copy takes references on what it points to;
+// overwriting a value calls the value type's dec on the old one unless `equal` says they match.
+//
+// Node encoding (after the common 24-byte header, magic 'BTND'): flags u32 @24 (1 internal,
+// 2 leaf), nr_entries u32 @28, max_entries u32 @32, value_size u32 @36, keys u64 @40, then the
+// values. max_entries = 3 * floor((block_size - 40) / (8 + value_size) / 3).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "engines/lib/persistent_data/transaction_manager.hpp"
+
+namespace engines::pd {
+
+struct DmBtreeValueType {
+  uint32_t size = 8;
+  std::function<void(const uint8_t* value)> inc;  // a new holder of the value
+  std::function<void(const uint8_t* value)> dec;  // a holder let go of it
+  std::function<bool(const uint8_t* a, const uint8_t* b)> equal;
+};
+
+struct DmBtreeInfo {
+  DmTransactionManager* tm;
+  DmBtreeValueType value_type;
+};
+
+extern const DmBlockValidator kBtreeNodeValidator;
+
+int dm_btree_empty(DmBtreeInfo* info, uint64_t* root);
+// Drops the tree: shared nodes lose a reference, unshared ones are freed with their values.
+int dm_btree_del(DmBtreeInfo* info, uint64_t root);
+int dm_btree_lookup(DmBtreeInfo* info, uint64_t root, uint64_t key, uint8_t* value);
+// The first key >= `key`.
+int dm_btree_lookup_next(DmBtreeInfo* info, uint64_t root, uint64_t key, uint64_t* found_key, uint8_t* value);
+// `dec_old`: false when the caller already accounted for the value being replaced.
+int dm_btree_insert(DmBtreeInfo* info, uint64_t root, uint64_t key, const uint8_t* value, uint64_t* new_root,
+                    int* inserted = nullptr, bool dec_old = true);
+int dm_btree_remove(DmBtreeInfo* info, uint64_t root, uint64_t key, uint64_t* new_root);
+int dm_btree_find_lowest_key(DmBtreeInfo* info, uint64_t root, uint64_t* key);
+int dm_btree_find_highest_key(DmBtreeInfo* info, uint64_t root, uint64_t* key);
+// Every node of the tree, parents before children (for checkers counting block references).
+int dm_btree_walk_nodes(DmBtreeInfo* info, uint64_t root, const std::function<int(uint64_t block)>& fn);
+// In key order; a non-zero return from fn stops the walk and is returned.
+int dm_btree_walk(DmBtreeInfo* info, uint64_t root, const std::function<int(uint64_t key, const uint8_t* value)>& fn);
+
+}  // namespace engines::pd
