@@ -125,7 +125,12 @@ void bio_endio(Bio* bio) {
   if (--bio->remaining > 0) return;
   Bio* parent = bio->parent;
   const BlkStatus st = bio->status;
-  if (bio->end_io) bio->end_io(bio);
+  if (bio->end_io) {
+    // Taken out first: an end_io commonly frees its own bio, which would destroy the closure.
+    auto fn = std::move(bio->end_io);
+    bio->end_io = nullptr;
+    fn(bio);
+  }
   if (parent) {
     if (st != BLK_STS_OK && parent->status == BLK_STS_OK) parent->status = st;
     bio_endio(parent);

@@ -1,8 +1,8 @@
 #include "engines/lib/bufio.hpp"
 
-#include "sim/config.hpp"
-
 #include <algorithm>
+
+#include "sim/config.hpp"
 
 namespace engines {
 
@@ -25,10 +25,14 @@ DmBufioClient::~DmBufioClient() {
   write_dirty_buffers_async();
   sim::wait_event(io_wait_, [this] { return writes_in_flight_ == 0; });
   for (auto& [blk, b] : buffers_)
-    if (b->hold_count) sim::printk("device-mapper: bufio: leaked buffer " + std::to_string(blk) + ", hold count " + std::to_string(b->hold_count));
+    if (b->hold_count)
+      sim::printk("device-mapper: bufio: leaked buffer " + std::to_string(blk) + ", hold count " +
+                  std::to_string(b->hold_count));
 }
 
-uint64_t DmBufioClient::nr_blocks() const { return bdev_->capacity() * 512 / block_size_; }
+uint64_t DmBufioClient::nr_blocks() const {
+  return bdev_->capacity() * 512 / block_size_;
+}
 
 size_t DmBufioClient::dirty_count() const {
   size_t n = 0;

@@ -27,7 +27,8 @@ DmKcopydClient::DmKcopydClient(DmKcopydThrottle* throttle, uint32_t sub_job_size
     : throttle_(throttle),
       sub_job_size_(sub_job_size),
       wq_(sim::alloc_workqueue("kcopyd", sim::WQ_MEM_RECLAIM, 0)),
-      kcopyd_work_("kc->kcopyd_work", [this](sim::WorkStruct*) { do_work(); }, "do_work") {}
+      kcopyd_work_(
+          "kc->kcopyd_work", [this](sim::WorkStruct*) { do_work(); }, "do_work") {}
 
 DmKcopydClient::~DmKcopydClient() {
   KFRAME_NAMED("dm_kcopyd_client_destroy");
@@ -43,7 +44,9 @@ void DmKcopydClient::push(std::deque<Job*>& list, Job* job) {
   sim::spin_unlock_irqrestore(&job_lock_, flags);
 }
 
-void DmKcopydClient::wake() { sim::queue_work(wq_, &kcopyd_work_); }
+void DmKcopydClient::wake() {
+  sim::queue_work(wq_, &kcopyd_work_);
+}
 
 void DmKcopydClient::io_job_start() {
   DmKcopydThrottle* t = throttle_;
@@ -227,8 +230,7 @@ int DmKcopydClient::run_io_job(Job* job) {
   req.op = job->op;
   req.buf = job->pages;
   req.notify = [this, job](unsigned long error) { complete_io(job, error); };
-  if (job->op == model::ReqOp::Read)
-    return dm_io(req, {job->source});
+  if (job->op == model::ReqOp::Read) return dm_io(req, {job->source});
   if (job->op == model::ReqOp::Write && !job->pages)
     req.buf = std::make_shared<model::SectorBuffer>(job->source.count);  // the zero page
   return dm_io(req, job->dests);

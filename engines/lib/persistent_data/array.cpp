@@ -22,7 +22,9 @@ uint32_t max_entries(const DmArrayInfo* info) {
   return static_cast<uint32_t>((info->tm->bm()->block_size() - kArrayHeader) / info->value_type.size);
 }
 
-uint8_t* entry(uint8_t* d, const DmArrayInfo* info, uint32_t i) { return d + kArrayHeader + static_cast<size_t>(i) * info->value_type.size; }
+uint8_t* entry(uint8_t* d, const DmArrayInfo* info, uint32_t i) {
+  return d + kArrayHeader + static_cast<size_t>(i) * info->value_type.size;
+}
 
 void inc_entries(DmArrayInfo* info, uint8_t* d, uint32_t from, uint32_t to) {
   if (info->value_type.inc)
@@ -79,7 +81,9 @@ int new_ablock(DmArrayInfo* info, uint32_t nr, const uint8_t* value, uint64_t* l
 
 const DmBlockValidator kArrayBlockValidator{"array", 0x42525241 /* ARRB */, 595846735, 1, check_array_block};
 
-uint32_t dm_array_entries_per_block(const DmArrayInfo* info) { return max_entries(info); }
+uint32_t dm_array_entries_per_block(const DmArrayInfo* info) {
+  return max_entries(info);
+}
 
 void dm_array_info_init(DmArrayInfo* info, DmTransactionManager* tm, const DmBtreeValueType& vt) {
   info->tm = tm;
@@ -104,9 +108,13 @@ void dm_array_info_init(DmArrayInfo* info, DmTransactionManager* tm, const DmBtr
   info->btree_info = DmBtreeInfo{tm, blocks};
 }
 
-int dm_array_empty(DmArrayInfo* info, uint64_t* root) { return dm_btree_empty(&info->btree_info, root); }
+int dm_array_empty(DmArrayInfo* info, uint64_t* root) {
+  return dm_btree_empty(&info->btree_info, root);
+}
 
-int dm_array_del(DmArrayInfo* info, uint64_t root) { return dm_btree_del(&info->btree_info, root); }
+int dm_array_del(DmArrayInfo* info, uint64_t root) {
+  return dm_btree_del(&info->btree_info, root);
+}
 
 int dm_array_resize(DmArrayInfo* info, uint64_t root, uint32_t old_size, uint32_t new_size, const uint8_t* value,
                     uint64_t* new_root) {

@@ -12,7 +12,9 @@ void dm_disk_bitset_init(DmTransactionManager* tm, DmDiskBitset* info) {
   info->dirty = false;
 }
 
-int dm_bitset_empty(DmDiskBitset* info, uint64_t* root) { return dm_array_empty(&info->array_info, root); }
+int dm_bitset_empty(DmDiskBitset* info, uint64_t* root) {
+  return dm_array_empty(&info->array_info, root);
+}
 
 int dm_bitset_resize(DmDiskBitset* info, uint64_t root, uint32_t old_nr_entries, uint32_t new_nr_entries,
                      bool default_value, uint64_t* new_root) {
@@ -23,7 +25,9 @@ int dm_bitset_resize(DmDiskBitset* info, uint64_t root, uint32_t old_nr_entries,
   return dm_array_resize(&info->array_info, root, old_words, new_words, v, new_root);
 }
 
-int dm_bitset_del(DmDiskBitset* info, uint64_t root) { return dm_array_del(&info->array_info, root); }
+int dm_bitset_del(DmDiskBitset* info, uint64_t root) {
+  return dm_array_del(&info->array_info, root);
+}
 
 int dm_bitset_flush(DmDiskBitset* info, uint64_t root, uint64_t* new_root) {
   *new_root = root;

@@ -91,13 +91,12 @@ int DmBlockManager::lock(DmBlock* b, bool write) {
   Aux* a = aux(b);
   sim::Thread* self = &sim::current();
   if (std::find(a->holders.begin(), a->holders.end(), self) != a->holders.end()) {
-    sim::printk("device-mapper: block manager: recursive lock detected in metadata (block " + std::to_string(b->block) + ")");
+    sim::printk("device-mapper: block manager: recursive lock detected in metadata (block " + std::to_string(b->block) +
+                ")");
     return kEINVAL;
   }
   // At most four readers; a writer is alone.
-  sim::wait_event(lock_wait_, [&] {
-    return write ? a->holders.empty() : (!a->write_locked && a->holders.size() < 4);
-  });
+  sim::wait_event(lock_wait_, [&] { return write ? a->holders.empty() : (!a->write_locked && a->holders.size() < 4); });
   a->holders.push_back(self);
   a->write_locked = write;
   return 0;
@@ -172,7 +171,8 @@ void DmBlockManager::unlock(DmBlock* b) {
   Aux* a = aux(b);
   sim::Thread* self = &sim::current();
   auto it = std::find(a->holders.begin(), a->holders.end(), self);
-  if (it == a->holders.end()) sim::bug("dm_bm_unlock: block " + std::to_string(b->block) + " is not locked by this thread");
+  if (it == a->holders.end())
+    sim::bug("dm_bm_unlock: block " + std::to_string(b->block) + " is not locked by this thread");
   a->holders.erase(it);
   if (a->write_locked) {
     a->write_locked = false;

@@ -19,8 +19,8 @@
 
 namespace engines::pd {
 
-constexpr int kEPERM = -1, kEIO = -5, kENOMEM = -12, kENOTBLK = -15, kEINVAL = -22, kENOSPC = -28,
-              kENODATA = -61, kEILSEQ = -84, kEWOULDBLOCK = -11;
+constexpr int kEPERM = -1, kEIO = -5, kENOMEM = -12, kENOTBLK = -15, kEINVAL = -22, kENOSPC = -28, kENODATA = -61,
+              kEILSEQ = -84, kEWOULDBLOCK = -11;
 constexpr size_t kBlockHeaderSize = 24;
 
 struct DmBlockValidator {
@@ -33,8 +33,12 @@ struct DmBlockValidator {
 };
 
 using DmBlock = DmBuffer;
-inline uint64_t dm_block_location(const DmBlock* b) { return b->block; }
-inline uint8_t* dm_block_data(DmBlock* b) { return b->data.data(); }
+inline uint64_t dm_block_location(const DmBlock* b) {
+  return b->block;
+}
+inline uint8_t* dm_block_data(DmBlock* b) {
+  return b->data.data();
+}
 
 // Sets the header (magic, location, version) and the checksum, as prepare_for_write does.
 void validator_prepare(const DmBlockValidator& v, uint64_t location, uint8_t* data, size_t size);

@@ -304,7 +304,9 @@ int dm_btree_empty(DmBtreeInfo* info, uint64_t* root) {
   return 0;
 }
 
-int dm_btree_del(DmBtreeInfo* info, uint64_t root) { return del_rec(info, root); }
+int dm_btree_del(DmBtreeInfo* info, uint64_t root) {
+  return del_rec(info, root);
+}
 
 namespace {
 int lookup_next_rec(DmBtreeInfo* info, uint64_t root, uint64_t key, uint64_t* found_key, uint8_t* value, int depth);
@@ -353,7 +355,8 @@ int lookup_next_rec(DmBtreeInfo* info, uint64_t root, uint64_t key, uint64_t* fo
   Node n(blk);
   if (n.leaf()) {
     int i = n.lower(key);
-    uint32_t pos = (i >= 0 && n.key(static_cast<uint32_t>(i)) == key) ? static_cast<uint32_t>(i) : static_cast<uint32_t>(i + 1);
+    uint32_t pos =
+        (i >= 0 && n.key(static_cast<uint32_t>(i)) == key) ? static_cast<uint32_t>(i) : static_cast<uint32_t>(i + 1);
     if (pos >= n.nr()) {
       info->tm->unlock(blk);
       return kENODATA;

@@ -11,7 +11,9 @@ inline uint32_t get_le32(const uint8_t* p) {
   return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 | static_cast<uint32_t>(p[2]) << 16 |
          static_cast<uint32_t>(p[3]) << 24;
 }
-inline uint64_t get_le64(const uint8_t* p) { return get_le32(p) | static_cast<uint64_t>(get_le32(p + 4)) << 32; }
+inline uint64_t get_le64(const uint8_t* p) {
+  return get_le32(p) | static_cast<uint64_t>(get_le32(p + 4)) << 32;
+}
 inline void put_le32(uint8_t* p, uint32_t v) {
   for (int i = 0; i < 4; i++) p[i] = static_cast<uint8_t>(v >> (8 * i));
 }

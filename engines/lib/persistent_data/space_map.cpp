@@ -12,7 +12,9 @@ constexpr size_t kCountsPerBlock = (4096 - 40) / 4;
 const DmBlockValidator kIndexValidator{"sm_index", 0x58494d53 /* SMIX */, 160478, 1};
 const DmBlockValidator kCountValidator{"sm_counts", 0x54434d53 /* SMCT */, 240779, 1};
 
-void log_err(const std::string& msg) { sim::printk("device-mapper: space map common: " + msg); }
+void log_err(const std::string& msg) {
+  sim::printk("device-mapper: space map common: " + msg);
+}
 }  // namespace
 
 uint64_t DmSpaceMap::allocated() const {
@@ -186,13 +188,17 @@ int MetadataSpaceMap::create(uint64_t nr_blocks, uint64_t reserved_below) {
   return 0;
 }
 
-int MetadataSpaceMap::open(const uint8_t* root) { return load(root); }
+int MetadataSpaceMap::open(const uint8_t* root) {
+  return load(root);
+}
 
 int DiskSpaceMap::create(uint64_t nr_blocks) {
   init(nr_blocks);
   return 0;
 }
 
-int DiskSpaceMap::open(const uint8_t* root) { return load(root); }
+int DiskSpaceMap::open(const uint8_t* root) {
+  return load(root);
+}
 
 }  // namespace engines::pd

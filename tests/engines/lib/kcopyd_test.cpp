@@ -1,6 +1,7 @@
+#include "engines/lib/kcopyd.hpp"
+
 #include <set>
 
-#include "engines/lib/kcopyd.hpp"
 #include "tests/model/model_test_helpers.hpp"
 
 using namespace modeltest;
@@ -37,19 +38,22 @@ void copy_and_report(World& w, uint32_t sub_job, uint64_t sectors, const std::st
 TEST_CASE("kcopyd splits a 4 MiB copy into 512 KiB sub-jobs, never more than eight in flight") {
   SimResult r = run_world([](World& w) { copy_and_report(w, kSubJobSizeDefault, 8192); });
   REQUIRE_CLEAN(r);
-  REQUIRE(r.notes == Notes{"callback read_err=0 write_err=0", "8 sub-jobs, at most 8 in flight, 0 wrong sectors, callback on kworker/"});
+  REQUIRE(r.notes == Notes{"callback read_err=0 write_err=0",
+                           "8 sub-jobs, at most 8 in flight, 0 wrong sectors, callback on kworker/"});
 }
 
 TEST_CASE("with 64 KiB sub-jobs the same copy takes 64 sub-jobs, still at most eight in flight") {
   SimResult r = run_world([](World& w) { copy_and_report(w, kSubJobSizeOld, 8192); });
   REQUIRE_CLEAN(r);
-  REQUIRE(r.notes == Notes{"callback read_err=0 write_err=0", "64 sub-jobs, at most 8 in flight, 0 wrong sectors, callback on kworker/"});
+  REQUIRE(r.notes == Notes{"callback read_err=0 write_err=0",
+                           "64 sub-jobs, at most 8 in flight, 0 wrong sectors, callback on kworker/"});
 }
 
 TEST_CASE("a copy no larger than one sub-job is dispatched whole") {
   SimResult r = run_world([](World& w) { copy_and_report(w, kSubJobSizeDefault, 512); });
   REQUIRE_CLEAN(r);
-  REQUIRE(r.notes == Notes{"callback read_err=0 write_err=0", "0 sub-jobs, at most 1 in flight, 0 wrong sectors, callback on kworker/"});
+  REQUIRE(r.notes == Notes{"callback read_err=0 write_err=0",
+                           "0 sub-jobs, at most 1 in flight, 0 wrong sectors, callback on kworker/"});
 }
 
 TEST_CASE("kcopyd copies to several destinations and zeroes regions") {
@@ -62,8 +66,10 @@ TEST_CASE("kcopyd copies to several destinations and zeroes regions") {
     sim::Completion done("done");
     kc.copy({&src, 0, 64}, {{&d1, 100, 64}, {&d2, 200, 64}}, 0, [&](int, unsigned long) { sim::complete(&done); });
     sim::wait_for_completion(&done);
-    note(d1.read_sector(110).token == src.read_sector(10).token && d2.read_sector(210).token == src.read_sector(10).token
-             ? "both copies" : "copy missing");
+    note(d1.read_sector(110).token == src.read_sector(10).token &&
+                 d2.read_sector(210).token == src.read_sector(10).token
+             ? "both copies"
+             : "copy missing");
     kc.zero({{&d1, 100, 64}}, 0, [&](int, unsigned long) { sim::complete(&done); });
     sim::wait_for_completion(&done);
     note(describe_token(d1.read_sector(110).token));

@@ -17,7 +17,9 @@ namespace {
 constexpr uint64_t kMetaSectors = 8 * 2048;  // 8 MiB: 2048 metadata blocks
 
 // nvme timing, so that every I/O completes at its own instant (each is a crash point).
-Disk& meta_disk(World& w, const std::string& name = "meta") { return disk(w, name, kMetaSectors, true, "nvme"); }
+Disk& meta_disk(World& w, const std::string& name = "meta") {
+  return disk(w, name, kMetaSectors, true, "nvme");
+}
 
 // The contents after each committed generation of the crash workload.
 std::map<uint64_t, std::map<uint64_t, uint64_t>> expected_generations() {
@@ -106,7 +108,7 @@ std::vector<std::string> recover_all(const std::vector<DiskImage>& images) {
       }
       auto it = expected.find(kv->generation);
       note(it != expected.end() && it->second == content ? "generation " + std::to_string(kv->generation)
-                                                          : "image " + std::to_string(i) + ": wrong content");
+                                                         : "image " + std::to_string(i) + ": wrong content");
     }
   });
   INFO(all_text(r));
@@ -163,7 +165,8 @@ TEST_CASE("bufio writes dirty buffers back after a commit when the client is des
   REQUIRE(r.notes == Notes{"1 writes after the commit, 0 flushes"});
 }
 
-TEST_CASE("a btree under random inserts, removes and commits agrees with a std::map, and the space map counts every block") {
+TEST_CASE(
+    "a btree under random inserts, removes and commits agrees with a std::map, and the space map counts every block") {
   SimResult r = run_world([](World& w) {
     Disk& d = meta_disk(w);
     std::unique_ptr<KvStore> kv;
@@ -267,7 +270,8 @@ TEST_CASE("a block freed in a transaction is not reused before the commit, and r
   REQUIRE(r.notes == Notes{"old root freed", "not reused before commit", "same blocks"});
 }
 
-TEST_CASE("an array under random resizes and writes agrees with a std::vector; writes past the end fail with -ENODATA") {
+TEST_CASE(
+    "an array under random resizes and writes agrees with a std::vector; writes past the end fail with -ENODATA") {
   SimResult r = run_world([](World& w) {
     std::unique_ptr<KvStore> kv;
     KvStore::format(&meta_disk(w), &kv);
@@ -425,8 +429,8 @@ TEST_CASE("corrupted metadata images, fuzzed with a seed, are rejected cleanly a
       for (uint64_t s = victim * 8; s < victim * 8 + 8; s++) {
         uint8_t bytes[512];
         img.read(s).to_bytes(bytes);
-        if (mode == 0) bytes[rng.below(512)] ^= static_cast<uint8_t>(1 + rng.below(255));  // a bit flip
-        if (mode == 1) std::memset(bytes, 0, sizeof bytes);                                // zeroed
+        if (mode == 0) bytes[rng.below(512)] ^= static_cast<uint8_t>(1 + rng.below(255));           // a bit flip
+        if (mode == 1) std::memset(bytes, 0, sizeof bytes);                                         // zeroed
         if (mode == 2) img.read((blocks[rng.below(blocks.size())] * 8) + (s % 8)).to_bytes(bytes);  // misdirected
         if (mode == 3 && s == victim * 8) {
           // A plausible-looking block: valid checksum over random pointers.
