@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "sim/wire.hpp"
+
 namespace sim {
 
 const char* finding_kind_name(FindingKind k) {
@@ -66,63 +68,36 @@ std::string SimResult::summary() const {
   return s;
 }
 
-// Wire format: a sequence of length-prefixed fields. Simple, exact, and independent of locale.
-namespace {
-void put_u64(std::string& out, uint64_t v) {
-  for (int i = 0; i < 8; i++) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-void put_str(std::string& out, const std::string& s) {
-  put_u64(out, s.size());
-  out += s;
-}
-struct Reader {
-  const std::string& in;
-  size_t pos = 0;
-  uint64_t u64() {
-    if (pos + 8 > in.size()) throw std::runtime_error("truncated simulation result");
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v |= static_cast<uint64_t>(static_cast<unsigned char>(in[pos + i])) << (8 * i);
-    pos += 8;
-    return v;
-  }
-  std::string str() {
-    uint64_t n = u64();
-    if (pos + n > in.size()) throw std::runtime_error("truncated simulation result");
-    std::string s = in.substr(pos, n);
-    pos += n;
-    return s;
-  }
-};
-}  // namespace
-
 std::string SimResult::serialize() const {
-  std::string out = "DMSIMRES1";
-  put_u64(out, static_cast<uint64_t>(status));
-  put_u64(out, end_time_ns);
-  put_u64(out, findings.size());
+  WireWriter w;
+  w.str("DMSIMRES2");
+  w.u64(static_cast<uint64_t>(status));
+  w.u64(end_time_ns);
+  w.u64(findings.size());
   for (const auto& f : findings) {
-    put_u64(out, static_cast<uint64_t>(f.kind));
-    put_u64(out, f.time_ns);
-    put_str(out, f.title);
-    put_str(out, f.text);
+    w.u64(static_cast<uint64_t>(f.kind));
+    w.u64(f.time_ns);
+    w.str(f.title);
+    w.str(f.text);
   }
-  put_u64(out, trace.size());
-  for (const auto& l : trace) put_str(out, l);
-  put_u64(out, notes.size());
-  for (const auto& l : notes) put_str(out, l);
-  put_u64(out, dmesg.size());
-  for (const auto& l : dmesg) put_str(out, l);
-  put_u64(out, stats.size());
+  w.u64(trace.size());
+  for (const auto& l : trace) w.str(l);
+  w.u64(notes.size());
+  for (const auto& l : notes) w.str(l);
+  w.u64(dmesg.size());
+  for (const auto& l : dmesg) w.str(l);
+  w.u64(stats.size());
   for (const auto& [k, v] : stats) {
-    put_str(out, k);
-    put_str(out, std::to_string(v));
+    w.str(k);
+    w.str(std::to_string(v));
   }
-  return out;
+  w.str(payload);
+  return w.take();
 }
 
 SimResult SimResult::deserialize(const std::string& bytes) {
-  if (bytes.rfind("DMSIMRES1", 0) != 0) throw std::runtime_error("not a simulation result");
-  Reader r{bytes, 9};
+  WireReader r(bytes);
+  if (r.str() != "DMSIMRES2") throw std::runtime_error("not a simulation result");
   SimResult res;
   res.status = static_cast<RunStatus>(r.u64());
   res.end_time_ns = r.u64();
@@ -141,6 +116,7 @@ SimResult SimResult::deserialize(const std::string& bytes) {
     std::string k = r.str();
     res.stats[k] = std::stod(r.str());
   }
+  res.payload = r.str();
   return res;
 }
 

@@ -42,6 +42,7 @@ struct SimResult {
   std::vector<std::string> notes;  // observations recorded with sim::note()
   std::vector<std::string> dmesg;  // the kernel log (printk)
   std::map<std::string, double> stats;
+  std::string payload;  // structured output of whoever ran the simulation (set_payload)
 
   bool has(FindingKind k) const;
   size_t count(FindingKind k) const;

@@ -383,7 +383,7 @@ SimResult Runtime::run(std::function<void()> main) {
     current_ = nullptr;
     run_detectors(false);
     if (user_threads_alive_ == 0) break;
-    if (budget_exceeded_) break;
+    if (budget_exceeded_ || stop_requested_) break;
     if (deadlock_reported_ && cfg_.stop_on_deadlock) {
       if (deadlock_time_ns_ == 0) deadlock_time_ns_ = now_ns();
       const double wait = cfg_.hung_task_timeout_secs > 0 ? cfg_.hung_task_timeout_secs + interval : 0;
@@ -400,6 +400,7 @@ SimResult Runtime::run(std::function<void()> main) {
   res.findings = findings_;
   res.notes = notes_;
   res.dmesg = dmesg_;
+  res.payload = payload_;
   if (cfg_.trace) {
     res.trace.reserve(trace_.size());
     for (const auto& e : trace_.events()) res.trace.push_back(format_event(e));

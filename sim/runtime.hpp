@@ -70,6 +70,9 @@ class Runtime {
   void event(const char* what, const WaitObject* obj = nullptr, std::string detail = {});
   void report(FindingKind kind, std::string title, std::string body = {});
   void note(const std::string& text);
+  // Ends the run at the next slice boundary (a power cut); what happens after now is moot.
+  void request_stop() { stop_requested_ = true; }
+  void set_payload(std::string p) { payload_ = std::move(p); }
   // printk: the kernel log, returned as SimResult::dmesg ("[time] text").
   void printk(const std::string& text);
   uint32_t intern(std::string_view s) { return names_.intern(s); }
@@ -136,6 +139,8 @@ class Runtime {
   std::vector<Finding> findings_;
   std::vector<std::string> notes_;
   std::vector<std::string> dmesg_;
+  std::string payload_;
+  bool stop_requested_ = false;
   friend class HungTaskWatchdog;
 };
 

@@ -121,6 +121,10 @@ bool background_chance(double p);
 // The running simulation's settings, and an event of one's own in its trace.
 const struct SimConfig& sim_config();
 void trace_event(const char* what, const std::string& detail);
+// Ends the simulation at the next slice boundary (a power cut).
+void request_stop();
+// Structured data handed back in SimResult::payload.
+void set_payload(std::string p);
 
 // Observations a scenario or test records; they come back in SimResult::notes.
 void note(const std::string& text);

@@ -1,0 +1,306 @@
+#include "scenarios/command.hpp"
+
+#include <cctype>
+#include <cstdlib>
+
+#include "engines/tools.hpp"
+
+namespace scenarios {
+
+std::vector<Word> split_words(const std::string& line, std::optional<CommandError>* error) {
+  std::vector<Word> words;
+  size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) i++;
+    if (i >= line.size()) break;
+    Word w{"", i};
+    while (i < line.size() && !std::isspace(static_cast<unsigned char>(line[i]))) {
+      const char c = line[i];
+      if (c == '"' || c == '\'') {
+        const size_t end = line.find(c, i + 1);
+        if (end == std::string::npos) {
+          *error = CommandError{i, std::string("unterminated ") + (c == '"' ? "double" : "single") + " quote"};
+          return words;
+        }
+        w.text += line.substr(i + 1, end - i - 1);
+        i = end + 1;
+      } else if (c == '$' && i + 1 < line.size() && line[i + 1] == '(') {
+        const size_t end = line.find(')', i);
+        if (end == std::string::npos) {
+          *error = CommandError{i, "unterminated $("};
+          return words;
+        }
+        w.text += line.substr(i, end - i + 1);
+        i = end + 1;
+      } else {
+        w.text += c;
+        i++;
+      }
+    }
+    words.push_back(w);
+  }
+  return words;
+}
+
+std::optional<uint64_t> parse_size(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) i++;
+  if (i == 0 || i > 18) return std::nullopt;
+  const uint64_t n = std::stoull(s.substr(0, i));
+  std::string unit = s.substr(i);
+  for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  uint64_t mult = 0;
+  if (unit.empty() || unit == "b") mult = 1;
+  else if (unit == "s") mult = 512;  // sectors
+  else if (unit == "k" || unit == "kib") mult = 1ULL << 10;
+  else if (unit == "m" || unit == "mib") mult = 1ULL << 20;
+  else if (unit == "g" || unit == "gib") mult = 1ULL << 30;
+  else if (unit == "t" || unit == "tib") mult = 1ULL << 40;
+  else if (unit == "kb") mult = 1000;
+  else if (unit == "mb") mult = 1000 * 1000;
+  else if (unit == "gb") mult = 1000ULL * 1000 * 1000;
+  if (!mult) return std::nullopt;
+  return n * mult;
+}
+
+std::string format_size(uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (u < 4 && bytes % 1024 == 0 && bytes >= 1024) {
+    bytes /= 1024;
+    u++;
+  }
+  return std::to_string(bytes) + units[u];
+}
+
+namespace {
+
+struct Parser {
+  const std::string& text;
+  std::vector<Word> w;
+  std::optional<CommandError>* error;
+  size_t pos = 0;
+
+  bool fail(size_t at, const std::string& msg) {
+    if (!*error) *error = CommandError{at, msg};
+    return false;
+  }
+  bool more() const { return pos < w.size(); }
+  size_t here() const { return pos < w.size() ? w[pos].at : text.size(); }
+  bool need(const char* what, std::string* out) {
+    if (!more()) return fail(here(), std::string("expected ") + what);
+    *out = w[pos++].text;
+    return true;
+  }
+  bool at_end() {
+    if (more()) return fail(w[pos].at, "unexpected argument '" + w[pos].text + "'");
+    return true;
+  }
+};
+
+bool parse_dmsetup(Parser& p, Command& c) {
+  std::string sub;
+  if (!p.need("a dmsetup command (create, load, clear, suspend, resume, status, table, info, message, remove)", &sub))
+    return false;
+  const size_t sub_at = p.w[p.pos - 1].at;
+  if (sub == "create" || sub == "load" || sub == "reload") {
+    c.kind = sub == "create" ? CmdKind::DmCreate : CmdKind::DmLoad;
+    if (!p.need("a device name", &c.name)) return false;
+    std::string opt;
+    if (!p.need("--table \"TABLE\"", &opt)) return false;
+    if (opt != "--table") return p.fail(p.w[p.pos - 1].at, "expected --table, got '" + opt + "'");
+    if (!p.need("a table after --table", &c.table)) return false;
+    return p.at_end();
+  }
+  if (sub == "suspend" || sub == "status") {
+    c.kind = sub == "suspend" ? CmdKind::DmSuspend : CmdKind::DmStatus;
+    while (p.more() && p.w[p.pos].text.rfind("--", 0) == 0) {
+      const std::string o = p.w[p.pos].text;
+      if (o == "--noflush")
+        c.noflush = true;
+      else if (!(sub == "suspend" && o == "--nolockfs"))
+        return p.fail(p.w[p.pos].at, "unknown option '" + o + "' for dmsetup " + sub);
+      p.pos++;
+    }
+    if (!p.need("a device name", &c.name)) return false;
+    return p.at_end();
+  }
+  if (sub == "resume" || sub == "table" || sub == "info" || sub == "remove" || sub == "clear") {
+    c.kind = sub == "resume" ? CmdKind::DmResume
+             : sub == "table" ? CmdKind::DmTable
+             : sub == "info"  ? CmdKind::DmInfo
+             : sub == "clear" ? CmdKind::DmClear
+                              : CmdKind::DmRemove;
+    if (!p.need("a device name", &c.name)) return false;
+    return p.at_end();
+  }
+  if (sub == "message") {
+    c.kind = CmdKind::DmMessage;
+    std::string sector;
+    if (!p.need("a device name", &c.name) || !p.need("a sector", &sector)) return false;
+    char* end = nullptr;
+    c.sector = std::strtoull(sector.c_str(), &end, 10);
+    if (sector.empty() || *end) return p.fail(p.w[p.pos - 1].at, "bad sector '" + sector + "'");
+    if (!p.more()) return p.fail(p.here(), "expected a message");
+    for (; p.more(); p.pos++) c.message += (c.message.empty() ? "" : " ") + p.w[p.pos].text;
+    return true;
+  }
+  return p.fail(sub_at, "unknown dmsetup command '" + sub + "'");
+}
+
+bool parse_dd(Parser& p, Command& c) {
+  c.kind = CmdKind::Dd;
+  bool have_if = false, have_of = false, have_count = false;
+  for (; p.more(); p.pos++) {
+    const Word& word = p.w[p.pos];
+    const size_t eq = word.text.find('=');
+    if (eq == std::string::npos) return p.fail(word.at, "expected KEY=VALUE, got '" + word.text + "'");
+    const std::string k = word.text.substr(0, eq), v = word.text.substr(eq + 1);
+    const size_t vat = word.at + eq + 1;
+    if (k == "if") {
+      if (v != "/dev/zero" && v != "/dev/urandom") return p.fail(vat, "if= must be /dev/zero or /dev/urandom");
+      c.zero_source = v == "/dev/zero";
+      have_if = true;
+    } else if (k == "of") {
+      c.device = v;
+      c.device_at = vat;
+      have_of = true;
+    } else if (k == "bs") {
+      auto s = parse_size(v);
+      if (!s || *s == 0 || *s % 512) return p.fail(vat, "bad block size '" + v + "' (a multiple of 512 bytes)");
+      c.bs = *s;
+    } else if (k == "count" || k == "seek") {
+      char* end = nullptr;
+      const uint64_t n = std::strtoull(v.c_str(), &end, 10);
+      if (v.empty() || *end) return p.fail(vat, "bad number '" + v + "'");
+      (k == "count" ? c.count : c.seek) = n;
+      have_count |= k == "count";
+    } else if (k == "oflag") {
+      size_t from = 0;
+      while (from <= v.size()) {
+        const size_t comma = v.find(',', from);
+        const std::string f = v.substr(from, comma == std::string::npos ? std::string::npos : comma - from);
+        if (f == "sync" || f == "dsync")
+          c.fua = true;  // O_DIRECT|O_DSYNC writes are REQ_FUA
+        else if (f != "direct")
+          return p.fail(vat + from, "unsupported oflag '" + f + "' (direct, sync, dsync)");
+        if (comma == std::string::npos) break;
+        from = comma + 1;
+      }
+    } else if (k == "conv") {
+      if (v != "fsync" && v != "fdatasync") return p.fail(vat, "unsupported conv '" + v + "' (fsync, fdatasync)");
+      c.fsync_at_end = true;
+    } else if (k == "status" || k == "iflag") {
+      // accepted and ignored: no effect in dmsim
+    } else {
+      return p.fail(word.at, "unknown dd operand '" + k + "'");
+    }
+  }
+  if (!have_if) return p.fail(p.text.size(), "dd needs if=/dev/zero or if=/dev/urandom");
+  if (!have_of) return p.fail(p.text.size(), "dd needs of=DEVICE");
+  if (!have_count) return p.fail(p.text.size(), "dd needs count=N");
+  return true;
+}
+
+bool parse_number_option(Parser& p, uint64_t* out) {
+  std::string v;
+  if (!p.need("a size", &v)) return false;
+  auto s = parse_size(v);
+  if (!s) return p.fail(p.w[p.pos - 1].at, "bad size '" + v + "'");
+  *out = *s;
+  return true;
+}
+
+}  // namespace
+
+Command parse_command(const std::string& raw, std::optional<CommandError>* error) {
+  Command c;
+  c.text = raw;
+  Parser p{raw, split_words(raw, error), error};
+  if (*error) return c;
+  if (!p.w.empty() && p.w.back().text == "&") {
+    c.background = true;
+    p.w.pop_back();
+  } else if (!p.w.empty() && p.w.back().text.size() > 1 && p.w.back().text.back() == '&') {
+    c.background = true;
+    p.w.back().text.pop_back();
+  }
+  if (!p.w.empty() && p.w.front().text == "!") {
+    c.expect_failure = true;
+    p.pos++;
+  }
+  std::string cmd;
+  if (!p.need("a command", &cmd)) return c;
+  const size_t cmd_at = p.w[p.pos - 1].at;
+  if (cmd == "dmsetup") {
+    parse_dmsetup(p, c);
+  } else if (cmd == "dd") {
+    parse_dd(p, c);
+  } else if (cmd == "sync") {
+    c.kind = CmdKind::Sync;
+    if (p.more()) {
+      c.device = p.w[p.pos].text;
+      c.device_at = p.w[p.pos].at;
+      p.pos++;
+    }
+    p.at_end();
+  } else if (cmd == "blkdiscard") {
+    c.kind = CmdKind::Blkdiscard;
+    while (p.more() && p.w[p.pos].text.size() > 1 && p.w[p.pos].text[0] == '-') {
+      const std::string o = p.w[p.pos++].text;
+      if (o == "-o" || o == "--offset") {
+        if (!parse_number_option(p, &c.offset)) return c;
+      } else if (o == "-l" || o == "--length") {
+        if (!parse_number_option(p, &c.length)) return c;
+      } else {
+        p.fail(p.w[p.pos - 1].at, "unknown blkdiscard option '" + o + "'");
+        return c;
+      }
+    }
+    if (!p.need("a device", &c.device)) return c;
+    c.device_at = p.w[p.pos - 1].at;
+    if (c.offset % 512 || c.length % 512) p.fail(c.device_at, "blkdiscard offset and length must be multiples of 512");
+    p.at_end();
+  } else if (cmd == "blockdev") {
+    c.kind = CmdKind::BlockdevGetsz;
+    std::string o;
+    if (!p.need("--getsz", &o)) return c;
+    if (o != "--getsz") {
+      p.fail(p.w[p.pos - 1].at, "only blockdev --getsz is supported");
+      return c;
+    }
+    if (!p.need("a device", &c.device)) return c;
+    c.device_at = p.w[p.pos - 1].at;
+    p.at_end();
+  } else if (cmd == "sleep") {
+    c.kind = CmdKind::Sleep;
+    std::string v;
+    if (!p.need("seconds", &v)) return c;
+    char* end = nullptr;
+    c.seconds = std::strtod(v.c_str(), &end);
+    if (v.empty() || *end || c.seconds < 0) p.fail(p.w[p.pos - 1].at, "bad number of seconds '" + v + "'");
+    p.at_end();
+  } else if (cmd == "wait") {
+    c.kind = CmdKind::Wait;
+    p.at_end();
+  } else if (cmd == "power-cut") {
+    c.kind = CmdKind::PowerCut;
+    p.at_end();
+  } else if (cmd == "echo" && p.w.size() == 4 && p.w[1].text == "b" && p.w[2].text == ">" &&
+             p.w[3].text == "/proc/sysrq-trigger") {
+    c.kind = CmdKind::PowerCut;
+  } else if (const engines::Tool* tool = engines::find_tool(cmd)) {
+    c.kind = CmdKind::Tool;
+    c.tool = cmd;
+    for (; p.more(); p.pos++) c.args.push_back(p.w[p.pos].text);
+    const std::string problem = tool->check ? tool->check(c.args) : std::string();
+    if (!problem.empty()) p.fail(cmd_at, cmd + ": " + problem + " (usage: " + tool->usage + ")");
+  } else {
+    p.fail(cmd_at, "unknown command '" + cmd + "'");
+  }
+  if ((c.kind == CmdKind::PowerCut || c.kind == CmdKind::Wait) && c.background && !*error)
+    p.fail(raw.size(), "'" + cmd + "' cannot run in the background");
+  return c;
+}
+
+}  // namespace scenarios

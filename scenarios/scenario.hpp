@@ -1,0 +1,77 @@
+// A scenario file: a bug report's steps to reproduce, the disks they run on, what must hold,
+// and what dmsim may vary when exploring. See README "Scenario files" for the format.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "scenarios/command.hpp"
+
+namespace scenarios {
+
+struct DiskSpec {
+  std::string name;  // "sda" or "datavg/erameta"
+  uint64_t bytes = 0;
+  std::string profile = "instant";
+  bool write_cache = true;
+  uint32_t logical_block_size = 512;
+  bool initial_zero = false;
+  bool discard = true;
+  bool discard_zeroes = true;
+};
+
+struct Step {
+  Command cmd;
+  int line = 0, column = 0;  // 1-based, where the step text starts
+};
+
+enum class CrashPoints { None, Steps, EveryIo, EveryFlush };
+enum class CrashStateMode { Durable, Z3, All, Random, Prefix };
+
+struct Explore {
+  CrashPoints crash_points = CrashPoints::None;
+  CrashStateMode crash_states = CrashStateMode::Durable;  // durable: every cached write lost
+  uint64_t crash_state_count = 0;                          // N of all<=N / random:N
+  uint64_t seeds = 1;
+  double preempt_rate = 0.2;  // used when seeds > 1
+  std::vector<std::string> knobs;
+  uint64_t max_crash_points = 200;
+};
+
+struct Catalog {
+  std::string knob;
+  std::string detects;
+};
+
+struct Scenario {
+  std::string file;
+  std::string name, about, source;
+  std::vector<DiskSpec> disks;
+  std::vector<Step> steps;
+  std::vector<std::string> expect;  // explicit or the defaults
+  bool expect_given = false;
+  Explore explore;
+  std::optional<Catalog> catalog;
+
+  // Index of the first power-cut step, or steps.size().
+  size_t first_power_cut() const;
+};
+
+// Every error of a file, each "FILE:LINE:COL: message".
+struct ScenarioError : std::runtime_error {
+  explicit ScenarioError(std::vector<std::string> errs);
+  std::vector<std::string> errors;
+};
+
+// Parses and checks a scenario; throws ScenarioError listing every problem found.
+Scenario load_scenario(const std::string& path);
+Scenario parse_scenario(const std::string& text, const std::string& file);
+
+// The checks `expect:` may name, and the finding kinds a catalog entry may detect.
+std::vector<std::string> builtin_check_names();
+bool known_detect_kind(const std::string& kind);
+
+}  // namespace scenarios
