@@ -22,6 +22,10 @@ using Args = std::vector<std::string>;
 
 int cmd_selftest(const Args& args);
 int cmd_bench(const Args& args);
+int cmd_run(const Args& args);
+int cmd_check(const Args& args);
+int cmd_merge(const Args& args);
+int cmd_catalog(const Args& args);
 
 // Small argument helpers shared by the subcommands.
 bool take_flag(Args& args, const std::string& flag);

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "cli/cli.hpp"
+#include "engines/tools.hpp"
 
 namespace {
 
@@ -13,6 +14,12 @@ const char* kUsage =
     "usage: dmsim <command> [options]\n"
     "\n"
     "commands:\n"
+    "  run FILE [--seed N] [--knob NAME]... [--report DIR]\n"
+    "                                       run one scenario and judge it\n"
+    "  check PATH... [--jobs N] [--shard K/N] [--junit FILE] [--json FILE] [--report-dir DIR]\n"
+    "                                       explore every scenario under the paths (the CI gate)\n"
+    "  merge OUT.json IN.json...            join the JSON results of check shards\n"
+    "  catalog [--json]                     list the variant knobs (historical bugs)\n"
     "  selftest [--verbose] [--only NAME]   run the detector demonstrations and print their verdicts\n"
     "  bench runtime|io|kcopyd [--json] [--runs N]\n"
     "                                       measure the runtime, the I/O path and crash images,\n"
@@ -29,6 +36,10 @@ int dispatch(const std::string& cmd, dmsim::cli::Args args) {
   using namespace dmsim::cli;
   if (cmd == "selftest") return cmd_selftest(args);
   if (cmd == "bench") return cmd_bench(args);
+  if (cmd == "run") return cmd_run(args);
+  if (cmd == "check") return cmd_check(args);
+  if (cmd == "merge") return cmd_merge(args);
+  if (cmd == "catalog") return cmd_catalog(args);
   throw UsageError("unknown command '" + cmd + "'", "run 'dmsim --help' for the list of commands");
 }
 
@@ -37,6 +48,7 @@ int dispatch(const std::string& cmd, dmsim::cli::Args args) {
 int main(int argc, char** argv) {
   using namespace dmsim::cli;
   Args args(argv + 1, argv + argc);
+  engines::register_engines();  // targets, knobs and tools, before any scenario is parsed
   try {
     if (args.empty()) {
       std::fputs(kUsage, stderr);

@@ -2,6 +2,8 @@
 
 #include <map>
 
+#include "model/targets/simple_targets.hpp"
+
 namespace engines {
 
 namespace {
@@ -11,7 +13,9 @@ std::map<std::string, Tool>& tools() {
 }
 }  // namespace
 
-void register_tool(const Tool& t) { tools()[t.name] = t; }
+void register_tool(const Tool& t) {
+  tools()[t.name] = t;
+}
 
 const Tool* find_tool(const std::string& name) {
   auto it = tools().find(name);
@@ -25,6 +29,7 @@ std::vector<std::string> tool_names() {
 }
 
 void register_engines() {
+  model::register_simple_targets();
   // Engines add their registration here as they arrive.
 }
 
@@ -41,7 +46,9 @@ std::map<std::string, EngineCheck>& checks() {
 }
 }  // namespace
 
-void register_check(const EngineCheck& c) { checks()[c.name] = c; }
+void register_check(const EngineCheck& c) {
+  checks()[c.name] = c;
+}
 
 const EngineCheck* find_check(const std::string& name) {
   auto it = checks().find(name);

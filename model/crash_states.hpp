@@ -63,6 +63,10 @@ class CrashStateSpace {
   // CrashMonkey's prefix mode: the first k may-persist writes (whole) in completion order, then
   // in-flight ones in submission order, for k = 0 .. number of may-persist writes.
   void prefixes(const std::function<void(const std::vector<bool>&)>& fn) const;
+  // Position of a record in "last writer wins" order (larger wins).
+  uint64_t order(size_t record) const { return order_[record]; }
+  const DiskTrace& trace() const { return trace_; }
+  bool discard_zeroes() const { return discard_zeroes_; }
   // "write #12 (WRITE 8+8): lost" lines for the writes a choice did not (fully) persist.
   std::string describe(const std::vector<bool>& choice) const;
 

@@ -17,7 +17,9 @@ std::set<std::string>& active() {
 }
 }  // namespace
 
-void register_knob(const Knob& k) { registry()[k.name] = k; }
+void register_knob(const Knob& k) {
+  registry()[k.name] = k;
+}
 
 const Knob* find_knob(const std::string& name) {
   auto it = registry().find(name);
@@ -35,6 +37,8 @@ void set_active_knobs(const std::vector<std::string>& names) {
   active().insert(names.begin(), names.end());
 }
 
-bool knob_enabled(const std::string& name) { return active().count(name) > 0; }
+bool knob_enabled(const std::string& name) {
+  return active().count(name) > 0;
+}
 
 }  // namespace model

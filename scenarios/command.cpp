@@ -50,15 +50,24 @@ std::optional<uint64_t> parse_size(const std::string& s) {
   std::string unit = s.substr(i);
   for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   uint64_t mult = 0;
-  if (unit.empty() || unit == "b") mult = 1;
-  else if (unit == "s") mult = 512;  // sectors
-  else if (unit == "k" || unit == "kib") mult = 1ULL << 10;
-  else if (unit == "m" || unit == "mib") mult = 1ULL << 20;
-  else if (unit == "g" || unit == "gib") mult = 1ULL << 30;
-  else if (unit == "t" || unit == "tib") mult = 1ULL << 40;
-  else if (unit == "kb") mult = 1000;
-  else if (unit == "mb") mult = 1000 * 1000;
-  else if (unit == "gb") mult = 1000ULL * 1000 * 1000;
+  if (unit.empty() || unit == "b")
+    mult = 1;
+  else if (unit == "s")
+    mult = 512;  // sectors
+  else if (unit == "k" || unit == "kib")
+    mult = 1ULL << 10;
+  else if (unit == "m" || unit == "mib")
+    mult = 1ULL << 20;
+  else if (unit == "g" || unit == "gib")
+    mult = 1ULL << 30;
+  else if (unit == "t" || unit == "tib")
+    mult = 1ULL << 40;
+  else if (unit == "kb")
+    mult = 1000;
+  else if (unit == "mb")
+    mult = 1000 * 1000;
+  else if (unit == "gb")
+    mult = 1000ULL * 1000 * 1000;
   if (!mult) return std::nullopt;
   return n * mult;
 }
@@ -126,7 +135,7 @@ bool parse_dmsetup(Parser& p, Command& c) {
     return p.at_end();
   }
   if (sub == "resume" || sub == "table" || sub == "info" || sub == "remove" || sub == "clear") {
-    c.kind = sub == "resume" ? CmdKind::DmResume
+    c.kind = sub == "resume"  ? CmdKind::DmResume
              : sub == "table" ? CmdKind::DmTable
              : sub == "info"  ? CmdKind::DmInfo
              : sub == "clear" ? CmdKind::DmClear

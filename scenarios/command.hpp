@@ -11,28 +11,44 @@
 namespace scenarios {
 
 enum class CmdKind {
-  DmCreate, DmLoad, DmClear, DmSuspend, DmResume, DmStatus, DmTable, DmInfo, DmMessage, DmRemove,
-  Dd, Sync, Blkdiscard, BlockdevGetsz, Sleep, Wait, PowerCut, Tool,
+  DmCreate,
+  DmLoad,
+  DmClear,
+  DmSuspend,
+  DmResume,
+  DmStatus,
+  DmTable,
+  DmInfo,
+  DmMessage,
+  DmRemove,
+  Dd,
+  Sync,
+  Blkdiscard,
+  BlockdevGetsz,
+  Sleep,
+  Wait,
+  PowerCut,
+  Tool,
 };
 
 struct Command {
   CmdKind kind = CmdKind::Wait;
-  std::string text;            // the step as written
-  bool background = false;     // trailing '&'
-  bool expect_failure = false; // leading '!'
-  std::string name;            // dm device name
-  std::string table;           // create/load: may hold $(blockdev --getsz DEV)
+  std::string text;             // the step as written
+  bool background = false;      // trailing '&'
+  bool expect_failure = false;  // leading '!'
+  std::string name;             // dm device name
+  std::string table;            // create/load: may hold $(blockdev --getsz DEV)
   bool noflush = false;
-  uint64_t sector = 0;         // message
+  uint64_t sector = 0;  // message
   std::string message;
   // dd / blkdiscard / sync / blockdev / tools: the device path and its offset in `text`.
   std::string device;
   size_t device_at = 0;
-  bool zero_source = false;    // if=/dev/zero (else /dev/urandom)
+  bool zero_source = false;                // if=/dev/zero (else /dev/urandom)
   uint64_t bs = 512, count = 0, seek = 0;  // dd: bytes, blocks, blocks
-  bool fua = false;            // oflag=dsync or oflag=sync: each write is REQ_FUA
-  bool fsync_at_end = false;   // conv=fsync
-  uint64_t offset = 0, length = 0;  // blkdiscard, bytes; length 0 = to the end
+  bool fua = false;                        // oflag=dsync or oflag=sync: each write is REQ_FUA
+  bool fsync_at_end = false;               // conv=fsync
+  uint64_t offset = 0, length = 0;         // blkdiscard, bytes; length 0 = to the end
   double seconds = 0;
   std::string tool;
   std::vector<std::string> args;

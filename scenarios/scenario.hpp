@@ -34,7 +34,7 @@ enum class CrashStateMode { Durable, Z3, All, Random, Prefix };
 struct Explore {
   CrashPoints crash_points = CrashPoints::None;
   CrashStateMode crash_states = CrashStateMode::Durable;  // durable: every cached write lost
-  uint64_t crash_state_count = 0;                          // N of all<=N / random:N
+  uint64_t crash_state_count = 0;                         // N of all<=N / random:N
   uint64_t seeds = 1;
   double preempt_rate = 0.2;  // used when seeds > 1
   std::vector<std::string> knobs;

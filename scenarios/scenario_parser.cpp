@@ -28,9 +28,9 @@ std::vector<std::string> builtin_check_names() {
 }
 
 bool known_detect_kind(const std::string& kind) {
-  static const std::set<std::string> kinds = {"deadlock", "hung-task", "lock-order", "recursive-locking",
-                                              "atomic-sleep", "lock-misuse", "warning", "bug", "errors",
-                                              "block-device", "leak", "step-failed", "budget", "crash"};
+  static const std::set<std::string> kinds = {
+      "deadlock", "hung-task",    "lock-order", "recursive-locking", "atomic-sleep", "lock-misuse", "warning", "bug",
+      "errors",   "block-device", "leak",       "step-failed",       "budget",       "crash"};
   return kinds.count(kind) || engines::find_check(kind);
 }
 
@@ -134,11 +134,16 @@ void parse_explore(Ctx& c, const YAML::Node& n, Explore& e) {
   check_keys(c, n, {"crash-points", "crash-states", "seeds", "knobs", "preempt-rate", "max-crash-points"}, "explore");
   if (n["crash-points"]) {
     const std::string v = as_string(c, n["crash-points"], "crash-points");
-    if (v == "none") e.crash_points = CrashPoints::None;
-    else if (v == "steps") e.crash_points = CrashPoints::Steps;
-    else if (v == "every-io") e.crash_points = CrashPoints::EveryIo;
-    else if (v == "every-flush") e.crash_points = CrashPoints::EveryFlush;
-    else c.error(n["crash-points"].Mark(), "crash-points must be none, steps, every-io or every-flush");
+    if (v == "none")
+      e.crash_points = CrashPoints::None;
+    else if (v == "steps")
+      e.crash_points = CrashPoints::Steps;
+    else if (v == "every-io")
+      e.crash_points = CrashPoints::EveryIo;
+    else if (v == "every-flush")
+      e.crash_points = CrashPoints::EveryFlush;
+    else
+      c.error(n["crash-points"].Mark(), "crash-points must be none, steps, every-io or every-flush");
   }
   if (n["crash-states"]) {
     const std::string v = as_string(c, n["crash-states"], "crash-states");
@@ -149,9 +154,12 @@ void parse_explore(Ctx& c, const YAML::Node& n, Explore& e) {
       }
       return std::stoull(s);
     };
-    if (v == "z3") e.crash_states = CrashStateMode::Z3;
-    else if (v == "prefix") e.crash_states = CrashStateMode::Prefix;
-    else if (v == "durable") e.crash_states = CrashStateMode::Durable;
+    if (v == "z3")
+      e.crash_states = CrashStateMode::Z3;
+    else if (v == "prefix")
+      e.crash_states = CrashStateMode::Prefix;
+    else if (v == "durable")
+      e.crash_states = CrashStateMode::Durable;
     else if (v.rfind("all<=", 0) == 0) {
       e.crash_states = CrashStateMode::All;
       e.crash_state_count = number(v.substr(5));
@@ -175,7 +183,8 @@ void parse_explore(Ctx& c, const YAML::Node& n, Explore& e) {
     } catch (const std::exception&) {
       c.error(n["preempt-rate"].Mark(), "preempt-rate must be a number between 0 and 1");
     }
-    if (e.preempt_rate < 0 || e.preempt_rate > 1) c.error(n["preempt-rate"].Mark(), "preempt-rate must be between 0 and 1");
+    if (e.preempt_rate < 0 || e.preempt_rate > 1)
+      c.error(n["preempt-rate"].Mark(), "preempt-rate must be between 0 and 1");
   }
   if (n["max-crash-points"]) {
     const std::string v = as_string(c, n["max-crash-points"], "max-crash-points");
@@ -200,9 +209,7 @@ void parse_explore(Ctx& c, const YAML::Node& n, Explore& e) {
 // What the steps may refer to: declared disks, and dm devices from the create steps before.
 struct DeviceBook {
   std::map<std::string, uint64_t> sectors;  // path -> size (0: unknown)
-  void add_dm(const std::string& name, uint64_t size) {
-    sectors["/dev/mapper/" + name] = size;
-  }
+  void add_dm(const std::string& name, uint64_t size) { sectors["/dev/mapper/" + name] = size; }
   void remove_dm(const std::string& name) { sectors.erase("/dev/mapper/" + name); }
 };
 
@@ -262,7 +269,8 @@ void check_steps(Ctx& c, Scenario& s, const std::vector<YAML::Mark>& marks) {
         auto it = book.sectors.find(cmd.device);
         if (it == book.sectors.end()) {
           dev_error("unknown device '" + cmd.device + "' (declared disks are /dev/NAME or /dev/VG/LV; dm devices " +
-                    "are /dev/mapper/NAME once a step created them" + (after_cut ? ", again after the power cut" : "") + ")");
+                    "are /dev/mapper/NAME once a step created them" + (after_cut ? ", again after the power cut" : "") +
+                    ")");
           break;
         }
         const uint64_t size = it->second;

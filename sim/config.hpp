@@ -32,6 +32,8 @@ struct SimConfig {
   // After a deadlock is found, keep running until the hung-task watchdog has reported the
   // blocked threads (as the kernel would), then stop.
   bool stop_on_deadlock = true;
+  // Name of the first thread (a scenario's shell is "sh").
+  const char* main_thread_name = "main";
   // Record the event trace (the determinism and report material).
   bool trace = true;
 };

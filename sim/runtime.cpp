@@ -363,7 +363,7 @@ void Runtime::run_detectors(bool final_pass) {
 }
 
 SimResult Runtime::run(std::function<void()> main) {
-  spawn("main", std::move(main), ThreadKind::User);
+  spawn(cfg_.main_thread_name, std::move(main), ThreadKind::User);
   // The ticker keeps simulated time moving, so SimGrid never declares its own global deadlock
   // (which would kill every actor); our detector judges stalls instead.
   const double interval = cfg_.check_interval_secs > 0 ? cfg_.check_interval_secs : 1.0;
@@ -438,6 +438,15 @@ const SimConfig& sim_config() {
 void trace_event(const char* what, const std::string& detail) {
   Runtime::get().event(what, nullptr, detail);
 }
+void request_stop() {
+  Runtime::get().request_stop();
+}
+size_t dmesg_lines() {
+  return Runtime::get().dmesg_lines();
+}
+void set_payload(std::string p) {
+  Runtime::get().set_payload(std::move(p));
+}
 
 Thread& kthread_run(std::function<void()> fn, std::string name, ThreadKind kind) {
   Runtime& rt = Runtime::get();
@@ -446,13 +455,14 @@ Thread& kthread_run(std::function<void()> fn, std::string name, ThreadKind kind)
   return t;
 }
 
-void join(Thread& t) {
+void join(Thread& t, bool interruptible) {
   Runtime& rt = Runtime::get();
   Thread& self = rt.current();
   might_sleep("join");
   while (t.state != TaskState::Dead) {
     t.joiners.push_back(&self);
-    rt.park(TaskState::Uninterruptible, &t, "join");
+    rt.park(interruptible ? TaskState::Interruptible : TaskState::Uninterruptible, &t,
+            interruptible ? "wait4" : "join");
   }
 }
 

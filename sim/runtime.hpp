@@ -72,6 +72,7 @@ class Runtime {
   void note(const std::string& text);
   // Ends the run at the next slice boundary (a power cut); what happens after now is moot.
   void request_stop() { stop_requested_ = true; }
+  size_t dmesg_lines() const { return dmesg_.size(); }
   void set_payload(std::string p) { payload_ = std::move(p); }
   // printk: the kernel log, returned as SimResult::dmesg ("[time] text").
   void printk(const std::string& text);

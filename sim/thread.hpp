@@ -107,8 +107,9 @@ Thread* current_or_null();
 
 // kthread_run: start a named thread. The run ends when every User thread has exited.
 Thread& kthread_run(std::function<void()> fn, std::string name, ThreadKind kind = ThreadKind::User);
-// Wait until `t` has exited (state D, like kthread_stop's wait).
-void join(Thread& t);
+// Wait until `t` has exited: state D, like kthread_stop's wait, or S for a shell waiting for its
+// child (wait4 sleeps interruptibly, so the hung-task watchdog ignores it).
+void join(Thread& t, bool interruptible = false);
 
 void msleep(unsigned ms);
 void ssleep(unsigned s);
@@ -121,6 +122,8 @@ bool background_chance(double p);
 // The running simulation's settings, and an event of one's own in its trace.
 const struct SimConfig& sim_config();
 void trace_event(const char* what, const std::string& detail);
+// Lines in the kernel log so far.
+size_t dmesg_lines();
 // Ends the simulation at the next slice boundary (a power cut).
 void request_stop();
 // Structured data handed back in SimResult::payload.

@@ -64,6 +64,11 @@ struct TargetType {
   int (*message)(DmTarget* ti, const DmArgs& argv, std::string& result) = nullptr;
   int (*iterate_devices)(DmTarget* ti, const IterateFn& fn) = nullptr;
   void (*io_hints)(DmTarget* ti, QueueLimits* limits) = nullptr;
+  // dmsim addition, not in the kernel: where a target whose mapping is fixed at construction
+  // keeps `sector` (the device and sector below). The Z3 crash search uses it to relate data on
+  // the disks to what the top of the stack must read. Targets whose mapping lives in their
+  // metadata leave it unset and describe their commits instead.
+  int (*locate)(DmTarget* ti, uint64_t sector, BlockDevice** bdev, uint64_t* out) = nullptr;
 };
 
 struct DmTarget {

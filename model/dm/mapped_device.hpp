@@ -45,6 +45,7 @@ class MappedDevice : public BlockDevice {
   bool noflush_suspending() const { return test_flag(DMF_NOFLUSH_SUSPENDING); }
   bool test_flag(DmFlags f) const { return sim::test_bit(f, &flags_); }
   uint64_t in_flight() const { return in_flight_; }
+  uint64_t deferred_count() const { return deferred_.size(); }
   uint64_t event_nr() const { return event_nr_; }
 
   sim::Srcu io_barrier;

@@ -192,6 +192,14 @@ int delay_iterate_devices(DmTarget* ti, const IterateFn& fn) {
   return r;
 }
 
+// Reads come from the read class's device, so that is where recovered data is read from.
+int delay_locate(DmTarget* ti, uint64_t sector, BlockDevice** bdev, uint64_t* out) {
+  auto* dc = static_cast<delay_c*>(ti->private_);
+  *bdev = dc->read.dev->bdev;
+  *out = dc->read.start + dm_target_offset(ti, sector);
+  return 0;
+}
+
 const TargetType delay_target = {
     .name = "delay",
     .version = {1, 4, 0},
@@ -202,6 +210,7 @@ const TargetType delay_target = {
     .resume = delay_resume,
     .status = delay_status,
     .iterate_devices = delay_iterate_devices,
+    .locate = delay_locate,
 };
 
 }  // namespace

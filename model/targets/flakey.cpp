@@ -118,6 +118,13 @@ int flakey_iterate_devices(DmTarget* ti, const IterateFn& fn) {
   return fn(ti, fc->dev, fc->start, ti->len);
 }
 
+int flakey_locate(DmTarget* ti, uint64_t sector, BlockDevice** bdev, uint64_t* out) {
+  auto* c = static_cast<flakey_c*>(ti->private_);
+  *bdev = c->dev->bdev;
+  *out = c->start + dm_target_offset(ti, sector);
+  return 0;
+}
+
 const TargetType flakey_target = {
     .name = "flakey",
     .version = {1, 5, 0},
@@ -126,6 +133,7 @@ const TargetType flakey_target = {
     .map = flakey_map,
     .status = flakey_status,
     .iterate_devices = flakey_iterate_devices,
+    .locate = flakey_locate,
 };
 
 }  // namespace

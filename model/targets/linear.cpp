@@ -59,6 +59,13 @@ int linear_iterate_devices(DmTarget* ti, const IterateFn& fn) {
   return fn(ti, lc->dev, lc->start, ti->len);
 }
 
+int linear_locate(DmTarget* ti, uint64_t sector, BlockDevice** bdev, uint64_t* out) {
+  auto* c = static_cast<linear_c*>(ti->private_);
+  *bdev = c->dev->bdev;
+  *out = c->start + dm_target_offset(ti, sector);
+  return 0;
+}
+
 const TargetType linear_target = {
     .name = "linear",
     .version = {1, 4, 0},
@@ -67,6 +74,7 @@ const TargetType linear_target = {
     .map = linear_map,
     .status = linear_status,
     .iterate_devices = linear_iterate_devices,
+    .locate = linear_locate,
 };
 
 }  // namespace

@@ -1,16 +1,28 @@
-// Test targets for the harness's own tests and scenarios; they stand in for engine behaviour
-// that is not a real target's.
+// Test targets for the harness's own tests and scenarios: they stand in for engine behaviour
+// until the engines exist, each with a variant knob that switches its bug on.
 //
-// "test-stall-status <dev> <offset>": passes I/O through like linear, but its status waits
-// until this instance is resumed again when called while the device is suspended, as dm-era's
-// worker-served status did (the table-swap deadlock).
+// "test-stall-status <dev> <offset>": passes I/O through like linear. With the knob
+// test.status_waits_for_resume, its status, called while the device is suspended, waits until
+// this instance is resumed again, as dm-era's worker-served status did (the table-swap
+// deadlock).
+//
+// "test-writeback-cache <dev> <offset>": acknowledges writes into its own memory and writes
+// them to the device later (a delayed work every 100 ms). A flush first writes everything out
+// and flushes the device; FUA writes go straight through. With the knob
+// test.cache_ignores_flush it acknowledges flushes and FUA without doing either: acknowledged,
+// flushed data is lost on a power cut.
+#include <map>
+
 #include "model/dm/dm_target.hpp"
+#include "model/knobs.hpp"
 #include "model/targets/simple_targets.hpp"
 #include "sim/kernel.hpp"
 
 namespace model {
 
 namespace {
+
+// ---- test-stall-status ----
 
 struct stall_c {
   DmDev* dev = nullptr;
@@ -67,7 +79,7 @@ void stall_status(DmTarget* ti, StatusType type, unsigned, std::string& result) 
     result = sc->dev->bdev->devt() + " " + std::to_string(sc->start);
     return;
   }
-  if (sc->stopped) {
+  if (sc->stopped && knob_enabled("test.status_waits_for_resume")) {
     // Only a resume of this instance ends the wait, and resume runs under md->suspend_lock.
     sc->resumed.clear_signalers();
     sc->resumed.add_signaler(dm_suspend_lock(ti), "resume of this instance, under md->suspend_lock");
@@ -76,9 +88,20 @@ void stall_status(DmTarget* ti, StatusType type, unsigned, std::string& result) 
   result = "ok";
 }
 
+int passthrough_locate(DmDev* dev, uint64_t start, DmTarget* ti, uint64_t sector, BlockDevice** bdev, uint64_t* out) {
+  *bdev = dev->bdev;
+  *out = start + dm_target_offset(ti, sector);
+  return 0;
+}
+
 int stall_iterate_devices(DmTarget* ti, const IterateFn& fn) {
   auto* sc = static_cast<stall_c*>(ti->private_);
   return fn(ti, sc->dev, sc->start, ti->len);
+}
+
+int stall_locate(DmTarget* ti, uint64_t sector, BlockDevice** bdev, uint64_t* out) {
+  auto* sc = static_cast<stall_c*>(ti->private_);
+  return passthrough_locate(sc->dev, sc->start, ti, sector, bdev, out);
 }
 
 const TargetType stall_target = {
@@ -91,12 +114,183 @@ const TargetType stall_target = {
     .resume = stall_resume,
     .status = stall_status,
     .iterate_devices = stall_iterate_devices,
+    .locate = stall_locate,
+};
+
+// ---- test-writeback-cache ----
+
+struct wbc_c {
+  DmDev* dev = nullptr;
+  uint64_t start = 0;
+  std::map<uint64_t, Sector> dirty;  // leg sector -> data acknowledged but not written out
+  sim::Mutex lock{"wbc->lock"};
+  sim::Workqueue* wq = sim::alloc_ordered_workqueue("wbc");
+  sim::DelayedWork writeback;
+  std::vector<Bio*> flushes;  // flush bios waiting for the write-out
+  bool ignore_flush = false;
+
+  explicit wbc_c()
+      : writeback(
+            "wbc->writeback", [this](sim::WorkStruct*) { do_writeback(); }, "wbc_writeback") {}
+
+  // Writes every dirty sector to the device (one bio per run of sectors) and waits.
+  void write_out() {
+    KFRAME_NAMED("wbc_write_out");
+    sim::mutex_lock(&lock);
+    std::map<uint64_t, Sector> batch;
+    batch.swap(dirty);
+    sim::mutex_unlock(&lock);
+    auto it = batch.begin();
+    while (it != batch.end()) {
+      auto run_end = it;
+      uint64_t n = 0;
+      while (run_end != batch.end() && run_end->first == it->first + n && n < 256) {
+        ++run_end;
+        n++;
+      }
+      Bio* bio = bio_alloc(dev->bdev, ReqOp::Write, 0, it->first, static_cast<uint32_t>(n));
+      uint32_t i = 0;
+      for (auto k = it; k != run_end; ++k) bio->data()[i++] = k->second;
+      submit_bio_wait(bio);
+      bio_put(bio);
+      it = run_end;
+    }
+  }
+
+  void do_writeback() {
+    write_out();
+    std::vector<Bio*> done;
+    sim::mutex_lock(&lock);
+    done.swap(flushes);
+    sim::mutex_unlock(&lock);
+    if (!done.empty()) {
+      // The flushes waiting for this write-out: now flush the device, then complete them.
+      Bio* f = bio_alloc_flush(dev->bdev);
+      const BlkStatus st = submit_bio_wait(f);
+      bio_put(f);
+      for (Bio* b : done) {
+        b->status = st;
+        bio_endio(b);
+      }
+    }
+  }
+};
+
+int wbc_ctr(DmTarget* ti, const DmArgs& argv) {
+  if (argv.size() != 2) {
+    ti->error = "Invalid argument count";
+    return -22;
+  }
+  auto* c = new wbc_c;
+  if (!dm_parse_u64(argv[1], &c->start) || dm_get_device(ti, argv[0], &c->dev)) {
+    ti->error = "Device lookup failed";
+    delete c;
+    return -22;
+  }
+  c->ignore_flush = knob_enabled("test.cache_ignores_flush");
+  ti->num_flush_bios = 1;
+  ti->flush_supported = true;  // it has a volatile cache of its own
+  ti->private_ = c;
+  return 0;
+}
+
+void wbc_dtr(DmTarget* ti) {
+  auto* c = static_cast<wbc_c*>(ti->private_);
+  sim::cancel_delayed_work_sync(&c->writeback);
+  c->write_out();
+  sim::destroy_workqueue(c->wq);
+  dm_put_device(ti, c->dev);
+  delete c;
+}
+
+int wbc_map(DmTarget* ti, Bio* bio) {
+  auto* c = static_cast<wbc_c*>(ti->private_);
+  const uint64_t leg = c->start + dm_target_offset(ti, bio->sector);
+  if (bio->flags & REQ_PREFLUSH) {
+    if (c->ignore_flush) {
+      bio_endio(bio);
+      return DM_MAPIO_SUBMITTED;
+    }
+    sim::mutex_lock(&c->lock);
+    c->flushes.push_back(bio);
+    sim::mutex_unlock(&c->lock);
+    sim::mod_delayed_work(c->wq, &c->writeback, 0);
+    return DM_MAPIO_SUBMITTED;
+  }
+  bio->bdev = c->dev->bdev;
+  if (bio->op == ReqOp::Read) {
+    // Serve reads from the device after writing out what they would miss.
+    bool overlap = false;
+    sim::mutex_lock(&c->lock);
+    for (uint64_t s = leg; s < leg + bio->size && !overlap; s++) overlap = c->dirty.count(s);
+    sim::mutex_unlock(&c->lock);
+    if (overlap) c->write_out();
+    bio->sector = leg;
+    return DM_MAPIO_REMAPPED;
+  }
+  if (bio->op == ReqOp::Write && (!(bio->flags & REQ_FUA) || c->ignore_flush)) {
+    sim::mutex_lock(&c->lock);
+    for (uint32_t i = 0; i < bio->size; i++) c->dirty[leg + i] = bio->data()[i];
+    sim::mutex_unlock(&c->lock);
+    sim::queue_delayed_work(c->wq, &c->writeback, sim::msecs_to_jiffies(100));
+    bio_endio(bio);
+    return DM_MAPIO_SUBMITTED;
+  }
+  // FUA writes and discards go through, after whatever is dirty for the same sectors.
+  sim::mutex_lock(&c->lock);
+  for (uint64_t s = leg; s < leg + bio->size; s++) c->dirty.erase(s);
+  sim::mutex_unlock(&c->lock);
+  bio->sector = leg;
+  return DM_MAPIO_REMAPPED;
+}
+
+void wbc_presuspend(DmTarget* ti) {
+  auto* c = static_cast<wbc_c*>(ti->private_);
+  if (!c->ignore_flush) c->write_out();
+}
+
+void wbc_status(DmTarget* ti, StatusType type, unsigned, std::string& result) {
+  auto* c = static_cast<wbc_c*>(ti->private_);
+  if (type == STATUSTYPE_TABLE)
+    result = c->dev->bdev->devt() + " " + std::to_string(c->start);
+  else
+    result = std::to_string(c->dirty.size()) + " dirty";
+}
+
+int wbc_iterate_devices(DmTarget* ti, const IterateFn& fn) {
+  auto* c = static_cast<wbc_c*>(ti->private_);
+  return fn(ti, c->dev, c->start, ti->len);
+}
+
+int wbc_locate(DmTarget* ti, uint64_t sector, BlockDevice** bdev, uint64_t* out) {
+  auto* c = static_cast<wbc_c*>(ti->private_);
+  return passthrough_locate(c->dev, c->start, ti, sector, bdev, out);
+}
+
+const TargetType wbc_target = {
+    .name = "test-writeback-cache",
+    .version = {1, 0, 0},
+    .ctr = wbc_ctr,
+    .dtr = wbc_dtr,
+    .map = wbc_map,
+    .presuspend = wbc_presuspend,
+    .status = wbc_status,
+    .iterate_devices = wbc_iterate_devices,
+    .locate = wbc_locate,
 };
 
 }  // namespace
 
 void register_test_targets() {
   dm_register_target(&stall_target);
+  dm_register_target(&wbc_target);
+  register_knob({"test.status_waits_for_resume",
+                 "test-stall-status: status on a suspended device waits for this instance's resume, as dm-era's "
+                 "worker-served status did",
+                 "harness self-test (stands in for era.status_in_worker)", "-", "deadlock"});
+  register_knob({"test.cache_ignores_flush",
+                 "test-writeback-cache: flushes and FUA are acknowledged without writing the cached data out",
+                 "harness self-test (stands in for a flush-before-commit bug)", "-", "block-device"});
 }
 
 }  // namespace model

@@ -1,3 +1,4 @@
+#include "model/knobs.hpp"
 #include "tests/model/model_test_helpers.hpp"
 
 using namespace modeltest;
@@ -168,6 +169,7 @@ TEST_CASE("a table swap waits for an SRCU reader of the live table that started 
 
 TEST_CASE("a status blocked in a suspended target makes a resume with a new table deadlock") {
   SimResult r = run_world([](World& w) {
+    set_active_knobs({"test.status_waits_for_resume"});
     disk(w, "sda", 1 << 16);
     DmControl& dm = w.dm();
     dm.create("dev", "0 1000 test-stall-status /dev/sda 0");
@@ -194,6 +196,7 @@ TEST_CASE("a status blocked in a suspended target makes a resume with a new tabl
 
 TEST_CASE("the same status while the device is not suspended returns at once") {
   SimResult r = run_world([](World& w) {
+    set_active_knobs({"test.status_waits_for_resume"});
     disk(w, "sda", 1 << 16);
     DmControl& dm = w.dm();
     dm.create("dev", "0 1000 test-stall-status /dev/sda 0");

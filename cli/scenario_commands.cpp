@@ -1,0 +1,286 @@
+// dmsim run, check, merge and catalog: the scenario side of the command line.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "cli/cli.hpp"
+#include "engines/tools.hpp"
+#include "model/knobs.hpp"
+#include "reports/report_writer.hpp"
+#include "scenarios/scenario.hpp"
+#include "verify/process_pool.hpp"
+#include "verify/results.hpp"
+#include "verify/runner.hpp"
+
+namespace dmsim::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* kRunHelp =
+    "usage: dmsim run FILE [--seed N] [--knob NAME]... [--report DIR] [--json FILE]\n"
+    "                      [--crash-point K --crash-choice HEX]\n"
+    "\n"
+    "Runs one scenario with one seed (0: SimGrid's own schedule; others perturb it), exploring\n"
+    "the crash points and crash states its explore settings ask for, and prints the verdict.\n"
+    "--knob turns a variant knob on (see dmsim catalog). --crash-point and --crash-choice\n"
+    "replay one exploration exactly, as a report's replay command does.\n"
+    "\n"
+    "exit codes: 0 no violation, 1 a violation was found, 2 bad usage or a bad scenario file\n";
+
+const char* kCheckHelp =
+    "usage: dmsim check PATH... [--jobs N] [--shard K/N] [--junit FILE] [--json FILE]\n"
+    "                           [--report-dir DIR]\n"
+    "\n"
+    "Checks every scenario (*.yaml) under the paths: each seed it asks for is one unit, run in\n"
+    "processes of its own, N at once. Catalog entries must pass with their knob off and be\n"
+    "detected with it on. --shard K/N runs every N-th unit starting at the K-th, so that the\n"
+    "shards of a batch scheduler together cover each unit exactly once; dmsim merge joins their\n"
+    "JSON results.\n"
+    "\n"
+    "exit codes: 0 every unit passed, 1 a unit failed, 2 bad usage or a bad scenario file\n";
+
+const char* kMergeHelp =
+    "usage: dmsim merge OUT.json IN.json...\n"
+    "\n"
+    "Joins the JSON results of several check shards into one, refusing a unit that appears\n"
+    "twice. Exits 1 when the merged results contain a failure.\n";
+
+const char* kCatalogHelp =
+    "usage: dmsim catalog [--json]\n"
+    "\n"
+    "Lists the variant knobs: each switches one historical bug back on, with the thread it comes\n"
+    "from, the release that fixed it and what a catalog scenario must detect.\n";
+
+std::vector<std::string> scenario_files(const std::vector<std::string>& paths) {
+  std::set<std::string> files;
+  for (const auto& p : paths) {
+    if (!fs::exists(p)) throw UsageError("no such file or directory: " + p, "see 'dmsim check --help'");
+    if (fs::is_directory(p)) {
+      for (const auto& e : fs::recursive_directory_iterator(p))
+        if (e.is_regular_file() && (e.path().extension() == ".yaml" || e.path().extension() == ".yml"))
+          files.insert(e.path().lexically_normal().string());
+    } else {
+      files.insert(fs::path(p).lexically_normal().string());
+    }
+  }
+  return {files.begin(), files.end()};
+}
+
+// Parses every file first; any error stops everything before a simulation runs.
+std::vector<scenarios::Scenario> load_all(const std::vector<std::string>& files) {
+  std::vector<scenarios::Scenario> out;
+  std::vector<std::string> errors;
+  for (const auto& f : files) {
+    try {
+      out.push_back(scenarios::load_scenario(f));
+    } catch (const scenarios::ScenarioError& e) {
+      errors.insert(errors.end(), e.errors.begin(), e.errors.end());
+    }
+  }
+  if (!errors.empty()) {
+    for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
+    throw UsageError(std::to_string(errors.size()) + " error(s) in scenario files; nothing was run", "");
+  }
+  return out;
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  if (fs::path(path).has_parent_path()) fs::create_directories(fs::path(path).parent_path());
+  std::ofstream out(path);
+  if (!out) throw std::runtime_error("cannot write " + path);
+  out << text;
+}
+
+void print_unit(const verify::UnitResult& u) {
+  std::printf("%s seed %llu: %s\n", u.file.c_str(), static_cast<unsigned long long>(u.seed), u.verdict.c_str());
+  for (const auto& e : u.failures) {
+    if (u.passed) break;
+    std::printf("  replay: %s\n", verify::replay_command(u, e).c_str());
+    if (e.crash_point >= 0) std::printf("  crash: %s, state %s\n", e.crash_label.c_str(), e.crash_state.c_str());
+    for (const auto& v : e.violations) std::printf("  [%s] %s\n", v.kind.c_str(), v.title.c_str());
+  }
+}
+
+}  // namespace
+
+int cmd_run(const Args& in) {
+  Args args = in;
+  if (take_flag(args, "--help") || take_flag(args, "-h")) {
+    std::fputs(kRunHelp, stdout);
+    return kExitOk;
+  }
+  verify::RunOptions opt;
+  const uint64_t seed = static_cast<uint64_t>(parse_count(take_option(args, "--seed", "0", "run"), "--seed", "run", 0, 1L << 40));
+  for (std::string k; !(k = take_option(args, "--knob", "", "run")).empty();) {
+    if (!model::find_knob(k)) throw UsageError("unknown knob '" + k + "'", "run 'dmsim catalog' for the list");
+    opt.extra_knobs.push_back(k);
+  }
+  const std::string report = take_option(args, "--report", "", "run");
+  const std::string json = take_option(args, "--json", "", "run");
+  const std::string point = take_option(args, "--crash-point", "", "run");
+  const std::string choice = take_option(args, "--crash-choice", "", "run");
+  if (!point.empty()) opt.only_crash_point = parse_count(point, "--crash-point", "run", 0, 1L << 30);
+  if (!choice.empty()) {
+    if (choice.find_first_not_of("0123456789abcdef") != std::string::npos)
+      throw UsageError("--crash-choice must be hexadecimal, got '" + choice + "'", "see 'dmsim run --help'");
+    opt.only_choice = choice;
+  }
+  if (args.size() != 1) throw UsageError(args.empty() ? "run needs a scenario file" : "unexpected argument '" + args[1] + "'", "see 'dmsim run --help'");
+  auto scen = load_all({args[0]});
+  const scenarios::Scenario& s = scen[0];
+  std::vector<std::string> knobs = s.explore.knobs;
+  knobs.insert(knobs.end(), opt.extra_knobs.begin(), opt.extra_knobs.end());
+  verify::UnitResult u = verify::run_exploration(s, seed, knobs, opt);
+  if (!u.failures.empty()) std::fputs(u.failures[0].transcript.c_str(), stdout);
+  print_unit(u);
+  if (!report.empty())
+    for (const auto& p : reports::write_unit_reports(report, u, &s)) std::printf("report: %s\n", p.c_str());
+  if (!json.empty()) write_file(json, verify::results_to_json({u}));
+  return u.passed ? kExitOk : kExitViolation;
+}
+
+int cmd_check(const Args& in) {
+  Args args = in;
+  if (take_flag(args, "--help") || take_flag(args, "-h")) {
+    std::fputs(kCheckHelp, stdout);
+    return kExitOk;
+  }
+  const int jobs = static_cast<int>(parse_count(take_option(args, "--jobs", "1", "check"), "--jobs", "check", 1, 256));
+  const std::string shard = take_option(args, "--shard", "1/1", "check");
+  const std::string junit = take_option(args, "--junit", "", "check");
+  const std::string json = take_option(args, "--json", "", "check");
+  const std::string report_dir = take_option(args, "--report-dir", "", "check");
+  const size_t slash = shard.find('/');
+  if (slash == std::string::npos) throw UsageError("--shard must be K/N, got '" + shard + "'", "see 'dmsim check --help'");
+  const long shard_n = parse_count(shard.substr(slash + 1), "N of --shard", "check", 1, 100000);
+  const long shard_k = parse_count(shard.substr(0, slash), "K of --shard", "check", 1, shard_n);
+  for (const auto& a : args)
+    if (a.rfind("--", 0) == 0) throw UsageError("unknown option '" + a + "'", "see 'dmsim check --help'");
+  if (args.empty()) throw UsageError("check needs at least one path", "see 'dmsim check --help'");
+  const auto files = scenario_files(args);
+  if (files.empty()) throw UsageError("no scenario files (*.yaml) under the given paths", "");
+  const auto all = load_all(files);
+  // Units: every seed of every scenario, in file order; this shard takes every N-th.
+  std::vector<std::pair<const scenarios::Scenario*, uint64_t>> units;
+  size_t index = 0;
+  for (const auto& s : all)
+    for (uint64_t seed = 0; seed < s.explore.seeds; seed++, index++)
+      if (static_cast<long>(index % static_cast<size_t>(shard_n)) == shard_k - 1) units.emplace_back(&s, seed);
+  std::fprintf(stderr, "dmsim check: %zu scenario(s), %zu unit(s) in shard %ld/%ld, %d job(s)\n", all.size(),
+               units.size(), shard_k, shard_n, jobs);
+  std::vector<std::function<std::string()>> tasks;
+  for (const auto& [s, seed] : units)
+    tasks.push_back([s = s, seed = seed] { return verify::results_to_json({verify::run_unit(*s, seed, {})}); });
+  const auto t0 = std::chrono::steady_clock::now();
+  size_t done = 0;
+  std::vector<verify::UnitResult> results(units.size());
+  auto outputs = verify::run_tasks(tasks, jobs, [&](size_t i, const verify::TaskOutput& o) {
+    done++;
+    verify::UnitResult u;
+    if (o.ok) {
+      u = verify::results_from_json(o.bytes, "unit output")[0];
+    } else {
+      u.file = units[i].first->file;
+      u.scenario = units[i].first->name;
+      u.seed = units[i].second;
+      u.passed = false;
+      u.verdict = "FAIL: the unit's process " + o.error;
+    }
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::fprintf(stderr, "[%zu/%zu %.1fs] %s seed %llu: %s\n", done, units.size(), secs, u.file.c_str(),
+                 static_cast<unsigned long long>(u.seed), u.verdict.c_str());
+    results[i] = std::move(u);
+  });
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  size_t failed = 0;
+  uint64_t explorations = 0, recoveries = 0;
+  std::printf("\n%-48s %5s %6s %6s  %s\n", "scenario", "seed", "runs", "recov", "verdict");
+  for (const auto& u : results) {
+    failed += !u.passed;
+    explorations += u.explorations;
+    recoveries += u.recoveries;
+    std::printf("%-48s %5llu %6llu %6llu  %s\n", u.file.c_str(), static_cast<unsigned long long>(u.seed),
+                static_cast<unsigned long long>(u.explorations), static_cast<unsigned long long>(u.recoveries),
+                u.verdict.c_str());
+  }
+  std::printf("\n%zu unit(s), %zu failed, %llu exploration(s), %llu recovery run(s), %.1f s\n", results.size(), failed,
+              static_cast<unsigned long long>(explorations), static_cast<unsigned long long>(recoveries), secs);
+  for (const auto& u : results)
+    if (!u.passed) print_unit(u);
+  if (!json.empty()) write_file(json, verify::results_to_json(results));
+  if (!junit.empty()) write_file(junit, reports::junit_xml(results, secs));
+  if (!report_dir.empty()) {
+    std::map<std::string, const scenarios::Scenario*> by_file;
+    for (const auto& s : all) by_file[s.file] = &s;
+    for (const auto& u : results)
+      for (const auto& p : reports::write_unit_reports(report_dir, u, by_file[u.file])) std::printf("report: %s\n", p.c_str());
+  }
+  return failed ? kExitViolation : kExitOk;
+}
+
+int cmd_merge(const Args& in) {
+  Args args = in;
+  if (take_flag(args, "--help") || take_flag(args, "-h") || args.size() < 2) {
+    std::fputs(kMergeHelp, args.size() < 2 && in.size() < 2 ? stderr : stdout);
+    return in.size() < 2 && !(in.size() == 1 && (in[0] == "--help" || in[0] == "-h")) ? kExitUsage : kExitOk;
+  }
+  std::vector<verify::UnitResult> all;
+  std::set<std::pair<std::string, uint64_t>> seen;
+  for (size_t i = 1; i < args.size(); i++) {
+    std::ifstream f(args[i]);
+    if (!f) throw UsageError("cannot read " + args[i], "");
+    std::stringstream ss;
+    ss << f.rdbuf();
+    std::vector<verify::UnitResult> part;
+    try {
+      part = verify::results_from_json(ss.str(), args[i]);
+    } catch (const std::exception& e) {
+      throw UsageError(e.what(), "");
+    }
+    for (auto& u : part) {
+      if (!seen.insert({u.file, u.seed}).second)
+        throw UsageError(args[i] + ": unit " + u.file + " seed " + std::to_string(u.seed) + " appears twice", "");
+      all.push_back(std::move(u));
+    }
+  }
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return std::tie(a.file, a.seed) < std::tie(b.file, b.seed); });
+  write_file(args[0], verify::results_to_json(all));
+  size_t failed = 0;
+  for (const auto& u : all) failed += !u.passed;
+  std::printf("merged %zu unit(s) from %zu file(s) into %s: %zu failed\n", all.size(), args.size() - 1, args[0].c_str(), failed);
+  return failed ? kExitViolation : kExitOk;
+}
+
+int cmd_catalog(const Args& in) {
+  Args args = in;
+  if (take_flag(args, "--help") || take_flag(args, "-h")) {
+    std::fputs(kCatalogHelp, stdout);
+    return kExitOk;
+  }
+  const bool json = take_flag(args, "--json");
+  reject_leftovers(args, "catalog");
+  const auto knobs = model::all_knobs();
+  if (json) {
+    std::printf("[");
+    for (size_t i = 0; i < knobs.size(); i++)
+      std::printf("%s{\"knob\": \"%s\", \"fixed_in\": \"%s\", \"detects\": \"%s\", \"source\": \"%s\", \"description\": \"%s\"}",
+                  i ? ", " : "", verify::json_escape(knobs[i].name).c_str(), verify::json_escape(knobs[i].fixed_in).c_str(),
+                  verify::json_escape(knobs[i].detects).c_str(), verify::json_escape(knobs[i].source).c_str(),
+                  verify::json_escape(knobs[i].description).c_str());
+    std::printf("]\n");
+    return kExitOk;
+  }
+  std::printf("%-36s %-10s %-14s %s\n", "knob", "fixed in", "detected as", "source / what it restores");
+  for (const auto& k : knobs)
+    std::printf("%-36s %-10s %-14s %s\n%61s%s\n", k.name.c_str(), k.fixed_in.c_str(), k.detects.c_str(), k.source.c_str(),
+                "", k.description.c_str());
+  return kExitOk;
+}
+
+}  // namespace dmsim::cli

@@ -1,0 +1,113 @@
+#include "reports/report_writer.hpp"
+
+#include <cctype>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+namespace reports {
+
+namespace fs = std::filesystem;
+
+namespace {
+std::string xml_escape(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    switch (c) {
+      case '<': o += "&lt;"; break;
+      case '>': o += "&gt;"; break;
+      case '&': o += "&amp;"; break;
+      case '"': o += "&quot;"; break;
+      case '\'': o += "&apos;"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') o += ' ';
+        else o += c;
+    }
+  }
+  return o;
+}
+
+std::string slug(const std::string& s) {
+  std::string o;
+  for (char c : s) o += std::isalnum(static_cast<unsigned char>(c)) ? c : '-';
+  return o;
+}
+
+std::string fence(const std::string& s) { return "```\n" + s + (s.empty() || s.back() == '\n' ? "" : "\n") + "```\n"; }
+}  // namespace
+
+std::string markdown_report(const verify::UnitResult& u, const verify::Exploration& e, const scenarios::Scenario* s) {
+  std::string m = "# dmsim report: " + u.scenario + "\n\n";
+  m += "**Verdict:** " + u.verdict + "\n\n";
+  m += "- scenario file: `" + u.file + "`\n";
+  if (s && !s->about.empty()) {
+    std::string about = s->about;
+    while (!about.empty() && about.back() == '\n') about.pop_back();
+    m += "- about: " + about + "\n";
+  }
+  if (s && !s->source.empty()) m += "- source: " + s->source + "\n";
+  m += "- seed: " + std::to_string(e.seed) + "\n";
+  std::string knobs;
+  for (const auto& k : e.knobs) knobs += (knobs.empty() ? "" : ", ") + k;
+  m += "- knobs on: " + (knobs.empty() ? std::string("none (fixed behaviour)") : knobs) + "\n";
+  m += "- replay exactly: `" + verify::replay_command(u, e) + "`\n\n";
+  if (e.crash_point >= 0) {
+    m += "## Crash\n\nPower cut at " + std::to_string(e.crash_ns / 1000) + " us (" + e.crash_label + "), crash state `" +
+         e.crash_state + "` (choice `" + e.choice_hex + "`). Writes that could be lost at that point:\n\n" +
+         fence(e.lost_writes) + "\n";
+  }
+  m += "## Violations\n\n";
+  for (const auto& v : e.violations) {
+    m += "### " + v.kind + ": " + v.title + "\n\n";
+    if (!v.detail.empty() && v.detail != v.title) m += fence(v.detail) + "\n";
+  }
+  if (s) {
+    m += "## Scenario steps\n\n";
+    std::string steps;
+    for (const auto& st : s->steps) steps += st.cmd.text + "\n";
+    m += fence(steps) + "\n";
+  }
+  m += "## Transcript\n\n" + fence(e.transcript);
+  return m;
+}
+
+std::vector<std::string> write_unit_reports(const std::string& dir, const verify::UnitResult& u,
+                                            const scenarios::Scenario* s) {
+  std::vector<std::string> paths;
+  for (size_t i = 0; i < u.failures.size(); i++) {
+    const fs::path d = fs::path(dir) / (slug(u.scenario) + "-seed" + std::to_string(u.seed) + "-" + std::to_string(i + 1));
+    fs::create_directories(d);
+    const fs::path p = d / "report.md";
+    std::ofstream(p) << markdown_report(u, u.failures[i], s);
+    paths.push_back(p.string());
+  }
+  return paths;
+}
+
+std::string junit_xml(const std::vector<verify::UnitResult>& units, double seconds) {
+  size_t failures = 0;
+  for (const auto& u : units) failures += !u.passed;
+  char t[32];
+  std::snprintf(t, sizeof t, "%.3f", seconds);
+  std::string x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"dmsim\" tests=\"" +
+                  std::to_string(units.size()) + "\" failures=\"" + std::to_string(failures) + "\" time=\"" + t +
+                  "\">\n  <testsuite name=\"dmsim check\" tests=\"" + std::to_string(units.size()) + "\" failures=\"" +
+                  std::to_string(failures) + "\" errors=\"0\" skipped=\"0\" time=\"" + t + "\">\n";
+  for (const auto& u : units) {
+    x += "    <testcase classname=\"" + xml_escape(u.file) + "\" name=\"" + xml_escape(u.scenario) + " seed " +
+         std::to_string(u.seed) + "\" time=\"0\">\n";
+    if (!u.passed) {
+      std::string body;
+      for (const auto& e : u.failures) {
+        body += "replay: " + verify::replay_command(u, e) + "\n";
+        for (const auto& v : e.violations) body += "[" + v.kind + "] " + v.title + "\n";
+      }
+      x += "      <failure message=\"" + xml_escape(u.verdict) + "\" type=\"violation\">" + xml_escape(body) +
+           "</failure>\n";
+    }
+    x += "    </testcase>\n";
+  }
+  return x + "  </testsuite>\n</testsuites>\n";
+}
+
+}  // namespace reports

@@ -1,0 +1,22 @@
+// Reports for people: a folder per failing exploration with a Markdown report (verdict,
+// scenario, the exact replay command, the crash point and the writes it lost, the failing
+// blocks with expected and found values, detector output with call traces, the transcript),
+// and JUnit XML for CI systems. Kept apart from the runner: it only reads results.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "scenarios/scenario.hpp"
+#include "verify/runner.hpp"
+
+namespace reports {
+
+// Writes DIR/<scenario>-seed<N>-<k>/report.md for each failure of `u`; returns the paths.
+std::vector<std::string> write_unit_reports(const std::string& dir, const verify::UnitResult& u,
+                                            const scenarios::Scenario* s);
+std::string markdown_report(const verify::UnitResult& u, const verify::Exploration& e, const scenarios::Scenario* s);
+// JUnit XML: one testsuite, one testcase per unit, a <failure> per failing unit.
+std::string junit_xml(const std::vector<verify::UnitResult>& units, double seconds);
+
+}  // namespace reports

@@ -1,0 +1,92 @@
+#include "verify/crash_search.hpp"
+
+#include <z3++.h>
+
+#include <map>
+
+namespace verify {
+
+struct CrashSearch::Impl {
+  z3::context ctx;
+  z3::solver solver{ctx};
+  std::vector<z3::expr> vars;
+  std::vector<bool> relevant;
+  size_t nvars = 0;
+};
+
+CrashSearch::CrashSearch(const MultiDiskCrashSpace& space, const BlockDeviceOracle& oracle,
+                         const std::vector<Extent>& data_map, const std::vector<std::string>& devices)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& z = *impl_;
+  z.nvars = space.variables();
+  z.relevant.assign(z.nvars, false);
+  for (size_t i = 0; i < z.nvars; i++) z.vars.push_back(z.ctx.bool_const(("x" + std::to_string(i)).c_str()));
+  // For each disk: which may-persist variables cover each sector.
+  std::vector<std::map<uint64_t, std::vector<size_t>>> covering(space.disks());
+  for (size_t d = 0; d < space.disks(); d++) {
+    const auto& may = space.disk(d).may();
+    for (size_t v = 0; v < may.size(); v++)
+      for (uint64_t s = may[v].sector; s < may[v].sector + may[v].sectors; s++) covering[d][s].push_back(v);
+  }
+  z3::expr_vector bads(z.ctx);
+  for (const auto& dev : devices) {
+    for (const auto& ob : oracle.obligations(dev)) {
+      // Where the top sector lives on the disks, if the mapping is fixed.
+      int disk = -1;
+      uint64_t ds = 0;
+      for (const auto& e : data_map)
+        if (e.device == dev && ob.sector >= e.sector && ob.sector < e.sector + e.sectors) {
+          disk = e.disk;
+          ds = e.disk_sector + (ob.sector - e.sector);
+        }
+      if (disk < 0 || static_cast<size_t>(disk) >= space.disks()) {
+        unlocated_++;
+        continue;
+      }
+      encoded_++;
+      const model::CrashStateSpace& cs = space.disk(static_cast<size_t>(disk));
+      const model::DiskImage& base = cs.durable();
+      auto it = base.written().find(ds);
+      const uint64_t base_order = it == base.written().end() ? 0 : it->second.seq;
+      model::Sector content = base.read(ds);
+      z3::expr bad = z.ctx.bool_val(!ob.legal.allows(content.token));
+      // Newer persisted blocks win: fold the candidates oldest first.
+      std::vector<size_t> cands;
+      for (size_t v : covering[static_cast<size_t>(disk)][ds])
+        if (cs.order(cs.may()[v].record) >= base_order) cands.push_back(v);
+      std::sort(cands.begin(), cands.end(),
+                [&](size_t a, size_t b) { return cs.order(cs.may()[a].record) < cs.order(cs.may()[b].record); });
+      for (size_t v : cands) {
+        const model::IoRecord& rec = cs.trace().records[cs.may()[v].record];
+        const model::Sector val = rec.content_at(ds, cs.discard_zeroes(), content);
+        const size_t var = space.offset(static_cast<size_t>(disk)) + v;
+        z.relevant[var] = true;
+        bad = z3::ite(z.vars[var], z.ctx.bool_val(!ob.legal.allows(val.token)), bad);
+      }
+      bads.push_back(bad);
+    }
+  }
+  z.solver.add(bads.empty() ? z.ctx.bool_val(false) : z3::mk_or(bads));
+}
+
+CrashSearch::~CrashSearch() = default;
+
+std::optional<std::vector<bool>> CrashSearch::next() {
+  Impl& z = *impl_;
+  calls_++;
+  if (z.solver.check() != z3::sat) return std::nullopt;
+  z3::model m = z.solver.get_model();
+  std::vector<bool> choice(z.nvars, false);
+  z3::expr_vector differ(z.ctx);
+  for (size_t i = 0; i < z.nvars; i++) {
+    if (!z.relevant[i]) continue;
+    choice[i] = m.eval(z.vars[i], true).is_true();
+    differ.push_back(choice[i] ? !z.vars[i] : z.vars[i]);
+  }
+  // Ask for a different assignment next time.
+  if (!differ.empty()) z.solver.add(z3::mk_or(differ));
+  else z.solver.add(z.ctx.bool_val(false));
+  return choice;
+}
+
+}  // namespace verify

@@ -1,0 +1,551 @@
+// The step executor: builds the storage world in a fresh simulation, runs each step in the
+// thread a shell would (a trailing '&' gets its own), records what the top of the stack saw,
+// and, in a recovery phase, reads back what the oracle and the engine checks need.
+#include "verify/phase.hpp"
+
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "engines/checks.hpp"
+#include "engines/tools.hpp"
+#include "model/dm/mapped_device.hpp"
+#include "model/knobs.hpp"
+#include "model/sync_io.hpp"
+#include "model/world.hpp"
+#include "sim/kernel.hpp"
+#include "sim/simulation.hpp"
+#include "sim/wire.hpp"
+
+namespace verify {
+
+using scenarios::CmdKind;
+using scenarios::Command;
+
+// ---- serialisation ----
+
+std::string PhaseOutput::serialize() const {
+  sim::WireWriter w;
+  w.str("PHASE1");
+  w.u64(finished);
+  w.u64(steps.size());
+  for (const auto& s : steps) {
+    w.u64(s.index);
+    w.str(s.text);
+    w.u64(s.finished);
+    w.u64(static_cast<uint64_t>(s.exit_code));
+    w.u64(s.expect_failure);
+    w.str(s.out);
+    w.str(s.err);
+    w.u64(s.start_ns);
+    w.u64(s.end_ns);
+    w.u64(s.dmesg_from);
+    w.u64(s.dmesg_to);
+  }
+  io.write(w);
+  w.u64(end_ns);
+  w.u64(disks.size());
+  for (const auto& d : disks) {
+    w.str(d.trace);
+    w.u64(d.disk_id);
+    w.u64(d.sectors);
+    w.u64(d.logical_block_size);
+    w.u64(d.initial_zero);
+    w.u64(d.discard_zeroes);
+  }
+  w.u64(data_map.size());
+  for (const auto& e : data_map) {
+    w.str(e.device);
+    w.u64(e.sector);
+    w.u64(e.sectors);
+    w.u64(static_cast<uint64_t>(e.disk));
+    w.u64(e.disk_sector);
+  }
+  w.u64(reads.size());
+  for (const auto& r : reads) {
+    w.str(r.device);
+    w.u64(r.present);
+    w.u64(r.values.size());
+    for (const auto& [s, t] : r.values) {
+      w.u64(s);
+      w.u64(t);
+    }
+    w.u64(r.failed.size());
+    for (uint64_t s : r.failed) w.u64(s);
+  }
+  w.u64(check_violations.size());
+  for (const auto& [c, m] : check_violations) {
+    w.str(c);
+    w.str(m);
+  }
+  w.u64(leaked_bios);
+  return w.take();
+}
+
+PhaseOutput PhaseOutput::deserialize(const std::string& bytes) {
+  sim::WireReader r(bytes);
+  if (r.str() != "PHASE1") throw std::runtime_error("not a phase output");
+  PhaseOutput o;
+  o.finished = r.u64();
+  for (uint64_t n = r.u64(); n > 0; n--) {
+    StepRecord s;
+    s.index = r.u64();
+    s.text = r.str();
+    s.finished = r.u64();
+    s.exit_code = static_cast<int>(r.u64());
+    s.expect_failure = r.u64();
+    s.out = r.str();
+    s.err = r.str();
+    s.start_ns = r.u64();
+    s.end_ns = r.u64();
+    s.dmesg_from = r.u64();
+    s.dmesg_to = r.u64();
+    o.steps.push_back(std::move(s));
+  }
+  o.io = TopIoLog::read(r);
+  o.end_ns = r.u64();
+  for (uint64_t n = r.u64(); n > 0; n--) {
+    DiskState d;
+    d.trace = r.str();
+    d.disk_id = static_cast<uint32_t>(r.u64());
+    d.sectors = r.u64();
+    d.logical_block_size = static_cast<uint32_t>(r.u64());
+    d.initial_zero = r.u64();
+    d.discard_zeroes = r.u64();
+    o.disks.push_back(std::move(d));
+  }
+  for (uint64_t n = r.u64(); n > 0; n--) {
+    Extent e;
+    e.device = r.str();
+    e.sector = r.u64();
+    e.sectors = r.u64();
+    e.disk = static_cast<int>(r.u64());
+    e.disk_sector = r.u64();
+    o.data_map.push_back(std::move(e));
+  }
+  for (uint64_t n = r.u64(); n > 0; n--) {
+    OracleRead rd;
+    rd.device = r.str();
+    rd.present = r.u64();
+    for (uint64_t k = r.u64(); k > 0; k--) {
+      const uint64_t s = r.u64();
+      rd.values.emplace_back(s, r.u64());
+    }
+    for (uint64_t k = r.u64(); k > 0; k--) rd.failed.push_back(r.u64());
+    o.reads.push_back(std::move(rd));
+  }
+  for (uint64_t n = r.u64(); n > 0; n--) {
+    std::string c = r.str();
+    o.check_violations.emplace_back(c, r.str());
+  }
+  o.leaked_bios = r.u64();
+  return o;
+}
+
+std::vector<std::pair<std::string, std::vector<uint64_t>>> sectors_to_check(const TopIoLog& log, uint64_t crash_ns,
+                                                                            uint64_t limit) {
+  std::map<std::string, std::set<uint64_t>> by_dev;
+  for (const auto& io : log.ios) {
+    if (io.kind == TopIo::Flush || io.submit_ns > crash_ns) continue;
+    auto& set = by_dev[io.device];
+    for (uint64_t s = io.sector; s < io.sector + io.sectors && set.size() < limit; s++) set.insert(s);
+  }
+  std::vector<std::pair<std::string, std::vector<uint64_t>>> out;
+  for (auto& [d, set] : by_dev) out.emplace_back(d, std::vector<uint64_t>(set.begin(), set.end()));
+  return out;
+}
+
+// ---- the executor ----
+
+namespace {
+
+class Executor {
+ public:
+  Executor(const PhaseInput& in, PhaseOutput& out, model::World& w) : in_(in), out_(out), world_(w) {}
+
+  void run() {
+    KFRAME_NAMED("sh");
+    const auto& steps = in_.scenario->steps;
+    for (size_t i = in_.first_step; i < in_.end_step && i < steps.size(); i++) {
+      const Command& c = steps[i].cmd;
+      if (c.kind == CmdKind::PowerCut) break;
+      out_.steps.push_back(StepRecord{i, c.text, false, 0, c.expect_failure, "", "", 0, 0, 0, 0});
+      const size_t rec = out_.steps.size() - 1;
+      // Each command is a process of its own, as from a shell; the shell waits for it.
+      sim::Thread& t = sim::kthread_run([this, &c, rec] { run_step(c, rec); }, thread_name(c));
+      if (c.background)
+        background_.push_back(&t);
+      else
+        sim::join(t, true);
+    }
+    out_.end_ns = sim::ktime_get_ns();
+    const bool power_cut = in_.end_step < steps.size() && steps[in_.end_step].cmd.kind == CmdKind::PowerCut;
+    if (in_.before_crash) {
+      settle();
+      read_back();
+      run_checks();
+    } else if (!power_cut) {
+      settle();
+    }
+    capture(!power_cut);
+    out_.finished = true;
+    sim::set_payload(out_.serialize());
+    if (power_cut) sim::request_stop();  // nothing after the cut counts
+  }
+
+ private:
+  static std::string thread_name(const Command& c) {
+    switch (c.kind) {
+      case CmdKind::Dd: return "dd";
+      case CmdKind::Sync: return "sync";
+      case CmdKind::Blkdiscard: return "blkdiscard";
+      case CmdKind::BlockdevGetsz: return "blockdev";
+      case CmdKind::Sleep: return "sleep";
+      case CmdKind::Tool: return c.tool;
+      default: return "dmsetup";
+    }
+  }
+
+  std::string substitute(const std::string& s, std::string* err) {
+    std::string out = s;
+    for (size_t at; (at = out.find("$(blockdev --getsz ")) != std::string::npos;) {
+      const size_t end = out.find(')', at);
+      const std::string dev = out.substr(at + 19, end - at - 19);
+      model::BlockDevice* b = world_.lookup(dev);
+      if (!b) {
+        *err = "blockdev: cannot open " + dev + ": No such file or directory";
+        return {};
+      }
+      out.replace(at, end - at + 1, std::to_string(b->capacity()));
+    }
+    return out;
+  }
+
+  void run_step(const Command& c, size_t rec) {
+    StepRecord& r = out_.steps[rec];
+    r.start_ns = sim::ktime_get_ns();
+    r.dmesg_from = dmesg_count();
+    sim::trace_event("step", c.text);
+    r.exit_code = execute(c, r.out, r.err);
+    r.end_ns = sim::ktime_get_ns();
+    r.dmesg_to = dmesg_count();
+    r.finished = true;
+  }
+
+  static size_t dmesg_count() { return sim::dmesg_lines(); }
+
+  static int result(const model::DmResult& d, std::string& out, std::string& err) {
+    out = d.output;
+    err = d.error;
+    return d.ok() ? 0 : 1;
+  }
+
+  int execute(const Command& c, std::string& out, std::string& err) {
+    model::DmControl& dm = world_.dm();
+    switch (c.kind) {
+      case CmdKind::DmCreate:
+      case CmdKind::DmLoad: {
+        std::string table = substitute(c.table, &err);
+        if (!err.empty()) return 1;
+        return result(c.kind == CmdKind::DmCreate ? dm.create(c.name, table) : dm.load(c.name, table), out, err);
+      }
+      case CmdKind::DmClear: return result(dm.clear(c.name), out, err);
+      case CmdKind::DmSuspend: return result(dm.suspend(c.name, c.noflush), out, err);
+      case CmdKind::DmResume: return result(dm.resume(c.name), out, err);
+      case CmdKind::DmStatus: return result(dm.status(c.name, c.noflush), out, err);
+      case CmdKind::DmTable: return result(dm.table(c.name), out, err);
+      case CmdKind::DmInfo: return result(dm.info(c.name), out, err);
+      case CmdKind::DmMessage: return result(dm.message(c.name, c.sector, c.message), out, err);
+      case CmdKind::DmRemove: return result(dm.remove(c.name), out, err);
+      case CmdKind::Dd: return dd(c, out, err);
+      case CmdKind::Sync: return sync(c, err);
+      case CmdKind::Blkdiscard: return blkdiscard(c, err);
+      case CmdKind::BlockdevGetsz: {
+        model::BlockDevice* b = world_.lookup(c.device);
+        if (!b) {
+          err = "blockdev: cannot open " + c.device + ": No such file or directory";
+          return 1;
+        }
+        out = std::to_string(b->capacity()) + "\n";
+        return 0;
+      }
+      case CmdKind::Sleep: sim::udelay_sim(c.seconds); return 0;
+      case CmdKind::Wait:
+        for (sim::Thread* t : background_) sim::join(*t, true);
+        background_.clear();
+        return 0;
+      case CmdKind::Tool: {
+        const engines::Tool* t = engines::find_tool(c.tool);
+        engines::ToolResult tr = t->run(c.args);
+        out = tr.out;
+        err = tr.err;
+        return tr.exit_code;
+      }
+      case CmdKind::PowerCut: return 0;
+    }
+    return 0;
+  }
+
+  model::BlockDevice* open(const std::string& tool, const std::string& path, std::string& err) {
+    model::BlockDevice* b = world_.lookup(path);
+    if (!b) err = tool + ": failed to open '" + path + "': No such file or directory";
+    return b;
+  }
+
+  TopIo& log_io(TopIo::Kind k, const std::string& dev, uint64_t sector, uint64_t sectors, uint64_t id, bool fua) {
+    TopIo io;
+    io.kind = k;
+    io.device = dev;
+    io.sector = sector;
+    io.sectors = sectors;
+    io.id = id;
+    io.fua = fua;
+    io.submit_ns = sim::ktime_get_ns();
+    out_.io.ios.push_back(io);
+    return out_.io.ios.back();
+  }
+
+  void acked(size_t at, model::BlkStatus st) {
+    TopIo& io = out_.io.ios[at];
+    io.ack_ns = sim::ktime_get_ns();
+    io.acked = st == model::BLK_STS_OK;
+    io.status = st;
+  }
+
+  int flush_device(const std::string& path, model::BlockDevice* b) {
+    model::Bio* bio = model::bio_alloc_flush(b);
+    log_io(TopIo::Flush, path, 0, 0, bio->id, false);
+    const size_t at = out_.io.ios.size() - 1;
+    const model::BlkStatus st = model::submit_bio_wait(bio);
+    model::bio_put(bio);
+    acked(at, st);
+    return st == model::BLK_STS_OK ? 0 : 1;
+  }
+
+  int dd(const Command& c, std::string& out, std::string& err) {
+    KFRAME_NAMED("dd");
+    model::BlockDevice* b = open("dd", c.device, err);
+    if (!b) return 1;
+    const uint32_t n = static_cast<uint32_t>(c.bs / 512);
+    uint64_t done = 0;
+    for (uint64_t i = 0; i < c.count; i++) {
+      const uint64_t sector = (c.seek + i) * n;
+      const unsigned flags = model::REQ_SYNC | (c.fua ? unsigned{model::REQ_FUA} : 0u);
+      model::Bio* bio = model::bio_alloc(b, model::ReqOp::Write, flags, sector, n);
+      for (uint32_t k = 0; k < n; k++)
+        bio->data()[k] = model::Sector::of_token(c.zero_source ? model::kZeroToken : model::written_token(bio->id, sector + k));
+      log_io(c.zero_source ? TopIo::Zero : TopIo::Data, c.device, sector, n, bio->id, c.fua);
+      const size_t at = out_.io.ios.size() - 1;
+      const model::BlkStatus st = model::submit_bio_wait(bio);
+      model::bio_put(bio);
+      acked(at, st);
+      if (st != model::BLK_STS_OK) {
+        err = "dd: error writing '" + c.device + "': " + (st == model::BLK_STS_NOTSUPP ? "Operation not supported" : "Input/output error");
+        out = std::to_string(done) + "+0 records in\n" + std::to_string(done) + "+0 records out\n";
+        return 1;
+      }
+      done++;
+    }
+    if (c.fsync_at_end && flush_device(c.device, b)) {
+      err = "dd: fsync failed for '" + c.device + "': Input/output error";
+      return 1;
+    }
+    out = std::to_string(done) + "+0 records in\n" + std::to_string(done) + "+0 records out\n" +
+          std::to_string(done * c.bs) + " bytes copied\n";
+    return 0;
+  }
+
+  int sync(const Command& c, std::string& err) {
+    std::vector<std::string> devs;
+    if (!c.device.empty()) {
+      devs.push_back(c.device);
+    } else {
+      std::set<std::string> seen;
+      for (const auto& io : out_.io.ios)
+        if (seen.insert(io.device).second) devs.push_back(io.device);
+    }
+    int rc = 0;
+    for (const auto& d : devs) {
+      model::BlockDevice* b = open("sync", d, err);
+      if (!b) return 1;
+      if (flush_device(d, b)) {
+        err = "sync: error syncing '" + d + "': Input/output error";
+        rc = 1;
+      }
+    }
+    return rc;
+  }
+
+  int blkdiscard(const Command& c, std::string& err) {
+    model::BlockDevice* b = open("blkdiscard", c.device, err);
+    if (!b) return 1;
+    const uint64_t start = c.offset / 512;
+    const uint64_t len = c.length ? c.length / 512 : b->capacity() - std::min(b->capacity(), start);
+    model::Bio* bio = model::bio_alloc(b, model::ReqOp::Discard, 0, start, static_cast<uint32_t>(len));
+    log_io(TopIo::Discard, c.device, start, len, bio->id, false);
+    const size_t at = out_.io.ios.size() - 1;
+    const model::BlkStatus st = model::submit_bio_wait(bio);
+    model::bio_put(bio);
+    acked(at, st);
+    if (st == model::BLK_STS_NOTSUPP) {
+      err = "blkdiscard: " + c.device + ": BLKDISCARD ioctl failed: Operation not supported";
+      return 1;
+    }
+    if (st != model::BLK_STS_OK) {
+      err = "blkdiscard: " + c.device + ": BLKDISCARD ioctl failed: Input/output error";
+      return 1;
+    }
+    return 0;
+  }
+
+  // Lets background I/O, timers and deferred work finish before reading back or checking.
+  void settle() { sim::udelay_sim(1.0); }
+
+  void read_back() {
+    KFRAME_NAMED("oracle_read_back");
+    for (auto& [dev, sectors] : sectors_to_check(*in_.before_crash, in_.crash_ns, 1 << 20)) {
+      OracleRead rd;
+      rd.device = dev;
+      model::BlockDevice* b = world_.lookup(dev);
+      rd.present = b != nullptr;
+      size_t i = 0;
+      while (b && i < sectors.size()) {
+        // One read per run of consecutive sectors, at most 256 at a time.
+        size_t j = i + 1;
+        while (j < sectors.size() && sectors[j] == sectors[j - 1] + 1 && j - i < 256) j++;
+        std::vector<model::Sector> data;
+        const uint64_t first = sectors[i];
+        const uint32_t n = static_cast<uint32_t>(j - i);
+        if (first + n > b->capacity() || model::blk_read(b, first, n, &data) != model::BLK_STS_OK) {
+          for (size_t k = i; k < j; k++) rd.failed.push_back(sectors[k]);
+        } else {
+          for (uint32_t k = 0; k < n; k++) rd.values.emplace_back(first + k, data[k].token);
+        }
+        i = j;
+      }
+      out_.reads.push_back(std::move(rd));
+    }
+  }
+
+  void run_checks() {
+    engines::CheckInput ci;
+    ci.crash_ns = in_.crash_ns;
+    for (const auto& io : in_.before_crash->ios) {
+      if (io.kind == TopIo::Flush || io.submit_ns > in_.crash_ns) continue;
+      engines::TopWrite w;
+      w.device = io.device;
+      w.sector = io.sector;
+      w.sectors = io.sectors;
+      w.id = io.id;
+      w.submit_ns = io.submit_ns;
+      w.ack_ns = io.ack_ns;
+      w.acked = io.acked && io.ack_ns <= in_.crash_ns;
+      ci.writes.push_back(w);
+    }
+    for (const auto& name : in_.scenario->expect) {
+      const engines::EngineCheck* check = engines::find_check(name);
+      if (!check) continue;
+      for (const auto& v : check->run(ci)) out_.check_violations.emplace_back(v.check, v.message);
+    }
+  }
+
+  void resolve(const std::string& top, model::BlockDevice* b, uint64_t top_sector, uint64_t sector, uint64_t len,
+               int depth) {
+    if (depth > 16) return;
+    if (auto* d = dynamic_cast<model::Disk*>(b)) {
+      int idx = 0;
+      for (model::Disk* x : world_.disks()) {
+        if (x == d) break;
+        idx++;
+      }
+      out_.data_map.push_back(Extent{top, top_sector, len, idx, sector});
+      return;
+    }
+    auto* md = dynamic_cast<model::MappedDevice*>(b);
+    model::DmTable* t = md ? md->live_table() : nullptr;
+    if (!t) return;
+    uint64_t s = sector;
+    while (s < sector + len) {
+      model::DmTarget* ti = t->find_target(s);
+      if (!ti) return;
+      const uint64_t n = std::min(sector + len, ti->begin + ti->len) - s;
+      model::BlockDevice* leg = nullptr;
+      uint64_t leg_sector = 0;
+      if (ti->type->locate && !ti->type->locate(ti, s, &leg, &leg_sector))
+        resolve(top, leg, top_sector + (s - sector), leg_sector, n, depth + 1);
+      else
+        out_.data_map.push_back(Extent{top, top_sector + (s - sector), n, -1, 0});
+      s += n;
+    }
+  }
+
+  void capture(bool check_leaks) {
+    for (model::Disk* d : world_.disks()) {
+      std::ostringstream t;
+      d->trace().save(t);
+      DiskState s;
+      s.trace = t.str();
+      s.disk_id = d->disk_id();
+      s.sectors = d->capacity();
+      s.logical_block_size = d->limits.logical_block_size;
+      s.initial_zero = d->config().initial_zero;
+      s.discard_zeroes = d->config().discard_zeroes;
+      out_.disks.push_back(std::move(s));
+    }
+    if (!in_.before_crash) {
+      std::set<std::string> devs;
+      for (const auto& io : out_.io.ios) devs.insert(io.device);
+      for (const auto& dev : devs)
+        if (model::BlockDevice* b = world_.lookup(dev)) resolve(dev, b, 0, 0, b->capacity(), 0);
+    }
+    // Bios neither completed nor parked by a suspended device once everything settled (not
+    // at a power cut, where bios in flight are simply cut off).
+    if (!check_leaks) return;
+    uint64_t parked = 0;
+    for (const auto& name : world_.dm().names())
+      if (model::MappedDevice* md = world_.dm().device(name)) parked += md->in_flight() + md->deferred_count();
+    uint64_t in_flight = 0;
+    for (model::Disk* d : world_.disks())
+      for (const auto& rec : d->trace().records) in_flight += rec.complete_ns == model::IoRecord::kInFlight;
+    const uint64_t used = model::bios_in_use();
+    out_.leaked_bios = in_flight == 0 && used > parked ? used - parked : 0;
+  }
+
+  const PhaseInput& in_;
+  PhaseOutput& out_;
+  model::World& world_;
+  std::vector<sim::Thread*> background_;
+};
+
+}  // namespace
+
+PhaseRun run_phase(const PhaseInput& in, double wall_timeout_s) {
+  PhaseRun run;
+  run.sim = sim::run_isolated(
+      in.config,
+      [&in] {
+        model::set_active_knobs(in.knobs);
+        auto* world = new model::World;
+        for (size_t i = 0; i < in.scenario->disks.size(); i++) {
+          const auto& spec = in.scenario->disks[i];
+          model::DiskConfig c;
+          c.name = spec.name;
+          c.sectors = spec.bytes / 512;
+          c.logical_block_size = spec.logical_block_size;
+          c.write_cache = spec.write_cache;
+          c.profile = spec.profile;
+          c.initial_zero = spec.initial_zero;
+          c.discard = spec.discard;
+          c.discard_zeroes = spec.discard_zeroes;
+          model::Disk& d = world->add_disk(c);
+          if (i < in.images.size()) d.load_media(in.images[i]);
+        }
+        auto* out = new PhaseOutput;
+        Executor(in, *out, *world).run();
+      },
+      wall_timeout_s);
+  if (!run.sim.payload.empty()) run.out = PhaseOutput::deserialize(run.sim.payload);
+  return run;
+}
+
+}  // namespace verify

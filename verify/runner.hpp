@@ -1,0 +1,71 @@
+// Runs a scenario: the steps up to the power cut once per seed, then, for each crash point and
+// each crash state the explore settings ask for, the recovery steps on the crashed images, and
+// judges every run with the detectors, the block-device oracle and the engine checks. A unit of
+// work is one scenario with one seed (and, for catalog entries, both knob settings), so that
+// shards of a check cover each exploration exactly once.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "scenarios/scenario.hpp"
+#include "sim/config.hpp"
+#include "sim/result.hpp"
+
+namespace verify {
+
+struct Violation {
+  std::string kind;  // deadlock, hung-task, block-device, step-failed, era-written-since, ...
+  std::string title;
+  std::string detail;
+};
+
+struct Exploration {
+  uint64_t seed = 0;
+  std::vector<std::string> knobs;
+  int64_t crash_point = -1;  // index in the crash points, -1 without a power cut
+  uint64_t crash_ns = 0;
+  std::string crash_label;
+  std::string crash_state;  // "durable", "all 5", "random 3", "prefix 2", "z3 model 1"
+  std::string choice_hex;
+  std::string lost_writes;
+  std::vector<Violation> violations;
+  std::string transcript;
+};
+
+struct UnitResult {
+  std::string file, scenario;
+  uint64_t seed = 0;
+  std::vector<std::string> knobs;     // on in the run that decides the verdict
+  uint64_t explorations = 0, recoveries = 0, crash_points = 0;
+  std::vector<Exploration> failures;  // at most a few, the first ones
+  bool passed = true;
+  std::string verdict;                // one line
+  std::string catalog;                // catalog entries: what the knob-on run showed
+};
+
+struct RunOptions {
+  std::vector<std::string> extra_knobs;       // --knob
+  std::optional<int64_t> only_crash_point;    // --crash-point
+  std::optional<std::string> only_choice;     // --crash-choice (hex)
+  size_t keep_failures = 3;
+  double wall_timeout_s = 300;
+};
+
+// Config of a seed: seed 0 is SimGrid's own order; others perturb the schedule.
+sim::SimConfig seed_config(const scenarios::Scenario& s, uint64_t seed);
+
+// One scenario with one seed and the given knobs on: every exploration it asks for.
+UnitResult run_exploration(const scenarios::Scenario& s, uint64_t seed, const std::vector<std::string>& knobs,
+                           const RunOptions& opt);
+
+// The unit `check` runs: for a catalog entry, knob off must pass and knob on must fail with
+// the kind it names; otherwise one exploration run with the scenario's knobs.
+UnitResult run_unit(const scenarios::Scenario& s, uint64_t seed, const RunOptions& opt);
+
+// The command that replays an exploration exactly.
+std::string replay_command(const UnitResult& u, const Exploration& e);
+
+}  // namespace verify
