@@ -116,7 +116,8 @@ int cmd_run(const Args& in) {
     return kExitOk;
   }
   verify::RunOptions opt;
-  const uint64_t seed = static_cast<uint64_t>(parse_count(take_option(args, "--seed", "0", "run"), "--seed", "run", 0, 1L << 40));
+  const uint64_t seed =
+      static_cast<uint64_t>(parse_count(take_option(args, "--seed", "0", "run"), "--seed", "run", 0, 1L << 40));
   for (std::string k; !(k = take_option(args, "--knob", "", "run")).empty();) {
     if (!model::find_knob(k)) throw UsageError("unknown knob '" + k + "'", "run 'dmsim catalog' for the list");
     opt.extra_knobs.push_back(k);
@@ -131,7 +132,9 @@ int cmd_run(const Args& in) {
       throw UsageError("--crash-choice must be hexadecimal, got '" + choice + "'", "see 'dmsim run --help'");
     opt.only_choice = choice;
   }
-  if (args.size() != 1) throw UsageError(args.empty() ? "run needs a scenario file" : "unexpected argument '" + args[1] + "'", "see 'dmsim run --help'");
+  if (args.size() != 1)
+    throw UsageError(args.empty() ? "run needs a scenario file" : "unexpected argument '" + args[1] + "'",
+                     "see 'dmsim run --help'");
   auto scen = load_all({args[0]});
   const scenarios::Scenario& s = scen[0];
   std::vector<std::string> knobs = s.explore.knobs;
@@ -157,7 +160,8 @@ int cmd_check(const Args& in) {
   const std::string json = take_option(args, "--json", "", "check");
   const std::string report_dir = take_option(args, "--report-dir", "", "check");
   const size_t slash = shard.find('/');
-  if (slash == std::string::npos) throw UsageError("--shard must be K/N, got '" + shard + "'", "see 'dmsim check --help'");
+  if (slash == std::string::npos)
+    throw UsageError("--shard must be K/N, got '" + shard + "'", "see 'dmsim check --help'");
   const long shard_n = parse_count(shard.substr(slash + 1), "N of --shard", "check", 1, 100000);
   const long shard_k = parse_count(shard.substr(0, slash), "K of --shard", "check", 1, shard_n);
   for (const auto& a : args)
@@ -168,10 +172,7 @@ int cmd_check(const Args& in) {
   const auto all = load_all(files);
   // Units: every seed of every scenario, in file order; this shard takes every N-th.
   std::vector<std::pair<const scenarios::Scenario*, uint64_t>> units;
-  size_t index = 0;
-  for (const auto& s : all)
-    for (uint64_t seed = 0; seed < s.explore.seeds; seed++, index++)
-      if (static_cast<long>(index % static_cast<size_t>(shard_n)) == shard_k - 1) units.emplace_back(&s, seed);
+  for (const auto& ref : verify::plan_units(all, shard_k, shard_n)) units.emplace_back(&all[ref.scenario], ref.seed);
   std::fprintf(stderr, "dmsim check: %zu scenario(s), %zu unit(s) in shard %ld/%ld, %d job(s)\n", all.size(),
                units.size(), shard_k, shard_n, jobs);
   std::vector<std::function<std::string()>> tasks;
@@ -219,7 +220,8 @@ int cmd_check(const Args& in) {
     std::map<std::string, const scenarios::Scenario*> by_file;
     for (const auto& s : all) by_file[s.file] = &s;
     for (const auto& u : results)
-      for (const auto& p : reports::write_unit_reports(report_dir, u, by_file[u.file])) std::printf("report: %s\n", p.c_str());
+      for (const auto& p : reports::write_unit_reports(report_dir, u, by_file[u.file]))
+        std::printf("report: %s\n", p.c_str());
   }
   return failed ? kExitViolation : kExitOk;
 }
@@ -249,11 +251,13 @@ int cmd_merge(const Args& in) {
       all.push_back(std::move(u));
     }
   }
-  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return std::tie(a.file, a.seed) < std::tie(b.file, b.seed); });
+  std::sort(all.begin(), all.end(),
+            [](const auto& a, const auto& b) { return std::tie(a.file, a.seed) < std::tie(b.file, b.seed); });
   write_file(args[0], verify::results_to_json(all));
   size_t failed = 0;
   for (const auto& u : all) failed += !u.passed;
-  std::printf("merged %zu unit(s) from %zu file(s) into %s: %zu failed\n", all.size(), args.size() - 1, args[0].c_str(), failed);
+  std::printf("merged %zu unit(s) from %zu file(s) into %s: %zu failed\n", all.size(), args.size() - 1, args[0].c_str(),
+              failed);
   return failed ? kExitViolation : kExitOk;
 }
 
@@ -269,17 +273,19 @@ int cmd_catalog(const Args& in) {
   if (json) {
     std::printf("[");
     for (size_t i = 0; i < knobs.size(); i++)
-      std::printf("%s{\"knob\": \"%s\", \"fixed_in\": \"%s\", \"detects\": \"%s\", \"source\": \"%s\", \"description\": \"%s\"}",
-                  i ? ", " : "", verify::json_escape(knobs[i].name).c_str(), verify::json_escape(knobs[i].fixed_in).c_str(),
-                  verify::json_escape(knobs[i].detects).c_str(), verify::json_escape(knobs[i].source).c_str(),
-                  verify::json_escape(knobs[i].description).c_str());
+      std::printf(
+          "%s{\"knob\": \"%s\", \"fixed_in\": \"%s\", \"detects\": \"%s\", \"source\": \"%s\", \"description\": "
+          "\"%s\"}",
+          i ? ", " : "", verify::json_escape(knobs[i].name).c_str(), verify::json_escape(knobs[i].fixed_in).c_str(),
+          verify::json_escape(knobs[i].detects).c_str(), verify::json_escape(knobs[i].source).c_str(),
+          verify::json_escape(knobs[i].description).c_str());
     std::printf("]\n");
     return kExitOk;
   }
   std::printf("%-36s %-10s %-14s %s\n", "knob", "fixed in", "detected as", "source / what it restores");
   for (const auto& k : knobs)
-    std::printf("%-36s %-10s %-14s %s\n%61s%s\n", k.name.c_str(), k.fixed_in.c_str(), k.detects.c_str(), k.source.c_str(),
-                "", k.description.c_str());
+    std::printf("%-36s %-10s %-14s %s\n%61s%s\n", k.name.c_str(), k.fixed_in.c_str(), k.detects.c_str(),
+                k.source.c_str(), "", k.description.c_str());
   return kExitOk;
 }
 

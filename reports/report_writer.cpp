@@ -14,14 +14,26 @@ std::string xml_escape(const std::string& s) {
   std::string o;
   for (char c : s) {
     switch (c) {
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '&': o += "&amp;"; break;
-      case '"': o += "&quot;"; break;
-      case '\'': o += "&apos;"; break;
+      case '<':
+        o += "&lt;";
+        break;
+      case '>':
+        o += "&gt;";
+        break;
+      case '&':
+        o += "&amp;";
+        break;
+      case '"':
+        o += "&quot;";
+        break;
+      case '\'':
+        o += "&apos;";
+        break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') o += ' ';
-        else o += c;
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t')
+          o += ' ';
+        else
+          o += c;
     }
   }
   return o;
@@ -33,7 +45,9 @@ std::string slug(const std::string& s) {
   return o;
 }
 
-std::string fence(const std::string& s) { return "```\n" + s + (s.empty() || s.back() == '\n' ? "" : "\n") + "```\n"; }
+std::string fence(const std::string& s) {
+  return "```\n" + s + (s.empty() || s.back() == '\n' ? "" : "\n") + "```\n";
+}
 }  // namespace
 
 std::string markdown_report(const verify::UnitResult& u, const verify::Exploration& e, const scenarios::Scenario* s) {
@@ -52,9 +66,9 @@ std::string markdown_report(const verify::UnitResult& u, const verify::Explorati
   m += "- knobs on: " + (knobs.empty() ? std::string("none (fixed behaviour)") : knobs) + "\n";
   m += "- replay exactly: `" + verify::replay_command(u, e) + "`\n\n";
   if (e.crash_point >= 0) {
-    m += "## Crash\n\nPower cut at " + std::to_string(e.crash_ns / 1000) + " us (" + e.crash_label + "), crash state `" +
-         e.crash_state + "` (choice `" + e.choice_hex + "`). Writes that could be lost at that point:\n\n" +
-         fence(e.lost_writes) + "\n";
+    m += "## Crash\n\nPower cut at " + std::to_string(e.crash_ns / 1000) + " us (" + e.crash_label +
+         "), crash state `" + e.crash_state + "` (choice `" + e.choice_hex +
+         "`). Writes that could be lost at that point:\n\n" + fence(e.lost_writes) + "\n";
   }
   m += "## Violations\n\n";
   for (const auto& v : e.violations) {
@@ -75,7 +89,8 @@ std::vector<std::string> write_unit_reports(const std::string& dir, const verify
                                             const scenarios::Scenario* s) {
   std::vector<std::string> paths;
   for (size_t i = 0; i < u.failures.size(); i++) {
-    const fs::path d = fs::path(dir) / (slug(u.scenario) + "-seed" + std::to_string(u.seed) + "-" + std::to_string(i + 1));
+    const fs::path d =
+        fs::path(dir) / (slug(u.scenario) + "-seed" + std::to_string(u.seed) + "-" + std::to_string(i + 1));
     fs::create_directories(d);
     const fs::path p = d / "report.md";
     std::ofstream(p) << markdown_report(u, u.failures[i], s);

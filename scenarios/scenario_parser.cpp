@@ -330,6 +330,8 @@ Scenario parse_scenario(const std::string& text, const std::string& file) {
       std::optional<CommandError> err;
       Step step;
       step.cmd = parse_command(st.Scalar(), &err);
+      // "- ! cmd" reaches us as a YAML non-specific tag: the shell's "this must fail".
+      if (st.Tag() == "!") step.cmd.expect_failure = true;
       step.line = st.Mark().line + 1;
       step.column = st.Mark().column + 1;
       if (err) {

@@ -64,14 +64,19 @@ LegalValues BlockDeviceOracle::legal(const std::string& device, uint64_t sector)
   for (size_t i = any_covered ? from : 0; i < writes.size(); i++) {
     const TopIo& w = *writes[i];
     switch (w.kind) {
-      case TopIo::Data: l.tokens.push_back(model::written_token(w.id, sector)); break;
-      case TopIo::Zero: l.zero_allowed = true; break;
+      case TopIo::Data:
+        l.tokens.push_back(model::written_token(w.id, sector));
+        break;
+      case TopIo::Zero:
+        l.zero_allowed = true;
+        break;
       case TopIo::Discard:
         // A discarded block may read zeroes or keep what it had.
         l.zero_allowed = true;
         if (i == from && any_covered) l.original = true;
         break;
-      case TopIo::Flush: break;
+      case TopIo::Flush:
+        break;
     }
   }
   // A discard that is the durable value keeps whatever could be there before it as legal.

@@ -15,10 +15,12 @@ std::vector<CrashPoint> crash_points(const scenarios::Scenario& s, const PhaseOu
   const uint64_t cut = p1.end_ns;
   std::map<uint64_t, std::string> pts;
   switch (s.explore.crash_points) {
-    case CrashPoints::None: break;
+    case CrashPoints::None:
+      break;
     case CrashPoints::Steps:
       for (const auto& st : p1.steps)
-        if (st.finished && st.end_ns <= cut) pts.emplace(st.end_ns, "after step " + std::to_string(st.index + 1) + ": " + st.text);
+        if (st.finished && st.end_ns <= cut)
+          pts.emplace(st.end_ns, "after step " + std::to_string(st.index + 1) + ": " + st.text);
       break;
     case CrashPoints::EveryIo:
     case CrashPoints::EveryFlush:
@@ -88,7 +90,8 @@ void MultiDiskCrashSpace::enumerate(uint64_t bound, const std::function<void(con
   }
 }
 
-void MultiDiskCrashSpace::sample(uint64_t seed, uint64_t n, const std::function<void(const std::vector<bool>&)>& fn) const {
+void MultiDiskCrashSpace::sample(uint64_t seed, uint64_t n,
+                                 const std::function<void(const std::vector<bool>&)>& fn) const {
   // Per write: none, all, or a torn subset, drawn from one seeded stream for all disks.
   sim::Rng rng(seed);
   std::vector<bool> c(total_, false);
@@ -99,7 +102,8 @@ void MultiDiskCrashSpace::sample(uint64_t seed, uint64_t n, const std::function<
       while (v < may.size()) {
         const size_t rec = may[v].record;
         const uint64_t mode = rng.below(3);
-        for (; v < may.size() && may[v].record == rec; v++) c[offsets_[d] + v] = mode == 1 || (mode == 2 && rng.below(2));
+        for (; v < may.size() && may[v].record == rec; v++)
+          c[offsets_[d] + v] = mode == 1 || (mode == 2 && rng.below(2));
       }
     }
     fn(c);

@@ -84,8 +84,10 @@ std::optional<std::vector<bool>> CrashSearch::next() {
     differ.push_back(choice[i] ? !z.vars[i] : z.vars[i]);
   }
   // Ask for a different assignment next time.
-  if (!differ.empty()) z.solver.add(z3::mk_or(differ));
-  else z.solver.add(z.ctx.bool_val(false));
+  if (!differ.empty())
+    z.solver.add(z3::mk_or(differ));
+  else
+    z.solver.add(z.ctx.bool_val(false));
   return choice;
 }
 

@@ -196,13 +196,20 @@ class Executor {
  private:
   static std::string thread_name(const Command& c) {
     switch (c.kind) {
-      case CmdKind::Dd: return "dd";
-      case CmdKind::Sync: return "sync";
-      case CmdKind::Blkdiscard: return "blkdiscard";
-      case CmdKind::BlockdevGetsz: return "blockdev";
-      case CmdKind::Sleep: return "sleep";
-      case CmdKind::Tool: return c.tool;
-      default: return "dmsetup";
+      case CmdKind::Dd:
+        return "dd";
+      case CmdKind::Sync:
+        return "sync";
+      case CmdKind::Blkdiscard:
+        return "blkdiscard";
+      case CmdKind::BlockdevGetsz:
+        return "blockdev";
+      case CmdKind::Sleep:
+        return "sleep";
+      case CmdKind::Tool:
+        return c.tool;
+      default:
+        return "dmsetup";
     }
   }
 
@@ -249,17 +256,28 @@ class Executor {
         if (!err.empty()) return 1;
         return result(c.kind == CmdKind::DmCreate ? dm.create(c.name, table) : dm.load(c.name, table), out, err);
       }
-      case CmdKind::DmClear: return result(dm.clear(c.name), out, err);
-      case CmdKind::DmSuspend: return result(dm.suspend(c.name, c.noflush), out, err);
-      case CmdKind::DmResume: return result(dm.resume(c.name), out, err);
-      case CmdKind::DmStatus: return result(dm.status(c.name, c.noflush), out, err);
-      case CmdKind::DmTable: return result(dm.table(c.name), out, err);
-      case CmdKind::DmInfo: return result(dm.info(c.name), out, err);
-      case CmdKind::DmMessage: return result(dm.message(c.name, c.sector, c.message), out, err);
-      case CmdKind::DmRemove: return result(dm.remove(c.name), out, err);
-      case CmdKind::Dd: return dd(c, out, err);
-      case CmdKind::Sync: return sync(c, err);
-      case CmdKind::Blkdiscard: return blkdiscard(c, err);
+      case CmdKind::DmClear:
+        return result(dm.clear(c.name), out, err);
+      case CmdKind::DmSuspend:
+        return result(dm.suspend(c.name, c.noflush), out, err);
+      case CmdKind::DmResume:
+        return result(dm.resume(c.name), out, err);
+      case CmdKind::DmStatus:
+        return result(dm.status(c.name, c.noflush), out, err);
+      case CmdKind::DmTable:
+        return result(dm.table(c.name), out, err);
+      case CmdKind::DmInfo:
+        return result(dm.info(c.name), out, err);
+      case CmdKind::DmMessage:
+        return result(dm.message(c.name, c.sector, c.message), out, err);
+      case CmdKind::DmRemove:
+        return result(dm.remove(c.name), out, err);
+      case CmdKind::Dd:
+        return dd(c, out, err);
+      case CmdKind::Sync:
+        return sync(c, err);
+      case CmdKind::Blkdiscard:
+        return blkdiscard(c, err);
       case CmdKind::BlockdevGetsz: {
         model::BlockDevice* b = world_.lookup(c.device);
         if (!b) {
@@ -269,7 +287,9 @@ class Executor {
         out = std::to_string(b->capacity()) + "\n";
         return 0;
       }
-      case CmdKind::Sleep: sim::udelay_sim(c.seconds); return 0;
+      case CmdKind::Sleep:
+        sim::udelay_sim(c.seconds);
+        return 0;
       case CmdKind::Wait:
         for (sim::Thread* t : background_) sim::join(*t, true);
         background_.clear();
@@ -281,7 +301,8 @@ class Executor {
         err = tr.err;
         return tr.exit_code;
       }
-      case CmdKind::PowerCut: return 0;
+      case CmdKind::PowerCut:
+        return 0;
     }
     return 0;
   }
@@ -333,14 +354,16 @@ class Executor {
       const unsigned flags = model::REQ_SYNC | (c.fua ? unsigned{model::REQ_FUA} : 0u);
       model::Bio* bio = model::bio_alloc(b, model::ReqOp::Write, flags, sector, n);
       for (uint32_t k = 0; k < n; k++)
-        bio->data()[k] = model::Sector::of_token(c.zero_source ? model::kZeroToken : model::written_token(bio->id, sector + k));
+        bio->data()[k] =
+            model::Sector::of_token(c.zero_source ? model::kZeroToken : model::written_token(bio->id, sector + k));
       log_io(c.zero_source ? TopIo::Zero : TopIo::Data, c.device, sector, n, bio->id, c.fua);
       const size_t at = out_.io.ios.size() - 1;
       const model::BlkStatus st = model::submit_bio_wait(bio);
       model::bio_put(bio);
       acked(at, st);
       if (st != model::BLK_STS_OK) {
-        err = "dd: error writing '" + c.device + "': " + (st == model::BLK_STS_NOTSUPP ? "Operation not supported" : "Input/output error");
+        err = "dd: error writing '" + c.device +
+              "': " + (st == model::BLK_STS_NOTSUPP ? "Operation not supported" : "Input/output error");
         out = std::to_string(done) + "+0 records in\n" + std::to_string(done) + "+0 records out\n";
         return 1;
       }

@@ -16,7 +16,7 @@ namespace verify {
 
 struct PhaseInput {
   const scenarios::Scenario* scenario = nullptr;
-  size_t first_step = 0, end_step = 0;  // steps [first, end); end may be the power-cut step
+  size_t first_step = 0, end_step = 0;   // steps [first, end); end may be the power-cut step
   std::vector<model::DiskImage> images;  // one per disk to start from, or empty: new disks
   std::vector<std::string> knobs;
   sim::SimConfig config;
@@ -56,7 +56,7 @@ struct OracleRead {
   std::string device;
   bool present = false;
   std::vector<std::pair<uint64_t, uint64_t>> values;  // (sector, token)
-  std::vector<uint64_t> failed;                        // sectors whose read failed
+  std::vector<uint64_t> failed;                       // sectors whose read failed
 };
 
 struct PhaseOutput {

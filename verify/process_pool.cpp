@@ -93,7 +93,8 @@ std::vector<TaskOutput> run_tasks(const std::vector<std::function<std::string()>
       }
       TaskOutput& o = out[c.task];
       if (WIFSIGNALED(status)) {
-        o.error = std::string("died of signal ") + std::to_string(WTERMSIG(status)) + " (" + ::strsignal(WTERMSIG(status)) + ")";
+        o.error = std::string("died of signal ") + std::to_string(WTERMSIG(status)) + " (" +
+                  ::strsignal(WTERMSIG(status)) + ")";
       } else if (WEXITSTATUS(status) != 0) {
         o.error = c.data.empty() ? "exited with " + std::to_string(WEXITSTATUS(status)) : c.data;
       } else {

@@ -10,11 +10,21 @@ std::string json_escape(const std::string& s) {
   std::string o;
   for (unsigned char c : s) {
     switch (c) {
-      case '"': o += "\\\""; break;
-      case '\\': o += "\\\\"; break;
-      case '\n': o += "\\n"; break;
-      case '\t': o += "\\t"; break;
-      case '\r': o += "\\r"; break;
+      case '"':
+        o += "\\\"";
+        break;
+      case '\\':
+        o += "\\\\";
+        break;
+      case '\n':
+        o += "\\n";
+        break;
+      case '\t':
+        o += "\\t";
+        break;
+      case '\r':
+        o += "\\r";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -29,7 +39,9 @@ std::string json_escape(const std::string& s) {
 }
 
 namespace {
-std::string q(const std::string& s) { return "\"" + json_escape(s) + "\""; }
+std::string q(const std::string& s) {
+  return "\"" + json_escape(s) + "\"";
+}
 std::string list(const std::vector<std::string>& v) {
   std::string s = "[";
   for (size_t i = 0; i < v.size(); i++) s += (i ? ", " : "") + q(v[i]);
@@ -38,12 +50,12 @@ std::string list(const std::vector<std::string>& v) {
 }  // namespace
 
 std::string unit_to_json(const UnitResult& u) {
-  std::string s = "{\"file\": " + q(u.file) + ", \"scenario\": " + q(u.scenario) + ", \"seed\": " +
-                  std::to_string(u.seed) + ", \"knobs\": " + list(u.knobs) + ", \"passed\": " +
-                  (u.passed ? "true" : "false") + ", \"verdict\": " + q(u.verdict) + ", \"catalog\": " + q(u.catalog) +
-                  ", \"explorations\": " + std::to_string(u.explorations) + ", \"recoveries\": " +
-                  std::to_string(u.recoveries) + ", \"crash_points\": " + std::to_string(u.crash_points) +
-                  ", \"failures\": [";
+  std::string s = "{\"file\": " + q(u.file) + ", \"scenario\": " + q(u.scenario) +
+                  ", \"seed\": " + std::to_string(u.seed) + ", \"knobs\": " + list(u.knobs) +
+                  ", \"passed\": " + (u.passed ? "true" : "false") + ", \"verdict\": " + q(u.verdict) +
+                  ", \"catalog\": " + q(u.catalog) + ", \"explorations\": " + std::to_string(u.explorations) +
+                  ", \"recoveries\": " + std::to_string(u.recoveries) +
+                  ", \"crash_points\": " + std::to_string(u.crash_points) + ", \"failures\": [";
   for (size_t i = 0; i < u.failures.size(); i++) {
     const Exploration& e = u.failures[i];
     s += std::string(i ? ", " : "") + "{\"seed\": " + std::to_string(e.seed) + ", \"knobs\": " + list(e.knobs) +
@@ -52,8 +64,8 @@ std::string unit_to_json(const UnitResult& u) {
          ", \"choice\": " + q(e.choice_hex) + ", \"lost_writes\": " + q(e.lost_writes) +
          ", \"replay\": " + q(replay_command(u, e)) + ", \"transcript\": " + q(e.transcript) + ", \"violations\": [";
     for (size_t k = 0; k < e.violations.size(); k++)
-      s += std::string(k ? ", " : "") + "{\"kind\": " + q(e.violations[k].kind) + ", \"title\": " +
-           q(e.violations[k].title) + ", \"detail\": " + q(e.violations[k].detail) + "}";
+      s += std::string(k ? ", " : "") + "{\"kind\": " + q(e.violations[k].kind) +
+           ", \"title\": " + q(e.violations[k].title) + ", \"detail\": " + q(e.violations[k].detail) + "}";
     s += "]}";
   }
   return s + "]}";
@@ -62,8 +74,8 @@ std::string unit_to_json(const UnitResult& u) {
 std::string results_to_json(const std::vector<UnitResult>& units) {
   size_t failed = 0;
   for (const auto& u : units) failed += !u.passed;
-  std::string s = "{\"dmsim_results\": 1, \"units\": " + std::to_string(units.size()) + ", \"failed\": " +
-                  std::to_string(failed) + ", \"results\": [\n";
+  std::string s = "{\"dmsim_results\": 1, \"units\": " + std::to_string(units.size()) +
+                  ", \"failed\": " + std::to_string(failed) + ", \"results\": [\n";
   for (size_t i = 0; i < units.size(); i++) s += "  " + unit_to_json(units[i]) + (i + 1 < units.size() ? ",\n" : "\n");
   return s + "]}\n";
 }
@@ -102,7 +114,8 @@ std::vector<UnitResult> results_from_json(const std::string& text, const std::st
       e.lost_writes = f["lost_writes"].as<std::string>();
       e.transcript = f["transcript"].as<std::string>();
       for (const auto& v : f["violations"])
-        e.violations.push_back({v["kind"].as<std::string>(), v["title"].as<std::string>(), v["detail"].as<std::string>()});
+        e.violations.push_back(
+            {v["kind"].as<std::string>(), v["title"].as<std::string>(), v["detail"].as<std::string>()});
       u.failures.push_back(std::move(e));
     }
     out.push_back(std::move(u));

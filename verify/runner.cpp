@@ -5,10 +5,10 @@
 #include <set>
 
 #include "engines/checks.hpp"
+#include "sim/trace.hpp"
 #include "verify/block_device_oracle.hpp"
 #include "verify/crash_explorer.hpp"
 #include "verify/crash_search.hpp"
-#include "sim/trace.hpp"
 #include "verify/phase.hpp"
 
 namespace verify {
@@ -29,10 +29,12 @@ namespace {
 // Which expect entry a violation kind answers to; empty: always reported.
 std::string check_for_kind(const std::string& kind) {
   static const std::map<std::string, std::string> m = {
-      {"deadlock", "no-deadlock"},     {"hung-task", "no-hung-task"},        {"lock-order", "no-lockdep"},
-      {"recursive-locking", "no-lockdep"}, {"atomic-sleep", "no-lockdep"},   {"lock-misuse", "no-lockdep"},
-      {"warning", "no-errors"},        {"bug", "no-errors"},                 {"errors", "no-errors"},
-      {"step-failed", "no-errors"},    {"leak", "no-leaks"},                 {"block-device", "block-device"},
+      {"deadlock", "no-deadlock"},    {"hung-task", "no-hung-task"},
+      {"lock-order", "no-lockdep"},   {"recursive-locking", "no-lockdep"},
+      {"atomic-sleep", "no-lockdep"}, {"lock-misuse", "no-lockdep"},
+      {"warning", "no-errors"},       {"bug", "no-errors"},
+      {"errors", "no-errors"},        {"step-failed", "no-errors"},
+      {"leak", "no-leaks"},           {"block-device", "block-device"},
   };
   auto it = m.find(kind);
   if (it != m.end()) return it->second;
@@ -65,15 +67,20 @@ void phase_violations(const Scenario& s, const PhaseRun& run, std::vector<Violat
     if (st.expect_failure) excused.emplace_back(st.dmesg_from, st.dmesg_to);
   for (size_t i = 0; i < run.sim.dmesg.size(); i++) {
     const std::string& line = run.sim.dmesg[i];
-    const bool excuse = std::any_of(excused.begin(), excused.end(), [&](auto r) { return i >= r.first && i < r.second; });
-    if (!excuse && line.find("device-mapper:") != std::string::npos) add("errors", "kernel log: " + line.substr(line.find("device-mapper:")), line);
+    const bool excuse =
+        std::any_of(excused.begin(), excused.end(), [&](auto r) { return i >= r.first && i < r.second; });
+    if (!excuse && line.find("device-mapper:") != std::string::npos)
+      add("errors", "kernel log: " + line.substr(line.find("device-mapper:")), line);
   }
   for (const auto& st : run.out.steps) {
     if (!st.finished) continue;
     if (st.expect_failure && st.exit_code == 0)
-      add("step-failed", "step " + std::to_string(st.index + 1) + " was expected to fail but succeeded: " + st.text, st.out);
+      add("step-failed", "step " + std::to_string(st.index + 1) + " was expected to fail but succeeded: " + st.text,
+          st.out);
     if (!st.expect_failure && st.exit_code != 0)
-      add("step-failed", "step " + std::to_string(st.index + 1) + " failed: " + st.text + (st.err.empty() ? "" : ": " + st.err), st.err);
+      add("step-failed",
+          "step " + std::to_string(st.index + 1) + " failed: " + st.text + (st.err.empty() ? "" : ": " + st.err),
+          st.err);
   }
   if (run.out.leaked_bios)
     add("leak", std::to_string(run.out.leaked_bios) + " bio(s) never completed or freed after the steps settled", "");
@@ -122,8 +129,7 @@ Exploration recover(Ctx& c, const PhaseOutput& p1, const std::string& p1_transcr
   e.lost_writes = space.describe(choice);
   std::string at = sim::format_time(cp.ns);
   at.erase(0, at.find_first_not_of(' '));
-  e.transcript = p1_transcript + "# power cut at " + at + " s (" + cp.label + ")\n" +
-                 transcript_of(run.out, "");
+  e.transcript = p1_transcript + "# power cut at " + at + " s (" + cp.label + ")\n" + transcript_of(run.out, "");
   phase_violations(c.s, run, e.violations);
   if (!run.out.finished) {
     e.violations.push_back({"crash", "the recovery steps did not finish", run.sim.summary()});
@@ -155,7 +161,8 @@ Exploration recover(Ctx& c, const PhaseOutput& p1, const std::string& p1_transcr
 
 }  // namespace
 
-UnitResult run_exploration(const Scenario& s, uint64_t seed, const std::vector<std::string>& knobs, const RunOptions& opt) {
+UnitResult run_exploration(const Scenario& s, uint64_t seed, const std::vector<std::string>& knobs,
+                           const RunOptions& opt) {
   UnitResult unit;
   unit.file = s.file;
   unit.scenario = s.name;
@@ -200,9 +207,12 @@ UnitResult run_exploration(const Scenario& s, uint64_t seed, const std::vector<s
       }
       uint64_t k = 0;
       switch (s.explore.crash_states) {
-        case CrashStateMode::Durable: try_state(std::vector<bool>(space.variables(), false), "durable", nullptr); break;
+        case CrashStateMode::Durable:
+          try_state(std::vector<bool>(space.variables(), false), "durable", nullptr);
+          break;
         case CrashStateMode::All:
-          space.enumerate(s.explore.crash_state_count, [&](const auto& ch) { try_state(ch, "all " + std::to_string(k++), nullptr); });
+          space.enumerate(s.explore.crash_state_count,
+                          [&](const auto& ch) { try_state(ch, "all " + std::to_string(k++), nullptr); });
           break;
         case CrashStateMode::Random:
           space.sample(seed * 1000003 + pi, s.explore.crash_state_count,
@@ -274,6 +284,15 @@ UnitResult run_unit(const Scenario& s, uint64_t seed, const RunOptions& opt) {
     u.knobs = with;
   }
   return u;
+}
+
+std::vector<UnitRef> plan_units(const std::vector<Scenario>& all, long shard_k, long shard_n) {
+  std::vector<UnitRef> out;
+  size_t index = 0;
+  for (size_t i = 0; i < all.size(); i++)
+    for (uint64_t seed = 0; seed < all[i].explore.seeds; seed++, index++)
+      if (static_cast<long>(index % static_cast<size_t>(shard_n)) == shard_k - 1) out.push_back({i, seed});
+  return out;
 }
 
 std::string replay_command(const UnitResult& u, const Exploration& e) {

@@ -38,18 +38,18 @@ struct Exploration {
 struct UnitResult {
   std::string file, scenario;
   uint64_t seed = 0;
-  std::vector<std::string> knobs;     // on in the run that decides the verdict
+  std::vector<std::string> knobs;  // on in the run that decides the verdict
   uint64_t explorations = 0, recoveries = 0, crash_points = 0;
   std::vector<Exploration> failures;  // at most a few, the first ones
   bool passed = true;
-  std::string verdict;                // one line
-  std::string catalog;                // catalog entries: what the knob-on run showed
+  std::string verdict;  // one line
+  std::string catalog;  // catalog entries: what the knob-on run showed
 };
 
 struct RunOptions {
-  std::vector<std::string> extra_knobs;       // --knob
-  std::optional<int64_t> only_crash_point;    // --crash-point
-  std::optional<std::string> only_choice;     // --crash-choice (hex)
+  std::vector<std::string> extra_knobs;     // --knob
+  std::optional<int64_t> only_crash_point;  // --crash-point
+  std::optional<std::string> only_choice;   // --crash-choice (hex)
   size_t keep_failures = 3;
   double wall_timeout_s = 300;
 };
@@ -64,6 +64,14 @@ UnitResult run_exploration(const scenarios::Scenario& s, uint64_t seed, const st
 // The unit `check` runs: for a catalog entry, knob off must pass and knob on must fail with
 // the kind it names; otherwise one exploration run with the scenario's knobs.
 UnitResult run_unit(const scenarios::Scenario& s, uint64_t seed, const RunOptions& opt);
+
+// The units of a check, in file order: every seed of every scenario; shard K of N takes every
+// N-th starting at the K-th (K from 1), so the shards partition the units.
+struct UnitRef {
+  size_t scenario;
+  uint64_t seed;
+};
+std::vector<UnitRef> plan_units(const std::vector<scenarios::Scenario>& all, long shard_k, long shard_n);
 
 // The command that replays an exploration exactly.
 std::string replay_command(const UnitResult& u, const Exploration& e);
