@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's one entry point on a fresh Debian 12 machine. It installs the Debian packages
 # dmsim needs (apt-get, as root or through sudo), builds when sources changed, then:
-#   ./dmsim.sh main              runs the main job
+#   ./dmsim.sh main              runs the main job: the detector selftest, then
+#                                `dmsim check scenarios/` with JUnit, JSON and reports in out/
 #   ./dmsim.sh test              runs the test suite
 #   ./dmsim.sh test --sanitize   runs the test suite built with ASan+UBSan (build-asan/)
 #   ./dmsim.sh format [--check]  clang-formats the sources (or only checks them)
@@ -38,7 +39,9 @@ case "${1:-}" in
   main)
     ensure_packages
     build build
-    exec ./build/cli/dmsim selftest
+    ./build/cli/dmsim selftest
+    exec ./build/cli/dmsim check scenarios/ --jobs "$(nproc)" --junit out/junit.xml --json out/results.json \
+      --report-dir out/reports
     ;;
   test)
     ensure_packages
@@ -66,7 +69,7 @@ case "${1:-}" in
     exec ./build/cli/dmsim "$@"
     ;;
   *)
-    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

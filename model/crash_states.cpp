@@ -97,18 +97,33 @@ CrashImage CrashStateSpace::image(const std::vector<bool>& choice) const {
   return img;
 }
 
-bool CrashStateSpace::enumerate(uint64_t bound, const std::function<void(const std::vector<bool>&)>& fn) const {
-  const size_t n = may_.size();
+bool enumerate_by_weight(size_t n, uint64_t bound, const std::function<void(const std::vector<bool>&)>& fn) {
+  // Fewest persisted blocks first (all lost, then each block alone, then each pair, ...): a bug
+  // that one block's persistence exposes shows within n + 1 states, not after 2^i of them.
+  uint64_t visited = 0;
+  std::vector<size_t> idx;
   std::vector<bool> choice(n, false);
-  for (uint64_t k = 0; k < bound; k++) {
-    fn(choice);
-    // Binary increment; false when it wraps around (every state visited).
-    size_t i = 0;
-    while (i < n && choice[i]) choice[i++] = false;
-    if (i == n) return true;
-    choice[i] = true;
+  for (size_t k = 0; k <= n; k++) {
+    idx.resize(k);
+    for (size_t i = 0; i < k; i++) idx[i] = i;
+    for (;;) {
+      if (visited++ >= bound) return false;
+      std::fill(choice.begin(), choice.end(), false);
+      for (size_t i : idx) choice[i] = true;
+      fn(choice);
+      // Next combination of k out of n, in lexicographic order.
+      size_t i = k;
+      while (i > 0 && idx[i - 1] == n - k + i - 1) i--;
+      if (i == 0) break;
+      idx[i - 1]++;
+      for (size_t j = i; j < k; j++) idx[j] = idx[j - 1] + 1;
+    }
   }
-  return false;
+  return true;
+}
+
+bool CrashStateSpace::enumerate(uint64_t bound, const std::function<void(const std::vector<bool>&)>& fn) const {
+  return enumerate_by_weight(may_.size(), bound, fn);
 }
 
 void CrashStateSpace::sample(uint64_t seed, uint64_t n, const std::function<void(const std::vector<bool>&)>& fn) const {

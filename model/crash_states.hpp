@@ -17,6 +17,10 @@
 
 namespace model {
 
+// Every subset of n choices, by increasing size, at most `bound` of them; true when all were
+// visited.
+bool enumerate_by_weight(size_t n, uint64_t bound, const std::function<void(const std::vector<bool>&)>& fn);
+
 // One crash state: the durable image plus the may-persist blocks that were chosen.
 class CrashImage {
  public:
@@ -55,8 +59,8 @@ class CrashStateSpace {
   const DiskImage& durable() const { return *durable_; }
 
   CrashImage image(const std::vector<bool>& choice) const;
-  // Calls fn for each choice, in binary counting order, at most `bound` times; returns true if
-  // that covered the whole space.
+  // Calls fn for each choice, fewest persisted blocks first, at most `bound` times; returns
+  // true if that covered the whole space.
   bool enumerate(uint64_t bound, const std::function<void(const std::vector<bool>&)>& fn) const;
   // n seeded choices: per write, all of it, none of it, or a torn random subset of its blocks.
   void sample(uint64_t seed, uint64_t n, const std::function<void(const std::vector<bool>&)>& fn) const;

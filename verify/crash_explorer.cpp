@@ -80,14 +80,7 @@ std::vector<model::DiskImage> MultiDiskCrashSpace::images(const std::vector<bool
 }
 
 void MultiDiskCrashSpace::enumerate(uint64_t bound, const std::function<void(const std::vector<bool>&)>& fn) const {
-  std::vector<bool> c(total_, false);
-  for (uint64_t k = 0; k < bound; k++) {
-    fn(c);
-    size_t i = 0;
-    while (i < total_ && c[i]) c[i++] = false;
-    if (i == total_) return;
-    c[i] = true;
-  }
+  model::enumerate_by_weight(total_, bound, fn);
 }
 
 void MultiDiskCrashSpace::sample(uint64_t seed, uint64_t n,

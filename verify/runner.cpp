@@ -98,6 +98,7 @@ struct Ctx {
 void record(Ctx& c, Exploration e) {
   c.unit.explorations++;
   if (e.violations.empty()) return;
+  if (c.unit.passed) c.unit.recoveries_to_first_failure = c.unit.recoveries;
   c.unit.passed = false;
   if (c.unit.failures.size() < c.opt.keep_failures) c.unit.failures.push_back(std::move(e));
 }
@@ -194,10 +195,12 @@ UnitResult run_exploration(const Scenario& s, uint64_t seed, const std::vector<s
     unit.crash_points = points.size();
     for (size_t pi = 0; pi < points.size(); pi++) {
       if (opt.only_crash_point && static_cast<int64_t>(pi) != *opt.only_crash_point) continue;
+      if (opt.stop_at_first_failure && !unit.passed) break;
       const CrashPoint& cp = points[pi];
       MultiDiskCrashSpace space(p1.out, cp.ns);
       std::set<std::string> seen;  // crash states already recovered (by choice)
       auto try_state = [&](const std::vector<bool>& choice, const std::string& label, bool* bd) {
+        if (opt.stop_at_first_failure && !unit.passed) return;
         if (!seen.insert(choice_to_hex(choice)).second) return;
         record(c, recover(c, p1.out, t1, space, static_cast<int64_t>(pi), cp, choice, label, bd));
       };

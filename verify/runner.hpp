@@ -40,7 +40,8 @@ struct UnitResult {
   uint64_t seed = 0;
   std::vector<std::string> knobs;  // on in the run that decides the verdict
   uint64_t explorations = 0, recoveries = 0, crash_points = 0;
-  std::vector<Exploration> failures;  // at most a few, the first ones
+  uint64_t recoveries_to_first_failure = 0;  // 0: nothing failed
+  std::vector<Exploration> failures;         // at most a few, the first ones
   bool passed = true;
   std::string verdict;  // one line
   std::string catalog;  // catalog entries: what the knob-on run showed
@@ -51,6 +52,7 @@ struct RunOptions {
   std::optional<int64_t> only_crash_point;  // --crash-point
   std::optional<std::string> only_choice;   // --crash-choice (hex)
   size_t keep_failures = 3;
+  bool stop_at_first_failure = false;  // benchmarks: how far the search had to go
   double wall_timeout_s = 300;
 };
 

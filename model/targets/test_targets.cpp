@@ -10,7 +10,9 @@
 // them to the device later (a delayed work every 100 ms). A flush first writes everything out
 // and flushes the device; FUA writes go straight through. With the knob
 // test.cache_ignores_flush it acknowledges flushes and FUA without doing either: acknowledged,
-// flushed data is lost on a power cut.
+// flushed data is lost on a power cut. With test.cache_stale_writeback a FUA write goes
+// through but leaves the older cached copy of its blocks, which a later write-out puts back
+// over it: lost only in crash states where that write-out reached the media.
 #include <map>
 
 #include "model/dm/dm_target.hpp"
@@ -128,6 +130,7 @@ struct wbc_c {
   sim::DelayedWork writeback;
   std::vector<Bio*> flushes;  // flush bios waiting for the write-out
   bool ignore_flush = false;
+  bool stale_writeback = false;
 
   explicit wbc_c()
       : writeback(
@@ -188,6 +191,7 @@ int wbc_ctr(DmTarget* ti, const DmArgs& argv) {
     return -22;
   }
   c->ignore_flush = knob_enabled("test.cache_ignores_flush");
+  c->stale_writeback = knob_enabled("test.cache_stale_writeback");
   ti->num_flush_bios = 1;
   ti->flush_supported = true;  // it has a volatile cache of its own
   ti->private_ = c;
@@ -237,9 +241,11 @@ int wbc_map(DmTarget* ti, Bio* bio) {
     return DM_MAPIO_SUBMITTED;
   }
   // FUA writes and discards go through, after whatever is dirty for the same sectors.
-  sim::mutex_lock(&c->lock);
-  for (uint64_t s = leg; s < leg + bio->size; s++) c->dirty.erase(s);
-  sim::mutex_unlock(&c->lock);
+  if (!c->stale_writeback) {
+    sim::mutex_lock(&c->lock);
+    for (uint64_t s = leg; s < leg + bio->size; s++) c->dirty.erase(s);
+    sim::mutex_unlock(&c->lock);
+  }
   bio->sector = leg;
   return DM_MAPIO_REMAPPED;
 }
@@ -291,6 +297,9 @@ void register_test_targets() {
   register_knob({"test.cache_ignores_flush",
                  "test-writeback-cache: flushes and FUA are acknowledged without writing the cached data out",
                  "harness self-test (stands in for a flush-before-commit bug)", "-", "block-device"});
+  register_knob({"test.cache_stale_writeback",
+                 "test-writeback-cache: a FUA write leaves the older cached copy, which a later write-out puts back",
+                 "harness self-test (a violation only some crash states expose)", "-", "block-device"});
 }
 
 }  // namespace model

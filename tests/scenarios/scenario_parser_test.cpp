@@ -63,7 +63,8 @@ expect: [no-deadlock, no-hung-task]
 }
 
 TEST_CASE("the shell vocabulary parses: dd flags, sync, blkdiscard, blockdev, power cuts") {
-  Scenario s = parse_scenario(scenario(R"(  - dmsetup create x --table "0 $(blockdev --getsz /dev/sda) linear /dev/sda 0"
+  Scenario s =
+      parse_scenario(scenario(R"(  - dmsetup create x --table "0 $(blockdev --getsz /dev/sda) linear /dev/sda 0"
   - dd if=/dev/zero of=/dev/mapper/x bs=4k count=2 seek=1 oflag=direct,dsync conv=fsync
   - sync /dev/mapper/x
   - blkdiscard -o 4096 -l 8192 /dev/mapper/x
@@ -72,7 +73,7 @@ TEST_CASE("the shell vocabulary parses: dd flags, sync, blkdiscard, blockdev, po
   - echo b > /proc/sysrq-trigger
   - dmsetup create x --table "0 2048 linear /dev/sda 0"
 )"),
-                              "t.yaml");
+                     "t.yaml");
   const Command& dd = s.steps[1].cmd;
   REQUIRE(dd.kind == CmdKind::Dd);
   REQUIRE(dd.zero_source);
@@ -107,11 +108,12 @@ TEST_CASE("each kind of mistake is reported with file, line and column, and noth
             "t.yaml:3:15: bad size '12 parsecs': expected a multiple of 4 KiB such as 64MiB or 1GiB");
   }
   SECTION("an unknown device, pointing at the path") {
-    REQUIRE(first_error(scenario("  - dd if=/dev/zero of=/dev/sdz bs=4k count=1\n")).rfind(
-                "t.yaml:6:24: unknown device '/dev/sdz'", 0) == 0);
+    REQUIRE(first_error(scenario("  - dd if=/dev/zero of=/dev/sdz bs=4k count=1\n"))
+                .rfind("t.yaml:6:24: unknown device '/dev/sdz'", 0) == 0);
   }
   SECTION("a dm device used before a step created it") {
-    REQUIRE(first_error(scenario("  - sync /dev/mapper/x\n")).rfind("t.yaml:6:10: unknown device '/dev/mapper/x'", 0) == 0);
+    REQUIRE(first_error(scenario("  - sync /dev/mapper/x\n")).rfind("t.yaml:6:10: unknown device '/dev/mapper/x'", 0) ==
+            0);
   }
   SECTION("a write beyond the end of a device") {
     REQUIRE(first_error(scenario("  - dd if=/dev/zero of=/dev/sda bs=4k count=300\n")) ==
@@ -123,24 +125,24 @@ TEST_CASE("each kind of mistake is reported with file, line and column, and noth
             "t.yaml:7:34: blkdiscard range ends at byte 53760 but /dev/mapper/x has 51200 bytes");
   }
   SECTION("an unknown profile") {
-    REQUIRE(first_error("name: t\ndisks:\n  sda: {size: 1MiB, profile: floppy}\nsteps: [sync]\n").rfind(
-                "t.yaml:3:30: unknown profile 'floppy'", 0) == 0);
+    REQUIRE(first_error("name: t\ndisks:\n  sda: {size: 1MiB, profile: floppy}\nsteps: [sync]\n")
+                .rfind("t.yaml:3:30: unknown profile 'floppy'", 0) == 0);
   }
   SECTION("a bad crash-states value") {
     REQUIRE(first_error(scenario("  - power-cut\n", "explore: {crash-states: everything}\n")) ==
             "t.yaml:7:25: crash-states must be z3, all<=N, random:N, prefix or durable");
   }
   SECTION("crash points without a power cut to recover from") {
-    REQUIRE(first_error(scenario("  - sync\n", "explore:\n  crash-points: every-io\n")).rfind(
-                "t.yaml:8:17: crash-points needs a power-cut step", 0) == 0);
+    REQUIRE(first_error(scenario("  - sync\n", "explore:\n  crash-points: every-io\n"))
+                .rfind("t.yaml:8:17: crash-points needs a power-cut step", 0) == 0);
   }
   SECTION("an unknown knob") {
     REQUIRE(first_error(scenario("  - sync\n", "explore: {knobs: [era.nonsense]}\n")) ==
             "t.yaml:7:19: unknown knob 'era.nonsense' (see dmsim catalog)");
   }
   SECTION("an unknown check") {
-    REQUIRE(first_error(scenario("  - sync\n", "expect: [no-deadlock, no-bugs]\n")).rfind(
-                "t.yaml:7:23: unknown check 'no-bugs'", 0) == 0);
+    REQUIRE(first_error(scenario("  - sync\n", "expect: [no-deadlock, no-bugs]\n"))
+                .rfind("t.yaml:7:23: unknown check 'no-bugs'", 0) == 0);
   }
   SECTION("an unterminated quote") {
     REQUIRE(first_error(scenario("  - dmsetup create x --table \"0 1 zero\n")) ==

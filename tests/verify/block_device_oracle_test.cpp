@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "verify/block_device_oracle.hpp"
+
+#include <catch2/catch.hpp>
 
 using namespace verify;
 using model::written_token;

@@ -2,8 +2,8 @@
 #include <sstream>
 
 #include "reports/report_writer.hpp"
-#include "verify/results.hpp"
 #include "tests/verify/verify_test_helpers.hpp"
+#include "verify/results.hpp"
 
 using namespace verifytest;
 using namespace verify;
@@ -131,7 +131,8 @@ steps:
   REQUIRE(v.size() == 2);  // the message failed, and it logged an error; the '!' step is excused
   REQUIRE(v[0].kind == "errors");
   REQUIRE(v[1].kind == "step-failed");
-  REQUIRE(v[1].title == "step 3 failed: dmsetup message x 0 hello: device-mapper: message ioctl on x  failed: Invalid argument");
+  REQUIRE(v[1].title ==
+          "step 3 failed: dmsetup message x 0 hello: device-mapper: message ioctl on x  failed: Invalid argument");
 }
 
 TEST_CASE("the same seed gives byte-identical JSON results, explored seeds included") {
@@ -182,7 +183,8 @@ bool junit_shape(const std::string& x, std::string* why) {
     const bool self = tag.back() == '/';
     const std::string name = tag.substr(0, tag.find_first_of(" /"));
     if (name == "testsuites" && !stack.empty()) return (*why = "testsuites not at the root"), false;
-    if (name == "testsuite" && (stack.empty() || stack.back() != "testsuites")) return (*why = "testsuite outside testsuites"), false;
+    if (name == "testsuite" && (stack.empty() || stack.back() != "testsuites"))
+      return (*why = "testsuite outside testsuites"), false;
     if (name == "testcase") {
       testcases++;
       if (stack.empty() || stack.back() != "testsuite") return (*why = "testcase outside testsuite"), false;
@@ -197,15 +199,18 @@ bool junit_shape(const std::string& x, std::string* why) {
     if (!self) stack.push_back(name);
   }
   if (!stack.empty()) return (*why = "unclosed <" + stack.back() + ">"), false;
-  if (x.find("tests=\"" + std::to_string(testcases) + "\"") == std::string::npos) return (*why = "tests count wrong"), false;
-  if (x.find("failures=\"" + std::to_string(failures) + "\"") == std::string::npos) return (*why = "failures count wrong"), false;
+  if (x.find("tests=\"" + std::to_string(testcases) + "\"") == std::string::npos)
+    return (*why = "tests count wrong"), false;
+  if (x.find("failures=\"" + std::to_string(failures) + "\"") == std::string::npos)
+    return (*why = "failures count wrong"), false;
   return true;
 }
 }  // namespace
 
 TEST_CASE("JUnit output has the shape CI systems read") {
   const scenarios::Scenario s = scenario(cache_scenario("durable", "none"));
-  std::vector<UnitResult> units = {run_exploration(s, 0, {}, {}), run_exploration(s, 0, {"test.cache_ignores_flush"}, {})};
+  std::vector<UnitResult> units = {run_exploration(s, 0, {}, {}),
+                                   run_exploration(s, 0, {"test.cache_ignores_flush"}, {})};
   REQUIRE(units[0].passed);
   REQUIRE_FALSE(units[1].passed);
   units[1].verdict += " <&\"'>";  // must be escaped
@@ -221,8 +226,10 @@ TEST_CASE("a report names the verdict, the exact replay command, the lost writes
   UnitResult u = run_exploration(s, 0, {"test.cache_ignores_flush"}, {});
   REQUIRE_FALSE(u.failures.empty());
   const std::string md = reports::markdown_report(u, u.failures[0], &s);
-  for (const char* part : {"**Verdict:** FAIL", "dmsim run inline.yaml --seed 0 --knob test.cache_ignores_flush --crash-point 0 --crash-choice",
-                           "## Crash", "/dev/mapper/c sector 0: found initial(disk 1, sector 0), expected write#",
-                           "## Transcript", "$ sync /dev/mapper/c"})
+  for (const char* part :
+       {"**Verdict:** FAIL",
+        "dmsim run inline.yaml --seed 0 --knob test.cache_ignores_flush --crash-point 0 --crash-choice", "## Crash",
+        "/dev/mapper/c sector 0: found initial(disk 1, sector 0), expected write#", "## Transcript",
+        "$ sync /dev/mapper/c"})
     REQUIRE(md.find(part) != std::string::npos);
 }
