@@ -8,21 +8,26 @@
 #include <string>
 #include <vector>
 
+#include "engines/journal.hpp"
+
 namespace engines {
 
-// A write acknowledged (or in flight) at the top of the stack before the crash, as the oracle
-// recorded it.
+// A write or discard submitted at the top of the stack, as the oracle recorded it.
 struct TopWrite {
   std::string device;  // "/dev/mapper/eradev"
   uint64_t sector = 0, sectors = 0;
   uint64_t id = 0;  // the bio id, as in the data tokens
   uint64_t submit_ns = 0, ack_ns = 0;
-  bool acked = false;
+  bool acked = false;  // acknowledged (before the crash, for writes before it)
+  bool discard = false;
+  bool before_crash = false;  // in the phase before the power cut (times are that phase's)
 };
 
 struct CheckInput {
-  std::vector<TopWrite> writes;  // before the crash
+  std::vector<TopWrite> writes;      // before the crash, then this phase's
+  std::vector<JournalEvent> events;  // the engines' journal, in the same order
   uint64_t crash_ns = 0;
+  bool after_crash = false;
 };
 
 struct CheckViolation {
@@ -37,6 +42,10 @@ struct EngineCheck {
 };
 
 void register_check(const EngineCheck& c);
+// The engines' parts of the "metadata-check" check (era_check, thin_check, ... style), each
+// judging the metadata devices of its own targets.
+void register_metadata_checker(const std::string& engine,
+                               std::function<std::vector<CheckViolation>(const CheckInput& in)> fn);
 const EngineCheck* find_check(const std::string& name);
 std::vector<std::string> check_names();
 

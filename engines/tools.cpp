@@ -2,6 +2,8 @@
 
 #include <map>
 
+#include "engines/checks.hpp"
+#include "engines/era/era.hpp"
 #include "model/targets/simple_targets.hpp"
 
 namespace engines {
@@ -28,9 +30,15 @@ std::vector<std::string> tool_names() {
   return n;
 }
 
+void register_metadata_checks();
+
 void register_engines() {
+  static bool done = false;
+  if (done) return;
+  done = true;
   model::register_simple_targets();
-  // Engines add their registration here as they arrive.
+  register_metadata_checks();
+  era::register_era();
 }
 
 }  // namespace engines
@@ -53,6 +61,30 @@ void register_check(const EngineCheck& c) {
 const EngineCheck* find_check(const std::string& name) {
   auto it = checks().find(name);
   return it == checks().end() ? nullptr : &it->second;
+}
+
+namespace {
+std::map<std::string, std::function<std::vector<CheckViolation>(const CheckInput&)>>& metadata_checkers() {
+  static std::map<std::string, std::function<std::vector<CheckViolation>(const CheckInput&)>> m;
+  return m;
+}
+}  // namespace
+
+void register_metadata_checker(const std::string& engine,
+                               std::function<std::vector<CheckViolation>(const CheckInput& in)> fn) {
+  metadata_checkers()[engine] = std::move(fn);
+}
+
+void register_metadata_checks() {
+  register_check({"metadata-check",
+                  "the metadata of every engine device passes its engine's checker (era_check and stricter: "
+                  "reference counts against the space map)",
+                  [](const CheckInput& in) {
+                    std::vector<CheckViolation> out;
+                    for (const auto& [engine, fn] : metadata_checkers())
+                      for (auto& v : fn(in)) out.push_back(std::move(v));
+                    return out;
+                  }});
 }
 
 std::vector<std::string> check_names() {

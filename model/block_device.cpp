@@ -1,6 +1,7 @@
 #include "model/block_device.hpp"
 
 #include <algorithm>
+#include <numeric>
 
 #include "sim/completion.hpp"
 #include "sim/thread.hpp"
@@ -30,6 +31,8 @@ void QueueLimits::stack(const QueueLimits& b) {
   // A stacking device has a volatile cache if any leg has one.
   write_cache = write_cache || b.write_cache;
   fua = fua || b.fua;
+  io_min = std::max(io_min, b.io_min);
+  io_opt = io_opt && b.io_opt ? std::lcm(io_opt, b.io_opt) : std::max(io_opt, b.io_opt);  // lcm_not_zero
 }
 
 BlockDevice::BlockDevice(std::string name, uint32_t major, uint32_t minor)

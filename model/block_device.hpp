@@ -21,6 +21,8 @@ struct QueueLimits {
   uint32_t max_write_zeroes_sectors = 0;
   bool write_cache = false;  // a volatile write-back cache (QUEUE_FLAG_WC)
   bool fua = false;          // native FUA
+  uint32_t io_min = 0;       // bytes; 0: no preference
+  uint32_t io_opt = 0;       // bytes; 0: no preference
 
   // blk_stack_limits for one leg under a stacking device.
   void stack(const QueueLimits& below);

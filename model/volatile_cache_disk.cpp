@@ -39,6 +39,9 @@ void Disk::load_media(const DiskImage& image) {
   initial_ = image;
   volatile_.clear();
   cached_.clear();
+  // Writes from now on must be newer than anything in the image, or applying them to the
+  // media would keep the image's older content.
+  for (const auto& [s, w] : image.written()) complete_seq_ = std::max(complete_seq_, w.seq);
 }
 
 void Disk::submit(Bio* bio) {

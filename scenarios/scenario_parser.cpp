@@ -245,12 +245,13 @@ void check_steps(Ctx& c, Scenario& s, const std::vector<YAML::Mark>& marks) {
     auto dev_error = [&](const std::string& msg) { c.error(m, msg, static_cast<int>(cmd.device_at)); };
     switch (cmd.kind) {
       case CmdKind::DmCreate:
+        if (cmd.expect_failure) break;  // a create that must fail leaves no device behind
         if (book.sectors.count("/dev/mapper/" + cmd.name))
           c.error(m, "device '" + cmd.name + "' already exists at this step");
         book.add_dm(cmd.name, static_table_size(cmd.table, book));
         break;
       case CmdKind::DmRemove:
-        book.remove_dm(cmd.name);
+        if (!cmd.expect_failure) book.remove_dm(cmd.name);
         break;
       case CmdKind::PowerCut: {
         // dm devices are gone after a power cut; disks stay.

@@ -45,8 +45,12 @@ class Atomic {
   long v_;
 };
 
+// The value read may be stale by the time it is used, as when another CPU writes it just
+// after: the preemption point is after the load.
 inline long atomic_read(const Atomic* a) {
-  return a->read();
+  const long v = a->read();
+  atomic_preempt_point("atomic_read");
+  return v;
 }
 inline void atomic_set(Atomic* a, long v) {
   a->set(v);

@@ -24,6 +24,8 @@ const char* finding_kind_name(FindingKind k) {
       return "warning";
     case FindingKind::Bug:
       return "bug";
+    case FindingKind::Leak:
+      return "leak";
     case FindingKind::Budget:
       return "budget";
     case FindingKind::Crash:

@@ -18,6 +18,7 @@ enum class FindingKind {
   LockMisuse,        // unlock by non-owner, unlock of an unlocked lock, exit with locks held
   Warning,           // WARN_ON-style message from the runtime or an engine
   Bug,               // BUG()/oops: the thread is killed
+  Leak,              // memory an instance allocated and did not free (kmemleak)
   Budget,            // time or event budget exceeded
   Crash,             // the simulation process died (signal, abort)
 };

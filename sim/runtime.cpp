@@ -429,6 +429,15 @@ Thread& current() {
 Thread* current_or_null() {
   return Runtime::active() ? Runtime::get().current_or_null() : nullptr;
 }
+void report_leak(const std::string& title, const std::string& detail) {
+  Runtime::get().report(FindingKind::Leak, title, detail);
+}
+void synchronize_rcu() {
+  Runtime& rt = Runtime::get();
+  might_sleep("synchronize_rcu");
+  rt.event("synchronize_rcu");
+  rt.preempt_point("synchronize_rcu");
+}
 bool background_chance(double p) {
   return Runtime::get().chance(p);
 }

@@ -117,6 +117,15 @@ void udelay_sim(double seconds);  // a timed sleep of an exact simulated duratio
 void schedule();                  // yield to other ready threads
 void might_sleep(const char* where);
 
+// Reports memory an instance did not free, as kmemleak would.
+void report_leak(const std::string& title, const std::string& detail);
+
+// RCU with readers that never block: a read-side section cannot be preempted in the simulation,
+// so a grace period is only a scheduling point.
+inline void rcu_read_lock() {}
+inline void rcu_read_unlock() {}
+void synchronize_rcu();
+
 // A seeded coin for background activity (see Runtime::chance).
 bool background_chance(double p);
 // The running simulation's settings, and an event of one's own in its trace.

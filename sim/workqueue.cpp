@@ -165,6 +165,10 @@ void Workqueue::worker_main(Thread* self) {
     self->workqueue.clear();
     wake_waiters();
     rt.preempt_point("process_one_work");
+    // cond_resched() between items: on a real machine other CPUs run meanwhile; here the
+    // threads that are ready get their turn, so a worker that re-queues itself cannot starve
+    // them.
+    rt.yield();
   }
 }
 

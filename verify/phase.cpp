@@ -79,6 +79,7 @@ std::string PhaseOutput::serialize() const {
     w.str(m);
   }
   w.u64(leaked_bios);
+  w.str(journal.serialize());
   return w.take();
 }
 
@@ -139,6 +140,7 @@ PhaseOutput PhaseOutput::deserialize(const std::string& bytes) {
     o.check_violations.emplace_back(c, r.str());
   }
   o.leaked_bios = r.u64();
+  o.journal = engines::Journal::deserialize(r.str());
   return o;
 }
 
@@ -186,6 +188,7 @@ class Executor {
       run_checks();
     } else if (!power_cut) {
       settle();
+      run_checks();
     }
     capture(!power_cut);
     out_.finished = true;
@@ -213,8 +216,14 @@ class Executor {
     }
   }
 
+  // $(blockdev --getsz DEV) and `blockdev --getsz DEV` in a table become DEV's size in sectors.
   std::string substitute(const std::string& s, std::string* err) {
     std::string out = s;
+    for (size_t at; (at = out.find("`blockdev --getsz ")) != std::string::npos;) {
+      const size_t end = out.find('`', at + 1);
+      if (end == std::string::npos) break;
+      out.replace(at, end - at + 1, "$(" + out.substr(at + 1, end - at - 1) + ")");
+    }
     for (size_t at; (at = out.find("$(blockdev --getsz ")) != std::string::npos;) {
       const size_t end = out.find(')', at);
       const std::string dev = out.substr(at + 19, end - at - 19);
@@ -453,8 +462,9 @@ class Executor {
   void run_checks() {
     engines::CheckInput ci;
     ci.crash_ns = in_.crash_ns;
-    for (const auto& io : in_.before_crash->ios) {
-      if (io.kind == TopIo::Flush || io.submit_ns > in_.crash_ns) continue;
+    ci.after_crash = in_.before_crash != nullptr;
+    auto add = [&ci](const TopIo& io, bool before_crash, uint64_t until_ns) {
+      if (io.kind == TopIo::Flush || io.submit_ns > until_ns) return;
       engines::TopWrite w;
       w.device = io.device;
       w.sector = io.sector;
@@ -462,9 +472,18 @@ class Executor {
       w.id = io.id;
       w.submit_ns = io.submit_ns;
       w.ack_ns = io.ack_ns;
-      w.acked = io.acked && io.ack_ns <= in_.crash_ns;
+      w.acked = io.acked && io.ack_ns <= until_ns && io.status == 0;
+      w.discard = io.kind == TopIo::Discard;
+      w.before_crash = before_crash;
       ci.writes.push_back(w);
+    };
+    if (in_.before_crash) {
+      for (const auto& io : in_.before_crash->ios) add(io, true, in_.crash_ns);
+      if (in_.before_crash_journal) ci.events = in_.before_crash_journal->events;
     }
+    for (const auto& io : out_.io.ios) add(io, false, UINT64_MAX);
+    const auto& mine = engines::journal().events;
+    ci.events.insert(ci.events.end(), mine.begin(), mine.end());
     for (const auto& name : in_.scenario->expect) {
       const engines::EngineCheck* check = engines::find_check(name);
       if (!check) continue;
@@ -503,6 +522,7 @@ class Executor {
   }
 
   void capture(bool check_leaks) {
+    out_.journal = engines::journal();
     for (model::Disk* d : world_.disks()) {
       std::ostringstream t;
       d->trace().save(t);
@@ -548,6 +568,7 @@ PhaseRun run_phase(const PhaseInput& in, double wall_timeout_s) {
       in.config,
       [&in] {
         model::set_active_knobs(in.knobs);
+        engines::journal() = engines::Journal{};
         auto* world = new model::World;
         for (size_t i = 0; i < in.scenario->disks.size(); i++) {
           const auto& spec = in.scenario->disks[i];

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "engines/journal.hpp"
 #include "model/disk_image.hpp"
 #include "scenarios/scenario.hpp"
 #include "sim/config.hpp"
@@ -22,6 +23,7 @@ struct PhaseInput {
   sim::SimConfig config;
   // Recovery phases: what happened before the crash, for the oracle and engine checks.
   const TopIoLog* before_crash = nullptr;
+  const engines::Journal* before_crash_journal = nullptr;
   uint64_t crash_ns = 0;
 };
 
@@ -69,6 +71,7 @@ struct PhaseOutput {
   std::vector<OracleRead> reads;
   std::vector<std::pair<std::string, std::string>> check_violations;  // (check, message)
   uint64_t leaked_bios = 0;
+  engines::Journal journal;  // what the engines recorded (events, commit records)
 
   std::string serialize() const;
   static PhaseOutput deserialize(const std::string& bytes);

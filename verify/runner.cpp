@@ -116,6 +116,7 @@ Exploration recover(Ctx& c, const PhaseOutput& p1, const std::string& p1_transcr
   in.knobs = c.knobs;
   in.config = seed_config(c.s, c.seed);
   in.before_crash = &p1.io;
+  in.before_crash_journal = &p1.journal;
   in.crash_ns = cp.ns;
   PhaseRun run = run_phase(in, c.opt.wall_timeout_s);
   c.unit.recoveries++;

@@ -322,28 +322,39 @@ int dm_btree_walk(DmBtreeInfo* info, uint64_t root, const std::function<int(uint
 }
 
 namespace {
-int walk_nodes_rec(DmBtreeInfo* info, uint64_t block, const std::function<int(uint64_t)>& fn, int depth) {
+int walk_nodes_rec(DmBtreeInfo* info, uint64_t block, const std::function<int(uint64_t)>& fn,
+                   const std::function<int(const uint8_t*)>& leaf_value, int depth) {
   if (depth > kMaxDepth) return too_deep(block);
   int r = fn(block);
-  if (r) return r;
+  if (r < 0) return r;
+  if (r > 0) return 0;  // the caller has seen this subtree already
   DmBlock* blk;
   r = info->tm->read_lock(block, &kBtreeNodeValidator, &blk);
   if (r) return r;
   Node n(blk);
   std::vector<uint64_t> children;
+  std::vector<uint8_t> values;
   if (!n.leaf())
     for (uint32_t i = 0; i < n.nr(); i++) children.push_back(n.child(i));
+  else if (leaf_value)
+    for (uint32_t i = 0; i < n.nr(); i++) values.insert(values.end(), n.value(i), n.value(i) + n.vs());
+  const uint32_t vs = n.vs();
   info->tm->unlock(blk);
+  for (size_t off = 0; off < values.size(); off += vs) {
+    r = leaf_value(values.data() + off);
+    if (r) return r;
+  }
   for (uint64_t c : children) {
-    r = walk_nodes_rec(info, c, fn, depth + 1);
+    r = walk_nodes_rec(info, c, fn, leaf_value, depth + 1);
     if (r) return r;
   }
   return 0;
 }
 }  // namespace
 
-int dm_btree_walk_nodes(DmBtreeInfo* info, uint64_t root, const std::function<int(uint64_t)>& fn) {
-  return walk_nodes_rec(info, root, fn, 0);
+int dm_btree_walk_nodes(DmBtreeInfo* info, uint64_t root, const std::function<int(uint64_t)>& fn,
+                        const std::function<int(const uint8_t*)>& leaf_value) {
+  return walk_nodes_rec(info, root, fn, leaf_value, 0);
 }
 
 namespace {

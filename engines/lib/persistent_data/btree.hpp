@@ -41,8 +41,11 @@ int dm_btree_insert(DmBtreeInfo* info, uint64_t root, uint64_t key, const uint8_
 int dm_btree_remove(DmBtreeInfo* info, uint64_t root, uint64_t key, uint64_t* new_root);
 int dm_btree_find_lowest_key(DmBtreeInfo* info, uint64_t root, uint64_t* key);
 int dm_btree_find_highest_key(DmBtreeInfo* info, uint64_t root, uint64_t* key);
-// Every node of the tree, parents before children (for checkers counting block references).
-int dm_btree_walk_nodes(DmBtreeInfo* info, uint64_t root, const std::function<int(uint64_t block)>& fn);
+// Every node of the tree, parents before children (for checkers counting block references):
+// `fn` returns < 0 to stop, > 0 to skip what is below a node it has seen before, 0 to go on;
+// `leaf_value`, if given, sees the values of every leaf visited.
+int dm_btree_walk_nodes(DmBtreeInfo* info, uint64_t root, const std::function<int(uint64_t block)>& fn,
+                        const std::function<int(const uint8_t* value)>& leaf_value = {});
 // In key order; a non-zero return from fn stops the walk and is returned.
 int dm_btree_walk(DmBtreeInfo* info, uint64_t root, const std::function<int(uint64_t key, const uint8_t* value)>& fn);
 

@@ -39,6 +39,8 @@ class DmSpaceMap {
   int commit();
   void copy_root(uint8_t* out) const;
   uint64_t allocated() const;
+  // The index and count blocks of the last commit (or of the map as opened).
+  const std::vector<uint64_t>& storage_blocks() const { return storage_; }
 
  protected:
   // Where the map's own blocks come from and go back to.

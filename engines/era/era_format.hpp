@@ -1,0 +1,56 @@
+// dm-era's on-disk format, shared by the target and the userland tools (era_invalidate,
+// era_dump, era_check). The kernel's superblock layout is carried over field for field, but in
+// dmsim's block encoding: the common 24-byte header (csum, magic, blocknr, version) first, then
+//   @24 flags u32, @28 data_block_size u32, @32 metadata_block_size u32, @36 nr_blocks u32,
+//   @40 current_era u32, @44 current_writeset {nr_bits u32 @44, root u64 @48},
+//   @56 writeset_tree_root u64, @64 era_array_root u64, @72 metadata_snap u64,
+//   @80 metadata space map root (32 bytes).
+// Writeset tree values are the kernel's packed writeset_disk {nr_bits le32, root le64}.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "engines/lib/persistent_data/space_map.hpp"
+
+namespace engines::era {
+
+constexpr uint64_t SUPERBLOCK_LOCATION = 0;
+constexpr uint32_t SUPERBLOCK_MAGIC = 2126579579;
+constexpr uint32_t SUPERBLOCK_CSUM_XOR = 146538381;
+constexpr uint32_t MIN_ERA_VERSION = 1, MAX_ERA_VERSION = 1;
+constexpr uint64_t INVALID_WRITESET_ROOT = SUPERBLOCK_LOCATION;
+constexpr uint32_t MIN_BLOCK_SIZE = 8;  // sectors
+constexpr unsigned DM_ERA_METADATA_BLOCK_SIZE = 4096;
+constexpr unsigned ERA_MAX_CONCURRENT_LOCKS = 5;
+constexpr unsigned INSERTS_PER_STEP = 100;
+constexpr size_t WRITESET_DISK_SIZE = 12;
+
+extern const pd::DmBlockValidator sb_validator;
+
+struct writeset_metadata {
+  uint32_t nr_bits = 0;
+  uint64_t root = INVALID_WRITESET_ROOT;
+};
+
+void ws_pack(const writeset_metadata& core, uint8_t* disk);
+writeset_metadata ws_unpack(const uint8_t* disk);
+
+// The fields of a superblock, in core.
+struct superblock_fields {
+  uint32_t flags = 0;
+  uint32_t data_block_size = 0;
+  uint32_t metadata_block_size = DM_ERA_METADATA_BLOCK_SIZE >> 9;
+  uint32_t nr_blocks = 0;
+  uint32_t current_era = 0;
+  writeset_metadata current_writeset;
+  uint64_t writeset_tree_root = 0;
+  uint64_t era_array_root = 0;
+  uint64_t metadata_snap = SUPERBLOCK_LOCATION;
+  uint8_t metadata_space_map_root[pd::kSpaceMapRootSize] = {};
+};
+
+void superblock_pack(const superblock_fields& f, uint8_t* block);
+superblock_fields superblock_unpack(const uint8_t* block);
+
+}  // namespace engines::era

@@ -1,0 +1,51 @@
+// Read-only access to dm-era metadata as the userland tools have it (thin-provisioning-tools'
+// era_invalidate, era_dump, era_check): a block manager of its own on the metadata device, so
+// it sees what is on the disk, never the kernel's cache.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engines/era/era_format.hpp"
+#include "model/block_device.hpp"
+
+namespace engines::era {
+
+class EraMetadataReader {
+ public:
+  // Opens the superblock (the live one, or the metadata snapshot it points at).
+  // 0, or -errno with `error` saying what was wrong.
+  int open(model::BlockDevice* bdev, bool use_metadata_snap, std::string* error);
+  EraMetadataReader();
+  ~EraMetadataReader();
+
+  const superblock_fields& live() const { return live_; }
+  // The superblock the queries read: the snapshot copy or the live one.
+  const superblock_fields& view() const { return view_; }
+
+  int writesets(std::map<uint32_t, writeset_metadata>* out, std::string* error);
+  int bitset_bits(const writeset_metadata& ws, std::vector<bool>* bits, std::string* error);
+  int era_array(std::vector<uint32_t>* eras, std::string* error);
+
+  // era_invalidate --written-since THRESHOLD: the archived writesets of eras >= threshold,
+  // and the era array where it may hold such eras (v1.3.3 behaviour, no writesets included).
+  int written_since(uint32_t threshold, std::vector<bool>* marked, std::string* error);
+  // era_dump --logical: the era array with undigested writesets folded in, oldest first.
+  int logical_eras(std::vector<uint32_t>* eras, std::string* error);
+  // era_check, plus what it leaves out: every reachable block's reference count against the
+  // metadata space map, era values <= current_era, bitset sizes. Problems, empty when clean.
+  std::vector<std::string> check();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  superblock_fields live_, view_;
+};
+
+// <blocks><range begin= end=/><block block=/></blocks>, as era_invalidate prints it.
+std::string format_blocks_xml(const std::vector<bool>& marked);
+
+}  // namespace engines::era
