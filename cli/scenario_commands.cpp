@@ -23,13 +23,16 @@ namespace fs = std::filesystem;
 namespace {
 
 const char* kRunHelp =
-    "usage: dmsim run FILE [--seed N] [--knob NAME]... [--report DIR] [--json FILE]\n"
-    "                      [--crash-point K --crash-choice HEX]\n"
+    "usage: dmsim run FILE [--seed N] [--knob NAME]... [--kernel VERSION] [--report DIR]\n"
+    "                      [--json FILE] [--trace FILE] [--crash-point K --crash-choice HEX]\n"
     "\n"
     "Runs one scenario with one seed (0: SimGrid's own schedule; others perturb it), exploring\n"
     "the crash points and crash states its explore settings ask for, and prints the verdict.\n"
     "--knob turns a variant knob on (see dmsim catalog). --crash-point and --crash-choice\n"
-    "replay one exploration exactly, as a report's replay command does.\n"
+    "replay one exploration exactly, as a report's replay command does. --kernel VERSION\n"
+    "(5.10, 6.1, upstream) turns on every knob whose fix that release does not have. --trace\n"
+    "writes the event trace of the steps before any power cut (every lock, wake-up, work item\n"
+    "and I/O, with simulated times) to FILE.\n"
     "\n"
     "exit codes: 0 no violation, 1 a violation was found, 2 bad usage or a bad scenario file\n";
 
@@ -123,6 +126,7 @@ int cmd_run(const Args& in) {
     opt.extra_knobs.push_back(k);
   }
   const std::string report = take_option(args, "--report", "", "run");
+  opt.trace_path = take_option(args, "--trace", "", "run");
   const std::string json = take_option(args, "--json", "", "run");
   const std::string point = take_option(args, "--crash-point", "", "run");
   const std::string choice = take_option(args, "--crash-choice", "", "run");

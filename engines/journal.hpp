@@ -21,11 +21,11 @@ struct JournalEvent {
 };
 
 struct CommitRecord {
-  std::string metadata_device;  // the path the engine opened ("/dev/sdb")
-  uint64_t sector = 0;          // the superblock's first sector on it
-  uint64_t token = 0;           // what that sector holds in this commit
-  std::string top_device;       // whose writes the commit records
-  uint64_t block_sectors = 0;   // the engine's block size
+  std::string metadata_device;   // the path the engine opened ("/dev/sdb")
+  uint64_t sector = 0;           // the superblock's first sector on it
+  uint64_t token = 0;            // what that sector holds in this commit
+  std::string top_device;        // whose writes the commit records
+  uint64_t block_sectors = 0;    // the engine's block size
   std::vector<uint64_t> blocks;  // blocks this commit records for the first time
 };
 

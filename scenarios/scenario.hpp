@@ -36,7 +36,8 @@ struct Explore {
   CrashStateMode crash_states = CrashStateMode::Durable;  // durable: every cached write lost
   uint64_t crash_state_count = 0;                         // N of all<=N / random:N
   uint64_t seeds = 1;
-  double preempt_rate = 0.2;  // used when seeds > 1
+  double preempt_rate = 0.2;            // used when seeds > 1
+  std::vector<std::string> preempt_at;  // only these preemption points (empty: all)
   std::vector<std::string> knobs;
   uint64_t max_crash_points = 200;
 };

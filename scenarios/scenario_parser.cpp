@@ -2,6 +2,7 @@
 // yaml-cpp marks, and nothing runs while any is left.
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <set>
@@ -11,6 +12,7 @@
 #include "model/disk_profile.hpp"
 #include "model/knobs.hpp"
 #include "scenarios/scenario.hpp"
+#include "sim/config.hpp"
 
 namespace scenarios {
 
@@ -131,7 +133,25 @@ void parse_explore(Ctx& c, const YAML::Node& n, Explore& e) {
     c.error(n.Mark(), "explore must be a map");
     return;
   }
-  check_keys(c, n, {"crash-points", "crash-states", "seeds", "knobs", "preempt-rate", "max-crash-points"}, "explore");
+  check_keys(c, n, {"crash-points", "crash-states", "seeds", "knobs", "preempt-rate", "preempt-at", "max-crash-points"},
+             "explore");
+  if (n["preempt-at"]) {
+    if (!n["preempt-at"].IsSequence()) {
+      c.error(n["preempt-at"].Mark(), "preempt-at must be a list of preemption points");
+    } else {
+      const auto& known = sim::preemption_point_names();
+      for (const auto& p : n["preempt-at"]) {
+        const std::string v = as_string(c, p, "preempt-at");
+        if (std::find(known.begin(), known.end(), v) == known.end()) {
+          std::string list;
+          for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+          c.error(p.Mark(), "unknown preemption point '" + v + "' (expected one of: " + list + ")");
+        } else {
+          e.preempt_at.push_back(v);
+        }
+      }
+    }
+  }
   if (n["crash-points"]) {
     const std::string v = as_string(c, n["crash-points"], "crash-points");
     if (v == "none")

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace sim {
 
@@ -16,6 +18,9 @@ struct SimConfig {
   uint32_t max_delay_ns = 5000;
   // Also make atomic_t operations preemption points (races on flags such as era->suspended).
   bool preempt_on_atomics = true;
+  // When not empty: only these preemption points perturb the schedule ("atomic_read",
+  // "queue_work", ...), to focus a search on the accesses a race is suspected around.
+  std::vector<std::string> preempt_only;
   // Probability that a cache (dm-bufio) writes a buffer back at a point where the kernel may
   // do so in the background; drawn from the seed, like the schedule.
   double background_writeback_rate = 0.0;
@@ -37,5 +42,8 @@ struct SimConfig {
   // Record the event trace (the determinism and report material).
   bool trace = true;
 };
+
+// The names preemption points go by (what SimConfig::preempt_only may list).
+const std::vector<std::string>& preemption_point_names();
 
 }  // namespace sim

@@ -4,6 +4,7 @@
 // sleeps periodically, and it exits 0).
 #include "sim/runtime.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <simgrid/Exception.hpp>
@@ -275,6 +276,9 @@ void Runtime::preempt_point(const char* where) {
   check_budget();
   if (budget_exceeded_ && current_) park(TaskState::Sleeping, nullptr, "budget");
   if (!explorer_.enabled() || !current_) return;
+  if (!cfg_.preempt_only.empty() &&
+      std::find(cfg_.preempt_only.begin(), cfg_.preempt_only.end(), where) == cfg_.preempt_only.end())
+    return;
   const PreemptDecision d = explorer_.decide();
   switch (d.action) {
     case PreemptAction::None:
@@ -288,6 +292,42 @@ void Runtime::preempt_point(const char* where) {
       sleep_for(d.delay_ns * 1e-9);
       return;
   }
+}
+
+const std::vector<std::string>& preemption_point_names() {
+  static const std::vector<std::string> names = {"atomic_add_return",
+                                                 "atomic_cmpxchg",
+                                                 "atomic_fetch_add",
+                                                 "atomic_read",
+                                                 "atomic_set",
+                                                 "atomic_xchg",
+                                                 "clear_bit",
+                                                 "complete",
+                                                 "down",
+                                                 "down_read",
+                                                 "down_write",
+                                                 "flush_workqueue",
+                                                 "io_complete",
+                                                 "kthread_run",
+                                                 "mutex_lock",
+                                                 "mutex_trylock",
+                                                 "mutex_unlock",
+                                                 "process_one_work",
+                                                 "queue_work",
+                                                 "set_bit",
+                                                 "spin_lock",
+                                                 "spin_unlock",
+                                                 "srcu_read_lock",
+                                                 "srcu_read_unlock",
+                                                 "synchronize_rcu",
+                                                 "synchronize_srcu",
+                                                 "test_and_clear_bit",
+                                                 "test_and_set_bit",
+                                                 "up",
+                                                 "up_read",
+                                                 "up_write",
+                                                 "wake_up"};
+  return names;
 }
 
 bool Runtime::chance(double p) {

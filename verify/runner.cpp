@@ -1,6 +1,7 @@
 #include "verify/runner.hpp"
 
 #include <algorithm>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -21,6 +22,7 @@ sim::SimConfig seed_config(const Scenario& s, uint64_t seed) {
   c.seed = seed;
   c.preempt_rate = seed == 0 ? 0.0 : s.explore.preempt_rate;
   c.main_thread_name = "sh";
+  c.preempt_only = s.explore.preempt_at;
   return c;
 }
 
@@ -179,6 +181,10 @@ UnitResult run_exploration(const Scenario& s, uint64_t seed, const std::vector<s
   in.knobs = knobs;
   in.config = seed_config(s, seed);
   PhaseRun p1 = run_phase(in, opt.wall_timeout_s);
+  if (!opt.trace_path.empty()) {
+    std::ofstream f(opt.trace_path);
+    for (const auto& line : p1.sim.trace) f << line << "\n";
+  }
   const std::string t1 = transcript_of(p1.out, "");
   Exploration base;
   base.seed = seed;
@@ -261,28 +267,46 @@ UnitResult run_exploration(const Scenario& s, uint64_t seed, const std::vector<s
 UnitResult run_unit(const Scenario& s, uint64_t seed, const RunOptions& opt) {
   std::vector<std::string> knobs = s.explore.knobs;
   knobs.insert(knobs.end(), opt.extra_knobs.begin(), opt.extra_knobs.end());
-  if (!s.catalog) return run_exploration(s, seed, knobs, opt);
-  // A catalog entry: the fixed behaviour must pass, the knob must be caught as what it claims.
-  UnitResult off = run_exploration(s, seed, knobs, opt);
+  if (!s.catalog || !opt.extra_knobs.empty()) return run_exploration(s, seed, knobs, opt);
+  // A catalog entry is one unit over all its seeds: the fixed behaviour must pass with every
+  // seed, and the knob must be caught as what it claims with at least one (a race may need a
+  // particular interleaving).
+  UnitResult u;
+  for (uint64_t k = 0; k < s.explore.seeds; k++) {
+    UnitResult off = run_exploration(s, k, knobs, opt);
+    u.explorations += off.explorations;
+    u.recoveries += off.recoveries;
+    if (!off.passed) {
+      off.explorations = u.explorations;
+      off.recoveries = u.recoveries;
+      off.verdict = "FAIL: fails with " + s.catalog->knob + " off: " + off.verdict;
+      return off;
+    }
+    if (k == 0) u = off;
+  }
   std::vector<std::string> with = knobs;
   with.push_back(s.catalog->knob);
-  UnitResult on = run_exploration(s, seed, with, opt);
+  UnitResult on;
   bool detected = false;
-  for (const auto& f : on.failures)
-    for (const auto& v : f.violations) detected |= v.kind == s.catalog->detects;
-  UnitResult u = off;
-  u.explorations += on.explorations;
-  u.recoveries += on.recoveries;
-  if (!off.passed) {
-    u.verdict = "FAIL: fails with " + s.catalog->knob + " off: " + off.verdict;
-  } else if (!detected) {
+  uint64_t k = 0;
+  for (; k < s.explore.seeds && !detected; k++) {
+    on = run_exploration(s, k, with, opt);
+    u.explorations += on.explorations;
+    u.recoveries += on.recoveries;
+    for (const auto& f : on.failures)
+      for (const auto& v : f.violations) detected |= v.kind == s.catalog->detects;
+  }
+  const std::string seeds =
+      s.explore.seeds > 1 ? " (seed " + std::to_string(k - 1) + " of " + std::to_string(s.explore.seeds) + ")" : "";
+  if (!detected) {
     u.passed = false;
     u.failures = on.failures;
     u.knobs = with;
     u.verdict = "FAIL: " + s.catalog->knob + " on was not detected as " + s.catalog->detects +
                 (on.passed ? " (no violation)" : " (found " + on.failures[0].violations[0].kind + " instead)");
   } else {
-    u.verdict = "pass: " + s.catalog->knob + " detected as " + s.catalog->detects + ", passes with it off";
+    u.verdict = "pass: " + s.catalog->knob + " detected as " + s.catalog->detects + seeds + ", passes with it off" +
+                (s.explore.seeds > 1 ? " (all " + std::to_string(s.explore.seeds) + " seeds)" : "");
     u.catalog = on.failures.empty() ? "" : on.failures[0].violations[0].title;
     u.failures = on.failures;  // kept for the report of what was detected
     u.knobs = with;
@@ -293,9 +317,12 @@ UnitResult run_unit(const Scenario& s, uint64_t seed, const RunOptions& opt) {
 std::vector<UnitRef> plan_units(const std::vector<Scenario>& all, long shard_k, long shard_n) {
   std::vector<UnitRef> out;
   size_t index = 0;
-  for (size_t i = 0; i < all.size(); i++)
-    for (uint64_t seed = 0; seed < all[i].explore.seeds; seed++, index++)
+  for (size_t i = 0; i < all.size(); i++) {
+    // A catalog entry is a single unit that runs its seeds itself.
+    const uint64_t seeds = all[i].catalog ? 1 : all[i].explore.seeds;
+    for (uint64_t seed = 0; seed < seeds; seed++, index++)
       if (static_cast<long>(index % static_cast<size_t>(shard_n)) == shard_k - 1) out.push_back({i, seed});
+  }
   return out;
 }
 

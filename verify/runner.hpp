@@ -54,6 +54,7 @@ struct RunOptions {
   size_t keep_failures = 3;
   bool stop_at_first_failure = false;  // benchmarks: how far the search had to go
   double wall_timeout_s = 300;
+  std::string trace_path;  // --trace: the first phase's event trace goes to this file
 };
 
 // Config of a seed: seed 0 is SimGrid's own order; others perturb the schedule.
@@ -63,8 +64,9 @@ sim::SimConfig seed_config(const scenarios::Scenario& s, uint64_t seed);
 UnitResult run_exploration(const scenarios::Scenario& s, uint64_t seed, const std::vector<std::string>& knobs,
                            const RunOptions& opt);
 
-// The unit `check` runs: for a catalog entry, knob off must pass and knob on must fail with
-// the kind it names; otherwise one exploration run with the scenario's knobs.
+// The unit `check` runs: for a catalog entry (one unit over all its seeds), knob off must pass
+// with every seed and knob on must fail with the kind it names with some seed; otherwise one
+// exploration run with the scenario's knobs (and, with extra knobs, catalog entries run so too).
 UnitResult run_unit(const scenarios::Scenario& s, uint64_t seed, const RunOptions& opt);
 
 // The units of a check, in file order: every seed of every scenario; shard K of N takes every

@@ -174,7 +174,8 @@ std::vector<CheckViolation> metadata_check(const CheckInput& in) {
       out.push_back({"metadata-check", "era metadata on " + table->metadata_dev + ": " + err});
       continue;
     }
-    for (const auto& p : rd.check()) out.push_back({"metadata-check", "era metadata on " + table->metadata_dev + ": " + p});
+    for (const auto& p : rd.check())
+      out.push_back({"metadata-check", "era metadata on " + table->metadata_dev + ": " + p});
   }
   return out;
 }

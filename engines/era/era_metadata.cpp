@@ -295,8 +295,8 @@ int writeset_test_and_set(DmDiskBitset* info, writeset* ws, uint32_t block, bool
 
 // ---- open and close ----
 
-int metadata_open(model::BlockDevice* bdev, uint64_t block_size, bool may_format, const era_variant& v,
-                  KmemOwner* kmem, std::unique_ptr<era_metadata>* out) {
+int metadata_open(model::BlockDevice* bdev, uint64_t block_size, bool may_format, const era_variant& v, KmemOwner* kmem,
+                  std::unique_ptr<era_metadata>* out) {
   auto md = std::make_unique<era_metadata>();
   md->bdev = bdev;
   md->block_size = block_size;
@@ -348,8 +348,8 @@ int metadata_resize(era_metadata* md, uint64_t new_size) {
   writeset_alloc(md, &md->writesets[0], new_size);
   writeset_alloc(md, &md->writesets[1], new_size);
   uint8_t zero[4] = {0, 0, 0, 0};
-  int r = dm_array_resize(&md->era_array_info, md->era_array_root, md->nr_blocks, static_cast<uint32_t>(new_size),
-                          zero, &md->era_array_root);
+  int r = dm_array_resize(&md->era_array_info, md->era_array_root, md->nr_blocks, static_cast<uint32_t>(new_size), zero,
+                          &md->era_array_root);
   if (r) {
     DMERR("metadata_resize: dm_array_resize failed");
     writeset_free(md, &md->writesets[0]);
@@ -369,8 +369,7 @@ int metadata_era_archive(era_metadata* md) {
   }
   uint8_t value[WRITESET_DISK_SIZE];
   ws_pack(ws->md, value);
-  r = dm_btree_insert(&md->writeset_tree_info, md->writeset_tree_root, md->current_era, value,
-                      &md->writeset_tree_root);
+  r = dm_btree_insert(&md->writeset_tree_info, md->writeset_tree_root, md->current_era, value, &md->writeset_tree_root);
   if (r) {
     DMERR("metadata_era_archive: couldn't insert writeset into btree");
     return r;

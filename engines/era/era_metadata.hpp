@@ -88,8 +88,8 @@ struct metadata_stats {
 };
 
 // Opens (or formats a blank device, when allowed) the metadata; 0 or -errno.
-int metadata_open(model::BlockDevice* bdev, uint64_t block_size, bool may_format, const era_variant& v,
-                  KmemOwner* kmem, std::unique_ptr<era_metadata>* out);
+int metadata_open(model::BlockDevice* bdev, uint64_t block_size, bool may_format, const era_variant& v, KmemOwner* kmem,
+                  std::unique_ptr<era_metadata>* out);
 void metadata_close(std::unique_ptr<era_metadata> md);
 
 bool valid_nr_blocks(uint64_t n);

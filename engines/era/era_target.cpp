@@ -74,10 +74,12 @@ struct era {
   bool worker_stopped = false;  // stop_worker returned, start_worker not yet called
   bool preresumed = false;      // the table became live at least once
   uint64_t writes_at_stop = 0, writes_at_ctr = 0;
-  std::string top_device;                 // "/dev/mapper/NAME", for the journal
+  std::string top_device;                    // "/dev/mapper/NAME", for the journal
   std::vector<uint64_t> marked_uncommitted;  // newly marked blocks the next commit records
 
-  era() : worker("era->worker", [this](sim::WorkStruct*) { do_work(); }, "do_work") {}
+  era()
+      : worker(
+            "era->worker", [this](sim::WorkStruct*) { do_work(); }, "do_work") {}
   void do_work();
 };
 
@@ -243,8 +245,9 @@ void stop_worker(era* e) {
   atomic_set(&e->suspended, 1);
   // Only this instance's preresume starts the worker again, and resume runs under
   // md->suspend_lock: what a caller stuck on an RPC is really waiting for.
-  e->worker.add_signaler(model::dm_suspend_lock(e->ti), "start_worker() in this instance's preresume, under "
-                                                        "md->suspend_lock");
+  e->worker.add_signaler(model::dm_suspend_lock(e->ti),
+                         "start_worker() in this instance's preresume, under "
+                         "md->suspend_lock");
   if (e->variant.stop_worker_flush)
     sim::flush_workqueue(e->wq);  // pre-5.19: misses a run that re-queued itself meanwhile
   else
@@ -263,13 +266,19 @@ int get_stats_rpc(era_metadata* md, void* arg) {
 // ---- target methods ----
 
 void era_destroy(era* e) {
+  if (e->wq && (sim::work_pending(&e->worker) || e->worker.running())) {
+    // dmsim instrumentation: the kernel would free the metadata under the running worker.
+    sim::warn_on(true, "dmsim: era instance destroyed while do_work is queued or running (use-after-free)");
+    sim::drain_workqueue(e->wq);
+  }
   if (e->md) {
     // dmsim instrumentation: metadata written by an instance after its postsuspend (or by
     // one that never became live) lands over whatever the next instance committed.
     const uint64_t since_stop = metadata_writes(e) - e->writes_at_stop;
     const uint64_t since_ctr = metadata_writes(e) - e->writes_at_ctr;
     if (e->worker_stopped && since_stop)
-      sim::warn_on(true, "dmsim: era instance wrote metadata after its postsuspend (dirty blocks reach the disk at dtr)");
+      sim::warn_on(true,
+                   "dmsim: era instance wrote metadata after its postsuspend (dirty blocks reach the disk at dtr)");
     else if (!e->preresumed && since_ctr)
       sim::warn_on(true, "dmsim: era instance whose table never became live wrote metadata");
     metadata_close(std::move(e->md));
@@ -459,8 +468,8 @@ void era_status(DmTarget* ti, model::StatusType type, unsigned, std::string& res
   KFRAME();
   era* e = static_cast<era*>(ti->private_);
   if (type == model::STATUSTYPE_TABLE) {
-    result = e->metadata_dev->bdev->devt() + " " + e->origin_dev->bdev->devt() + " " +
-             std::to_string(e->sectors_per_block);
+    result =
+        e->metadata_dev->bdev->devt() + " " + e->origin_dev->bdev->devt() + " " + std::to_string(e->sectors_per_block);
     return;
   }
   metadata_stats stats;
