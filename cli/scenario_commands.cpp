@@ -38,13 +38,15 @@ const char* kRunHelp =
 
 const char* kCheckHelp =
     "usage: dmsim check PATH... [--jobs N] [--shard K/N] [--junit FILE] [--json FILE]\n"
-    "                           [--report-dir DIR]\n"
+    "                           [--report-dir DIR] [--knob NAME]... [--kernel VERSION]\n"
     "\n"
     "Checks every scenario (*.yaml) under the paths: each seed it asks for is one unit, run in\n"
     "processes of its own, N at once. Catalog entries must pass with their knob off and be\n"
     "detected with it on. --shard K/N runs every N-th unit starting at the K-th, so that the\n"
     "shards of a batch scheduler together cover each unit exactly once; dmsim merge joins their\n"
-    "JSON results.\n"
+    "JSON results. --knob and --kernel VERSION (5.10, 6.1, upstream: every knob whose fix that\n"
+    "release lacks) run every scenario, catalog entries included, with those knobs on: does this\n"
+    "kernel pass the corpus?\n"
     "\n"
     "exit codes: 0 every unit passed, 1 a unit failed, 2 bad usage or a bad scenario file\n";
 
@@ -55,10 +57,14 @@ const char* kMergeHelp =
     "twice. Exits 1 when the merged results contain a failure.\n";
 
 const char* kCatalogHelp =
-    "usage: dmsim catalog [--json]\n"
+    "usage: dmsim catalog [--json] [--scenarios DIR] [--no-run] [--jobs N]\n"
     "\n"
     "Lists the variant knobs: each switches one historical bug back on, with the thread it comes\n"
-    "from, the release that fixed it and what a catalog scenario must detect.\n";
+    "from, the release that fixed it, the releases it affects and what its catalog scenario must\n"
+    "detect. The catalog scenarios under DIR (default: ./scenarios) are run, knob off and on, and\n"
+    "each knob is shown as detected or not; --no-run only lists.\n"
+    "\n"
+    "exit codes: 0 every catalog scenario detects its knob, 1 one does not, 2 bad usage\n";
 
 std::vector<std::string> scenario_files(const std::vector<std::string>& paths) {
   std::set<std::string> files;
@@ -100,6 +106,21 @@ void write_file(const std::string& path, const std::string& text) {
   out << text;
 }
 
+// --knob NAME (repeatable) and --kernel VERSION: the knobs a run turns on.
+void take_knob_options(Args& args, const char* cmd, std::vector<std::string>* knobs) {
+  for (std::string k; !(k = take_option(args, "--knob", "", cmd)).empty();) {
+    if (!model::find_knob(k)) throw UsageError("unknown knob '" + k + "'", "run 'dmsim catalog' for the list");
+    knobs->push_back(k);
+  }
+  const std::string kernel = take_option(args, "--kernel", "", cmd);
+  if (!kernel.empty()) {
+    std::string err;
+    const auto ks = model::knobs_for_kernel(kernel, &err);
+    if (!err.empty()) throw UsageError(err, "see 'dmsim " + std::string(cmd) + " --help'");
+    knobs->insert(knobs->end(), ks.begin(), ks.end());
+  }
+}
+
 void print_unit(const verify::UnitResult& u) {
   std::printf("%s seed %llu: %s\n", u.file.c_str(), static_cast<unsigned long long>(u.seed), u.verdict.c_str());
   for (const auto& e : u.failures) {
@@ -121,10 +142,7 @@ int cmd_run(const Args& in) {
   verify::RunOptions opt;
   const uint64_t seed =
       static_cast<uint64_t>(parse_count(take_option(args, "--seed", "0", "run"), "--seed", "run", 0, 1L << 40));
-  for (std::string k; !(k = take_option(args, "--knob", "", "run")).empty();) {
-    if (!model::find_knob(k)) throw UsageError("unknown knob '" + k + "'", "run 'dmsim catalog' for the list");
-    opt.extra_knobs.push_back(k);
-  }
+  take_knob_options(args, "run", &opt.extra_knobs);
   const std::string report = take_option(args, "--report", "", "run");
   opt.trace_path = take_option(args, "--trace", "", "run");
   const std::string json = take_option(args, "--json", "", "run");
@@ -163,6 +181,8 @@ int cmd_check(const Args& in) {
   const std::string junit = take_option(args, "--junit", "", "check");
   const std::string json = take_option(args, "--json", "", "check");
   const std::string report_dir = take_option(args, "--report-dir", "", "check");
+  verify::RunOptions opt;
+  take_knob_options(args, "check", &opt.extra_knobs);
   const size_t slash = shard.find('/');
   if (slash == std::string::npos)
     throw UsageError("--shard must be K/N, got '" + shard + "'", "see 'dmsim check --help'");
@@ -176,12 +196,13 @@ int cmd_check(const Args& in) {
   const auto all = load_all(files);
   // Units: every seed of every scenario, in file order; this shard takes every N-th.
   std::vector<std::pair<const scenarios::Scenario*, uint64_t>> units;
-  for (const auto& ref : verify::plan_units(all, shard_k, shard_n)) units.emplace_back(&all[ref.scenario], ref.seed);
+  for (const auto& ref : verify::plan_units(all, shard_k, shard_n, !opt.extra_knobs.empty()))
+    units.emplace_back(&all[ref.scenario], ref.seed);
   std::fprintf(stderr, "dmsim check: %zu scenario(s), %zu unit(s) in shard %ld/%ld, %d job(s)\n", all.size(),
                units.size(), shard_k, shard_n, jobs);
   std::vector<std::function<std::string()>> tasks;
   for (const auto& [s, seed] : units)
-    tasks.push_back([s = s, seed = seed] { return verify::results_to_json({verify::run_unit(*s, seed, {})}); });
+    tasks.push_back([s = s, seed = seed, &opt] { return verify::results_to_json({verify::run_unit(*s, seed, opt)}); });
   const auto t0 = std::chrono::steady_clock::now();
   size_t done = 0;
   std::vector<verify::UnitResult> results(units.size());
@@ -272,25 +293,80 @@ int cmd_catalog(const Args& in) {
     return kExitOk;
   }
   const bool json = take_flag(args, "--json");
+  const bool no_run = take_flag(args, "--no-run");
+  const int jobs =
+      static_cast<int>(parse_count(take_option(args, "--jobs", "1", "catalog"), "--jobs", "catalog", 1, 256));
+  std::string dir = take_option(args, "--scenarios", "", "catalog");
   reject_leftovers(args, "catalog");
+  if (dir.empty() && fs::is_directory("scenarios")) dir = "scenarios";
   const auto knobs = model::all_knobs();
+
+  // The catalog scenario of each knob, run (both legs) unless --no-run.
+  std::vector<scenarios::Scenario> all;
+  if (!dir.empty()) all = load_all(scenario_files({dir}));
+  std::map<std::string, const scenarios::Scenario*> scenario_of;
+  for (const auto& sc : all)
+    if (sc.catalog) scenario_of[sc.catalog->knob] = &sc;
+  std::map<std::string, verify::UnitResult> result_of;
+  if (!no_run) {
+    std::vector<const scenarios::Scenario*> list;
+    for (const auto& k : knobs)
+      if (scenario_of.count(k.name)) list.push_back(scenario_of[k.name]);
+    std::vector<std::function<std::string()>> tasks;
+    for (const auto* sc : list)
+      tasks.push_back([sc] { return verify::results_to_json({verify::run_unit(*sc, 0, {})}); });
+    verify::run_tasks(tasks, jobs, [&](size_t i, const verify::TaskOutput& o) {
+      verify::UnitResult u;
+      if (o.ok) {
+        u = verify::results_from_json(o.bytes, "unit output")[0];
+      } else {
+        u.passed = false;
+        u.verdict = "FAIL: the unit's process " + o.error;
+      }
+      std::fprintf(stderr, "%s: %s\n", list[i]->catalog->knob.c_str(), u.verdict.c_str());
+      result_of[list[i]->catalog->knob] = std::move(u);
+    });
+  }
+  auto status = [&](const model::Knob& k) -> std::string {
+    if (!scenario_of.count(k.name)) return "no catalog scenario";
+    if (no_run) return "not run";
+    const verify::UnitResult& u = result_of[k.name];
+    return u.passed ? "detected" : "NOT DETECTED";
+  };
+  size_t missed = 0;
+  for (const auto& k : knobs) missed += status(k) == "NOT DETECTED";
   if (json) {
     std::printf("[");
-    for (size_t i = 0; i < knobs.size(); i++)
+    for (size_t i = 0; i < knobs.size(); i++) {
+      const auto& k = knobs[i];
+      const std::string file = scenario_of.count(k.name) ? scenario_of[k.name]->file : "";
+      const std::string verdict = result_of.count(k.name) ? result_of[k.name].verdict : "";
       std::printf(
-          "%s{\"knob\": \"%s\", \"fixed_in\": \"%s\", \"detects\": \"%s\", \"source\": \"%s\", \"description\": "
-          "\"%s\"}",
-          i ? ", " : "", verify::json_escape(knobs[i].name).c_str(), verify::json_escape(knobs[i].fixed_in).c_str(),
-          verify::json_escape(knobs[i].detects).c_str(), verify::json_escape(knobs[i].source).c_str(),
-          verify::json_escape(knobs[i].description).c_str());
+          "%s{\"knob\": \"%s\", \"fixed_in\": \"%s\", \"affects\": \"%s\", \"detects\": \"%s\", "
+          "\"source\": \"%s\", \"description\": \"%s\", \"scenario\": \"%s\", \"status\": \"%s\", "
+          "\"verdict\": \"%s\"}",
+          i ? ", " : "", verify::json_escape(k.name).c_str(), verify::json_escape(k.fixed_in).c_str(),
+          verify::json_escape(model::affected_releases(k)).c_str(), verify::json_escape(k.detects).c_str(),
+          verify::json_escape(k.source).c_str(), verify::json_escape(k.description).c_str(),
+          verify::json_escape(file).c_str(), verify::json_escape(status(k)).c_str(),
+          verify::json_escape(verdict).c_str());
+    }
     std::printf("]\n");
-    return kExitOk;
+    return missed ? kExitViolation : kExitOk;
   }
-  std::printf("%-36s %-10s %-14s %s\n", "knob", "fixed in", "detected as", "source / what it restores");
-  for (const auto& k : knobs)
-    std::printf("%-36s %-10s %-14s %s\n%61s%s\n", k.name.c_str(), k.fixed_in.c_str(), k.detects.c_str(),
-                k.source.c_str(), "", k.description.c_str());
-  return kExitOk;
+  for (const auto& k : knobs) {
+    std::printf("%s\n", k.name.c_str());
+    std::printf("  fixed in:    %s\n", k.fixed_in.c_str());
+    std::printf("  affects:     %s\n", model::affected_releases(k).c_str());
+    std::printf("  source:      %s\n", k.source.c_str());
+    std::printf("  restores:    %s\n", k.description.c_str());
+    std::printf("  detected as: %s\n", k.detects.c_str());
+    if (scenario_of.count(k.name)) std::printf("  scenario:    %s\n", scenario_of[k.name]->file.c_str());
+    std::printf("  status:      %s%s\n\n", status(k).c_str(),
+                result_of.count(k.name) ? (" (" + result_of[k.name].verdict + ")").c_str() : "");
+  }
+  std::printf("%zu knob(s), %zu with a catalog scenario, %zu not detected\n", knobs.size(), scenario_of.size(), missed);
+  return missed ? kExitViolation : kExitOk;
 }
 
 }  // namespace dmsim::cli

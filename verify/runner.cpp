@@ -314,12 +314,12 @@ UnitResult run_unit(const Scenario& s, uint64_t seed, const RunOptions& opt) {
   return u;
 }
 
-std::vector<UnitRef> plan_units(const std::vector<Scenario>& all, long shard_k, long shard_n) {
+std::vector<UnitRef> plan_units(const std::vector<Scenario>& all, long shard_k, long shard_n, bool plain) {
   std::vector<UnitRef> out;
   size_t index = 0;
   for (size_t i = 0; i < all.size(); i++) {
     // A catalog entry is a single unit that runs its seeds itself.
-    const uint64_t seeds = all[i].catalog ? 1 : all[i].explore.seeds;
+    const uint64_t seeds = all[i].catalog && !plain ? 1 : all[i].explore.seeds;
     for (uint64_t seed = 0; seed < seeds; seed++, index++)
       if (static_cast<long>(index % static_cast<size_t>(shard_n)) == shard_k - 1) out.push_back({i, seed});
   }

@@ -75,7 +75,9 @@ struct UnitRef {
   size_t scenario;
   uint64_t seed;
 };
-std::vector<UnitRef> plan_units(const std::vector<scenarios::Scenario>& all, long shard_k, long shard_n);
+// `plain`: catalog entries are plain scenarios too (extra knobs are on), one unit per seed.
+std::vector<UnitRef> plan_units(const std::vector<scenarios::Scenario>& all, long shard_k, long shard_n,
+                                bool plain = false);
 
 // The command that replays an exploration exactly.
 std::string replay_command(const UnitResult& u, const Exploration& e);
