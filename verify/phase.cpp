@@ -237,12 +237,18 @@ class Executor {
     return out;
   }
 
+  // The record is looked up by index after the command: other steps add records meanwhile, so
+  // a reference taken before it ran may dangle.
   void run_step(const Command& c, size_t rec) {
-    StepRecord& r = out_.steps[rec];
-    r.start_ns = sim::ktime_get_ns();
-    r.dmesg_from = dmesg_count();
+    out_.steps[rec].start_ns = sim::ktime_get_ns();
+    out_.steps[rec].dmesg_from = dmesg_count();
     sim::trace_event("step", c.text);
-    r.exit_code = execute(c, r.out, r.err);
+    std::string out, err;
+    const int code = execute(c, out, err);
+    StepRecord& r = out_.steps[rec];
+    r.exit_code = code;
+    r.out = std::move(out);
+    r.err = std::move(err);
     r.end_ns = sim::ktime_get_ns();
     r.dmesg_to = dmesg_count();
     r.finished = true;

@@ -13,6 +13,7 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "engines/checks.hpp"
 #include "engines/era/era.hpp"
@@ -69,10 +70,16 @@ std::vector<CheckViolation> written_since_check(const CheckInput& in) {
   std::map<std::string, std::vector<std::pair<std::string, const era_table_info*>>> groups;
   for (const auto& [path, table] : era_devices(in)) groups[table->metadata_dev].emplace_back(path, table);
 
-  // Eras per write id, from the journal: when era_map saw it, and when it was marked.
+  // Eras per write id, from the journal: when era_map saw it, and when it was marked; and
+  // resizes, which legitimately forget blocks beyond a smaller end.
   std::map<uint64_t, uint32_t> mapped, marked;
-  for (const auto& e : in.events) {
+  std::map<uint64_t, size_t> mapped_at;                            // write id -> index of its first era.map event
+  std::vector<std::tuple<size_t, std::string, uint64_t>> resizes;  // (index, device, nr_blocks)
+  for (size_t i = 0; i < in.events.size(); i++) {
+    const auto& e = in.events[i];
+    if (e.kind == "era.resize" && !e.v.empty()) resizes.emplace_back(i, e.device, e.v[0]);
     if (e.v.size() < 3 || e.v[0] == 0) continue;
+    if (e.kind == "era.map") mapped_at.emplace(e.v[0], i);
     const uint32_t era = static_cast<uint32_t>(e.v[2]);
     if (e.kind == "era.map") {
       auto [it, fresh] = mapped.emplace(e.v[0], era);
@@ -106,6 +113,15 @@ std::vector<CheckViolation> written_since_check(const CheckInput& in) {
       continue;
     }
 
+    // A later resize of a device of this metadata to at most `b` blocks dropped the block.
+    auto cut_off = [&](uint64_t id, uint64_t b) {
+      const size_t at = mapped_at.count(id) ? mapped_at[id] : 0;
+      for (const auto& [i, dev, n] : resizes)
+        if (i > at && n <= b &&
+            std::any_of(members.begin(), members.end(), [&dev = dev](const auto& m) { return m.first == dev; }))
+          return true;
+      return false;
+    };
     std::map<uint64_t, uint32_t> latest;  // block -> the latest era it may be recorded in
     size_t lost = 0;
     for (const auto& [path, table] : members) {
@@ -127,6 +143,7 @@ std::vector<CheckViolation> written_since_check(const CheckInput& in) {
         }
         for (uint64_t b = w.sector / bs; b <= (w.sector + w.sectors - 1) / bs; b++) {
           if (b < m->size() && (*m)[b]) continue;
+          if (cut_off(w.id, b)) continue;
           if (lost++ < 8)
             fail("block " + std::to_string(b) + " of " + path + ": write #" + std::to_string(w.id) + " (sectors " +
                  std::to_string(w.sector) + "+" + std::to_string(w.sectors) + ", mapped in era " + std::to_string(e) +

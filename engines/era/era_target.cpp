@@ -73,7 +73,7 @@ struct era {
   // dmsim instrumentation (the reference's quiescence invariant, D.6).
   bool worker_stopped = false;  // stop_worker returned, start_worker not yet called
   bool preresumed = false;      // the table became live at least once
-  uint64_t writes_at_stop = 0, writes_at_ctr = 0;
+  uint64_t writes_at_ctr = 0;
   std::string top_device;                    // "/dev/mapper/NAME", for the journal
   std::vector<uint64_t> marked_uncommitted;  // newly marked blocks the next commit records
 
@@ -274,11 +274,12 @@ void era_destroy(era* e) {
   if (e->md) {
     // dmsim instrumentation: metadata written by an instance after its postsuspend (or by
     // one that never became live) lands over whatever the next instance committed.
-    const uint64_t since_stop = metadata_writes(e) - e->writes_at_stop;
     const uint64_t since_ctr = metadata_writes(e) - e->writes_at_ctr;
-    if (e->worker_stopped && since_stop)
+    const size_t dirty = e->md->bm->bufio().dirty_count();
+    if (e->worker_stopped && dirty)
       sim::warn_on(true,
-                   "dmsim: era instance wrote metadata after its postsuspend (dirty blocks reach the disk at dtr)");
+                   "dmsim: era instance destroyed with uncommitted metadata after its postsuspend (the dirty "
+                   "blocks reach the disk now)");
     else if (!e->preresumed && since_ctr)
       sim::warn_on(true, "dmsim: era instance whose table never became live wrote metadata");
     metadata_close(std::move(e->md));
@@ -429,7 +430,6 @@ void era_postsuspend(DmTarget* ti) {
     sim::warn_on(true, ("dmsim: era postsuspend returned with " + std::to_string(dirty) +
                         " uncommitted metadata block(s) in its cache")
                            .c_str());
-  e->writes_at_stop = metadata_writes(e);
 }
 
 int era_preresume(DmTarget* ti) {
@@ -453,6 +453,7 @@ int era_preresume(DmTarget* ti) {
       if (r) return r;
     }
     e->nr_blocks = new_size;
+    journal_event("era.resize", e->top_device, {new_size});
   }
   start_worker(e);
   // Pre-5.12 a new era started without archiving a current writeset left by a crash.
