@@ -229,3 +229,21 @@ TEST_CASE("loading a malformed disk trace names the line") {
     REQUIRE(std::string(e.what()).find("line 2") != std::string::npos);
   }
 }
+
+TEST_CASE("a disk started from a crash image keeps later writes over the image's content") {
+  // The recovery after a power cut runs on a new disk loaded with the crashed one's media.
+  SimResult r = run_world([](World& w) {
+    Disk& before = disk(w, "sda", 1024);
+    uint64_t old_id, new_id;
+    for (int i = 0; i < 5; i++) blk_write(&before, 5, 1, 0, &old_id);
+    blkdev_issue_flush(&before);
+    Disk& after = disk(w, "sdb", 1024);
+    after.load_media(before.media());
+    blk_write(&after, 5, 1, 0, &new_id);
+    blkdev_issue_flush(&after);
+    note(read_token(&after, 5) == written_token(new_id, 5) ? "reads the new write" : "reads the image");
+    note(after.media().read(5).token == written_token(new_id, 5) ? "new write durable" : "image kept");
+  });
+  REQUIRE_CLEAN(r);
+  REQUIRE(r.notes == Notes{"reads the new write", "new write durable"});
+}

@@ -233,3 +233,16 @@ TEST_CASE("a report names the verdict, the exact replay command, the lost writes
         "$ sync /dev/mapper/c"})
     REQUIRE(md.find(part) != std::string::npos);
 }
+
+TEST_CASE("a background step keeps its output while later steps start and finish") {
+  // Steps are recorded as they start; a background dd outlives many foreground steps.
+  std::string steps =
+      "  - dmsetup create d --table \"0 32768 delay /dev/sda 0 50\"\n"
+      "  - dd if=/dev/urandom of=/dev/mapper/d bs=4k count=2 oflag=direct &\n";
+  for (int i = 0; i < 40; i++) steps += "  - dmsetup status d\n";
+  steps += "  - wait\n";
+  const UnitResult u =
+      run_unit(scenario("name: bg\ndisks:\n  sda: {size: 16MiB, profile: nvme}\nsteps:\n" + steps), 0, {});
+  INFO(violations_text(u));
+  REQUIRE(u.passed);
+}
