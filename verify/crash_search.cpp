@@ -15,7 +15,8 @@ struct CrashSearch::Impl {
 };
 
 CrashSearch::CrashSearch(const MultiDiskCrashSpace& space, const BlockDeviceOracle& oracle,
-                         const std::vector<Extent>& data_map, const std::vector<std::string>& devices)
+                         const std::vector<Extent>& data_map, const std::vector<std::string>& devices,
+                         const std::vector<BlockDeviceOracle::Obligation>& extra)
     : impl_(std::make_unique<Impl>()) {
   Impl& z = *impl_;
   z.nvars = space.variables();
@@ -29,8 +30,14 @@ CrashSearch::CrashSearch(const MultiDiskCrashSpace& space, const BlockDeviceOrac
       for (uint64_t s = may[v].sector; s < may[v].sector + may[v].sectors; s++) covering[d][s].push_back(v);
   }
   z3::expr_vector bads(z.ctx);
+  std::vector<BlockDeviceOracle::Obligation> all = extra;
   for (const auto& dev : devices) {
-    for (const auto& ob : oracle.obligations(dev)) {
+    auto obs = oracle.obligations(dev);
+    all.insert(all.end(), obs.begin(), obs.end());
+  }
+  {
+    for (const auto& ob : all) {
+      const std::string& dev = ob.device;
       // Where the top sector lives on the disks, if the mapping is fixed.
       int disk = -1;
       uint64_t ds = 0;

@@ -19,8 +19,9 @@ namespace verify {
 
 class CrashSearch {
  public:
+  // `extra`: obligations from elsewhere than the oracle (engines' commit records).
   CrashSearch(const MultiDiskCrashSpace& space, const BlockDeviceOracle& oracle, const std::vector<Extent>& data_map,
-              const std::vector<std::string>& devices);
+              const std::vector<std::string>& devices, const std::vector<BlockDeviceOracle::Obligation>& extra = {});
   ~CrashSearch();
 
   // Obligations whose location on the disks is known (encoded) or not (left to recovery).

@@ -544,6 +544,7 @@ class Executor {
     if (!in_.before_crash) {
       std::set<std::string> devs;
       for (const auto& io : out_.io.ios) devs.insert(io.device);
+      for (const auto& c : engines::journal().commits) devs.insert(c.metadata_device);
       for (const auto& dev : devs)
         if (model::BlockDevice* b = world_.lookup(dev)) resolve(dev, b, 0, 0, b->capacity(), 0);
     }
@@ -590,8 +591,10 @@ PhaseRun run_phase(const PhaseInput& in, double wall_timeout_s) {
           model::Disk& d = world->add_disk(c);
           if (i < in.images.size()) d.load_media(in.images[i]);
         }
+        // Like the world, the executor lives as long as the simulation process: steps still
+        // running at a power cut keep using it until the run stops.
         auto* out = new PhaseOutput;
-        Executor(in, *out, *world).run();
+        (new Executor(in, *out, *world))->run();
       },
       wall_timeout_s);
   if (!run.sim.payload.empty()) run.out = PhaseOutput::deserialize(run.sim.payload);

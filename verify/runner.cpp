@@ -14,8 +14,51 @@
 
 namespace verify {
 
+using engines::CommitRecord;
 using scenarios::CrashStateMode;
 using scenarios::Scenario;
+
+namespace {
+
+// Obligations from the engines' commit records: for every write acknowledged before the crash,
+// the superblock that survives on the metadata device must be one of the commits that record
+// the write's block, or a later one. One obligation per metadata device: the strictest.
+std::vector<BlockDeviceOracle::Obligation> commit_obligations(const PhaseOutput& p1, uint64_t crash_ns) {
+  std::map<std::pair<std::string, uint64_t>, std::vector<size_t>> by_place;  // (device, sector) -> records
+  const auto& commits = p1.journal.commits;
+  for (size_t i = 0; i < commits.size(); i++) by_place[{commits[i].metadata_device, commits[i].sector}].push_back(i);
+  std::vector<BlockDeviceOracle::Obligation> out;
+  for (const auto& [place, idx] : by_place) {
+    // The first commit (position in idx) that records each (top device, block).
+    std::map<std::pair<std::string, uint64_t>, size_t> first;
+    for (size_t k = 0; k < idx.size(); k++)
+      for (uint64_t b : commits[idx[k]].blocks) first.emplace(std::make_pair(commits[idx[k]].top_device, b), k);
+    size_t need = 0;
+    bool any = false;
+    for (const auto& io : p1.io.ios) {
+      if (io.kind != TopIo::Data && io.kind != TopIo::Zero) continue;
+      if (!io.acked || io.ack_ns > crash_ns || io.status != 0 || !io.sectors) continue;
+      const CommitRecord* rec = nullptr;
+      for (size_t k : idx)
+        if (commits[k].top_device == io.device) rec = &commits[k];
+      if (!rec || !rec->block_sectors) continue;
+      for (uint64_t b = io.sector / rec->block_sectors; b <= (io.sector + io.sectors - 1) / rec->block_sectors; b++) {
+        auto it = first.find({io.device, b});
+        need = std::max(need, it == first.end() ? idx.size() : it->second);
+        any = true;
+      }
+    }
+    if (!any) continue;
+    BlockDeviceOracle::Obligation ob;
+    ob.device = place.first;
+    ob.sector = place.second;
+    for (size_t k = need; k < idx.size(); k++) ob.legal.tokens.push_back(commits[idx[k]].token);
+    out.push_back(std::move(ob));
+  }
+  return out;
+}
+
+}  // namespace
 
 sim::SimConfig seed_config(const Scenario& s, uint64_t seed) {
   sim::SimConfig c;
@@ -237,10 +280,13 @@ UnitResult run_exploration(const Scenario& s, uint64_t seed, const std::vector<s
           bool zero_disks = false;
           for (const auto& d : s.disks) zero_disks |= d.initial_zero;
           BlockDeviceOracle oracle(p1.out.io, cp.ns, zero_disks);
-          CrashSearch search(space, oracle, p1.out.data_map, {devices.begin(), devices.end()});
+          const auto records = commit_obligations(p1.out, cp.ns);
+          CrashSearch search(space, oracle, p1.out.data_map, {devices.begin(), devices.end()}, records);
           // Obligations whose place on the disks is unknown (metadata-driven mappings without
-          // declared commit records) are covered by the pessimistic state instead.
-          if (search.unlocated()) try_state(std::vector<bool>(space.variables(), false), "durable", nullptr);
+          // declared commit records) are covered by the pessimistic state instead; so is the
+          // recovery logic of engines with commit records, which Z3 does not model.
+          if (search.unlocated() || !p1.out.journal.commits.empty())
+            try_state(std::vector<bool>(space.variables(), false), "durable", nullptr);
           for (int model = 0; model < 8; model++) {
             auto ch = search.next();
             if (!ch) {

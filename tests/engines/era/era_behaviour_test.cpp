@@ -29,8 +29,9 @@ TEST_CASE("written-since a checkpoint reports exactly the blocks written after i
   steps += "  - era_invalidate --written-since 1 --metadata-snapshot /dev/meta\n";
   const Steps r = run_steps(era_scenario(steps));
   const size_t n = r.run.out.steps.size();
-  REQUIRE(r.out(n - 2) == "<blocks>\n  <block block=\"8\"/>\n  <block block=\"10\"/>\n  <block block=\"12\"/>\n"
-                          "  <block block=\"14\"/>\n</blocks>\n");
+  REQUIRE(r.out(n - 2) ==
+          "<blocks>\n  <block block=\"8\"/>\n  <block block=\"10\"/>\n  <block block=\"12\"/>\n"
+          "  <block block=\"14\"/>\n</blocks>\n");
   REQUIRE(r.out(n - 1).find("<block block=\"0\"/>") != std::string::npos);
   REQUIRE(r.out(n - 1).find("<block block=\"1\"/>") == std::string::npos);
 }
@@ -49,13 +50,12 @@ TEST_CASE("suspend and resume do not disturb tracking, and each cycle starts one
 
 TEST_CASE("era dumps are identical without I/O, across reloads and after rewriting written blocks") {
   const std::string dump = "  - era_dump --logical /dev/meta\n";
-  const Steps r = run_steps(era_scenario(std::string(kCreate) + dd_block(2) + dd_block(5) +
-                                         "  - dmsetup remove eradev\n" + dump + dump + kCreate +
-                                         "  - dmsetup remove eradev\n" + dump + kCreate + dd_block(2) +
-                                         "  - dmsetup remove eradev\n" + dump));
+  const Steps r = run_steps(era_scenario(
+      std::string(kCreate) + dd_block(2) + dd_block(5) + "  - dmsetup remove eradev\n" + dump + dump + kCreate +
+      "  - dmsetup remove eradev\n" + dump + kCreate + dd_block(2) + "  - dmsetup remove eradev\n" + dump));
   auto eras = [&](size_t i) { return r.out(i).substr(r.out(i).find("<era_array>")); };
-  REQUIRE(r.out(4) == r.out(5));                 // repeated dumps
-  REQUIRE(eras(4) == eras(8));                   // a reload without I/O
+  REQUIRE(r.out(4) == r.out(5));  // repeated dumps
+  REQUIRE(eras(4) == eras(8));    // a reload without I/O
   REQUIRE(r.out(4).find("current_era=\"1\"") != std::string::npos);
   REQUIRE(eras(12).find("<era block=\"2\" era=\"3\"/>") != std::string::npos);  // rewritten in a later era
   REQUIRE(eras(12).find("<era block=\"5\" era=\"1\"/>") != std::string::npos);
@@ -70,16 +70,17 @@ TEST_CASE("status and table lines have the kernel's format") {
 }
 
 TEST_CASE("the constructor refuses bad tables with the kernel's messages") {
-  const Steps r = run_steps(era_scenario(
-      "  - ! dmsetup create e1 --table \"0 2048 era /dev/meta /dev/data\"\n"
-      "  - ! dmsetup create e2 --table \"0 2048 era /dev/meta /dev/data 12\"\n"
-      "  - ! dmsetup create e3 --table \"0 2048 era /dev/meta /dev/data 0\"\n"
-      "  - ! dmsetup create e4 --table \"0 2048 era /dev/meta /dev/data 8x\"\n"
-      "  - ! dmsetup create e5 --table \"0 2048 era /dev/nosuch /dev/data 8\"\n"));
+  const Steps r =
+      run_steps(era_scenario("  - ! dmsetup create e1 --table \"0 2048 era /dev/meta /dev/data\"\n"
+                             "  - ! dmsetup create e2 --table \"0 2048 era /dev/meta /dev/data 12\"\n"
+                             "  - ! dmsetup create e3 --table \"0 2048 era /dev/meta /dev/data 0\"\n"
+                             "  - ! dmsetup create e4 --table \"0 2048 era /dev/meta /dev/data 8x\"\n"
+                             "  - ! dmsetup create e5 --table \"0 2048 era /dev/nosuch /dev/data 8\"\n"));
   for (size_t i = 0; i < 5; i++) REQUIRE(r.step(i).exit_code != 0);
   const auto& dmesg = r.run.sim.dmesg;
   auto logged = [&](const std::string& what) {
-    return std::any_of(dmesg.begin(), dmesg.end(), [&](const std::string& l) { return l.find(what) != std::string::npos; });
+    return std::any_of(dmesg.begin(), dmesg.end(),
+                       [&](const std::string& l) { return l.find(what) != std::string::npos; });
   };
   REQUIRE(logged("Invalid argument count"));
   REQUIRE(logged("Invalid block size"));
@@ -89,10 +90,10 @@ TEST_CASE("the constructor refuses bad tables with the kernel's messages") {
 
 TEST_CASE("an origin of 2^31 era blocks cannot be activated") {
   // smallest_invalid_origin: 2^31 blocks of 32 KiB on an error target.
-  const Steps r = run_steps(era_scenario(
-      "  - dmsetup create origin --table \"0 137438953472 error\"\n"
-      "  - ! dmsetup create eradev --table \"0 137438953472 era /dev/meta /dev/mapper/origin 64\"\n"
-      "  - dmsetup create ok --table \"0 137438953408 era /dev/meta /dev/mapper/origin 64\"\n"));
+  const Steps r = run_steps(
+      era_scenario("  - dmsetup create origin --table \"0 137438953472 error\"\n"
+                   "  - ! dmsetup create eradev --table \"0 137438953472 era /dev/meta /dev/mapper/origin 64\"\n"
+                   "  - dmsetup create ok --table \"0 137438953408 era /dev/meta /dev/mapper/origin 64\"\n"));
   REQUIRE(r.step(1).exit_code != 0);
   const auto& dmesg = r.run.sim.dmesg;
   REQUIRE(std::any_of(dmesg.begin(), dmesg.end(), [](const std::string& l) {
@@ -104,13 +105,16 @@ TEST_CASE("messages: one word, known names, one metadata snapshot at a time") {
   const Steps r = run_steps(era_scenario(std::string(kCreate) +
                                          "  - ! dmsetup message eradev 0 checkpoint now\n"
                                          "  - ! dmsetup message eradev 0 rollover\n"
-                                         "  - ! dmsetup message eradev 0 drop_metadata_snap\n" + kSnapSince +
+                                         "  - ! dmsetup message eradev 0 drop_metadata_snap\n" +
+                                         kSnapSince +
                                          "  - ! dmsetup message eradev 0 take_metadata_snap\n"
                                          "  - dmsetup message eradev 0 DROP_METADATA_SNAP\n"));
-  for (size_t i = 1; i < r.run.out.steps.size(); i++) REQUIRE(r.step(i).exit_code == (r.step(i).expect_failure ? 1 : 0));
+  for (size_t i = 1; i < r.run.out.steps.size(); i++)
+    REQUIRE(r.step(i).exit_code == (r.step(i).expect_failure ? 1 : 0));
   const auto& dmesg = r.run.sim.dmesg;
   auto logged = [&](const std::string& what) {
-    return std::any_of(dmesg.begin(), dmesg.end(), [&](const std::string& l) { return l.find(what) != std::string::npos; });
+    return std::any_of(dmesg.begin(), dmesg.end(),
+                       [&](const std::string& l) { return l.find(what) != std::string::npos; });
   };
   REQUIRE(logged("incorrect number of message arguments"));
   REQUIRE(logged("unsupported message 'rollover'"));

@@ -1,10 +1,11 @@
 // The pieces of dm-era's metadata object, driven directly: formatting, rollover and archive,
 // digestion in steps, the metadata snapshot, the in-core/on-disk order of marking. Each test
 // checks the result with the read-only tools' reader, as userland would see it.
+#include "engines/era/era_metadata.hpp"
+
 #include <catch2/catch.hpp>
 
 #include "engines/era/era_format.hpp"
-#include "engines/era/era_metadata.hpp"
 #include "engines/era/era_reader.hpp"
 #include "tests/model/model_test_helpers.hpp"
 
