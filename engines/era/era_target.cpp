@@ -295,6 +295,12 @@ uint64_t calc_nr_blocks(const era* e) {
   return (e->ti->len + e->sectors_per_block - 1) / e->sectors_per_block;
 }
 
+// Block numbers come from a shift when the size is a power of two.
+void set_block_size(era* e, uint32_t sectors) {
+  e->sectors_per_block = sectors;
+  e->sectors_per_block_shift = (sectors & (sectors - 1)) ? -1 : __builtin_ctz(sectors);
+}
+
 bool valid_block_size(uint64_t block_size) {
   return block_size > 0 && (block_size & (MIN_BLOCK_SIZE - 1)) == 0;
 }
@@ -338,8 +344,7 @@ int era_ctr(DmTarget* ti, const DmArgs& argv) {
     era_destroy(e);
     return kEINVAL;
   }
-  e->sectors_per_block_shift =
-      (e->sectors_per_block & (e->sectors_per_block - 1)) ? -1 : __builtin_ctz(e->sectors_per_block);
+  set_block_size(e, e->sectors_per_block);
 
   int r = metadata_open(e->metadata_dev->bdev, e->sectors_per_block, true, e->variant, &e->kmem, &e->md);
   if (r) {
@@ -349,9 +354,7 @@ int era_ctr(DmTarget* ti, const DmArgs& argv) {
   }
   if (e->md->block_size != e->sectors_per_block) {
     // Pre-5.12 the on-disk block size won over the table's.
-    e->sectors_per_block = static_cast<uint32_t>(e->md->block_size);
-    e->sectors_per_block_shift =
-        (e->sectors_per_block & (e->sectors_per_block - 1)) ? -1 : __builtin_ctz(e->sectors_per_block);
+    set_block_size(e, static_cast<uint32_t>(e->md->block_size));
   }
   e->writes_at_ctr = metadata_writes(e);  // formatting a blank device is the one write a ctr may do
   e->top_device = "/dev/mapper/" + model::dm_device_name(model::dm_table_get_md(ti->table));

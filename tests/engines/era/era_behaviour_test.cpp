@@ -77,15 +77,10 @@ TEST_CASE("the constructor refuses bad tables with the kernel's messages") {
                              "  - ! dmsetup create e4 --table \"0 2048 era /dev/meta /dev/data 8x\"\n"
                              "  - ! dmsetup create e5 --table \"0 2048 era /dev/nosuch /dev/data 8\"\n"));
   for (size_t i = 0; i < 5; i++) REQUIRE(r.step(i).exit_code != 0);
-  const auto& dmesg = r.run.sim.dmesg;
-  auto logged = [&](const std::string& what) {
-    return std::any_of(dmesg.begin(), dmesg.end(),
-                       [&](const std::string& l) { return l.find(what) != std::string::npos; });
-  };
-  REQUIRE(logged("Invalid argument count"));
-  REQUIRE(logged("Invalid block size"));
-  REQUIRE(logged("Error parsing block size"));
-  REQUIRE(logged("Error opening metadata device"));
+  REQUIRE(r.logged("Invalid argument count"));
+  REQUIRE(r.logged("Invalid block size"));
+  REQUIRE(r.logged("Error parsing block size"));
+  REQUIRE(r.logged("Error opening metadata device"));
 }
 
 TEST_CASE("an origin of 2^31 era blocks cannot be activated") {
@@ -95,10 +90,7 @@ TEST_CASE("an origin of 2^31 era blocks cannot be activated") {
                    "  - ! dmsetup create eradev --table \"0 137438953472 era /dev/meta /dev/mapper/origin 64\"\n"
                    "  - dmsetup create ok --table \"0 137438953408 era /dev/meta /dev/mapper/origin 64\"\n"));
   REQUIRE(r.step(1).exit_code != 0);
-  const auto& dmesg = r.run.sim.dmesg;
-  REQUIRE(std::any_of(dmesg.begin(), dmesg.end(), [](const std::string& l) {
-    return l.find("Invalid number of origin blocks 2147483648") != std::string::npos;
-  }));
+  REQUIRE(r.logged("Invalid number of origin blocks 2147483648"));
 }
 
 TEST_CASE("messages: one word, known names, one metadata snapshot at a time") {
@@ -111,15 +103,10 @@ TEST_CASE("messages: one word, known names, one metadata snapshot at a time") {
                                          "  - dmsetup message eradev 0 DROP_METADATA_SNAP\n"));
   for (size_t i = 1; i < r.run.out.steps.size(); i++)
     REQUIRE(r.step(i).exit_code == (r.step(i).expect_failure ? 1 : 0));
-  const auto& dmesg = r.run.sim.dmesg;
-  auto logged = [&](const std::string& what) {
-    return std::any_of(dmesg.begin(), dmesg.end(),
-                       [&](const std::string& l) { return l.find(what) != std::string::npos; });
-  };
-  REQUIRE(logged("incorrect number of message arguments"));
-  REQUIRE(logged("unsupported message 'rollover'"));
-  REQUIRE(logged("no snap to drop"));
-  REQUIRE(logged("metadata snapshot already exists"));
+  REQUIRE(r.logged("incorrect number of message arguments"));
+  REQUIRE(r.logged("unsupported message 'rollover'"));
+  REQUIRE(r.logged("no snap to drop"));
+  REQUIRE(r.logged("metadata snapshot already exists"));
 }
 
 TEST_CASE("the tools refuse live metadata unless they read its snapshot") {

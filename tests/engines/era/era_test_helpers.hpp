@@ -24,6 +24,12 @@ struct Steps {
   verify::PhaseRun run;
   const verify::StepRecord& step(size_t i) const { return run.out.steps.at(i); }
   const std::string& out(size_t i) const { return step(i).out; }
+  // Whether the kernel log has a line containing `what`.
+  bool logged(const std::string& what) const {
+    for (const auto& l : run.sim.dmesg)
+      if (l.find(what) != std::string::npos) return true;
+    return false;
+  }
 };
 
 // Runs the steps in one simulation, as the first phase of a scenario.
