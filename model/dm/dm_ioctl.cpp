@@ -130,17 +130,21 @@ DmResult DmControl::load(const std::string& name, const std::string& table) {
   DmTable* t = nullptr;
   res = populate(*hc, table, &t);
   if (!res.ok()) return res;
+  replace_staged(*hc, t);
+  return {};
+}
+
+void DmControl::replace_staged(HashCell& hc, DmTable* t) {
   sim::down_write(&hash_lock_);
-  DmTable* old = hc->new_map;
-  hc->new_map = t;
+  DmTable* old = hc.new_map;
+  hc.new_map = t;
   sim::up_write(&hash_lock_);
   if (old) {
-    // A staged table replaced by another: wait for its readers, then destroy it.
-    sim::synchronize_srcu(&hc->md->io_barrier);
+    // The staged table it replaces: wait for its readers, then destroy it.
+    sim::synchronize_srcu(&hc.md->io_barrier);
     old->destroy();
     delete old;
   }
-  return {};
 }
 
 DmResult DmControl::clear(const std::string& name) {
@@ -148,15 +152,7 @@ DmResult DmControl::clear(const std::string& name) {
   DmResult res;
   HashCell* hc = find(name, "clear", res);
   if (!hc) return res;
-  sim::down_write(&hash_lock_);
-  DmTable* old = hc->new_map;
-  hc->new_map = nullptr;
-  sim::up_write(&hash_lock_);
-  if (old) {
-    sim::synchronize_srcu(&hc->md->io_barrier);
-    old->destroy();
-    delete old;
-  }
+  replace_staged(*hc, nullptr);
   return {};
 }
 

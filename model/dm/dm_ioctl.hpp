@@ -46,6 +46,8 @@ class DmControl {
   };
   HashCell* find(const std::string& name, const char* ioctl, DmResult& res);
   DmResult populate(HashCell& hc, const std::string& table, DmTable** out);
+  // Puts `t` (or nothing) in the inactive slot, destroying the table that was staged there.
+  void replace_staged(HashCell& hc, DmTable* t);
   DmResult retrieve_status(HashCell& hc, StatusType type, unsigned flags, bool inactive);
   static DmResult fail(const std::string& ioctl, const std::string& name, int err);
 

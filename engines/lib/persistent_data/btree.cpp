@@ -122,6 +122,28 @@ int split_node(DmBtreeInfo* info, Node& n, DmBlock** sib_blk) {
   return 0;
 }
 
+// Inserts at `pos`; a full node is split first and the entry goes to whichever half `pos`
+// falls in, the new sibling being reported in `res` for the parent to insert.
+int insert_or_split(DmBtreeInfo* info, Node& n, uint32_t pos, uint64_t key, const uint8_t* value, InsertResult* res) {
+  if (n.nr() < n.max()) {
+    n.insert_at(pos, key, value);
+    return 0;
+  }
+  DmBlock* sib_blk;
+  int r = split_node(info, n, &sib_blk);
+  if (r) return r;
+  Node sib(sib_blk);
+  if (pos <= n.nr())
+    n.insert_at(pos, key, value);
+  else
+    sib.insert_at(pos - n.nr(), key, value);
+  res->split = true;
+  res->sib_key = sib.key(0);
+  res->sib_location = dm_block_location(sib_blk);
+  info->tm->unlock(sib_blk);
+  return 0;
+}
+
 int insert_rec(DmBtreeInfo* info, uint64_t block, uint64_t key, const uint8_t* value, bool dec_old, InsertResult* res,
                int depth = 0) {
   if (depth > kMaxDepth) return too_deep(block);
@@ -139,25 +161,10 @@ int insert_rec(DmBtreeInfo* info, uint64_t block, uint64_t key, const uint8_t* v
       std::memcpy(old, value, n.vs());
       res->inserted = 0;
     } else {
-      const uint32_t pos = static_cast<uint32_t>(i + 1);
-      if (n.nr() == n.max()) {
-        DmBlock* sib_blk;
-        r = split_node(info, n, &sib_blk);
-        if (r) {
-          info->tm->unlock(blk);
-          return r;
-        }
-        Node sib(sib_blk);
-        if (pos <= n.nr())
-          n.insert_at(pos, key, value);
-        else
-          sib.insert_at(pos - n.nr(), key, value);
-        res->split = true;
-        res->sib_key = sib.key(0);
-        res->sib_location = dm_block_location(sib_blk);
-        info->tm->unlock(sib_blk);
-      } else {
-        n.insert_at(pos, key, value);
+      r = insert_or_split(info, n, static_cast<uint32_t>(i + 1), key, value, res);
+      if (r) {
+        info->tm->unlock(blk);
+        return r;
       }
       res->inserted = 1;
     }
@@ -186,25 +193,10 @@ int insert_rec(DmBtreeInfo* info, uint64_t block, uint64_t key, const uint8_t* v
   res->inserted = cres.inserted;
   if (cres.split) {
     put_le64(loc, cres.sib_location);
-    const uint32_t pos = static_cast<uint32_t>(i + 1);
-    if (p.nr() == p.max()) {
-      DmBlock* sib_blk;
-      r = split_node(info, p, &sib_blk);
-      if (r) {
-        info->tm->unlock(blk);
-        return r;
-      }
-      Node sib(sib_blk);
-      if (pos <= p.nr())
-        p.insert_at(pos, cres.sib_key, loc);
-      else
-        sib.insert_at(pos - p.nr(), cres.sib_key, loc);
-      res->split = true;
-      res->sib_key = sib.key(0);
-      res->sib_location = dm_block_location(sib_blk);
-      info->tm->unlock(sib_blk);
-    } else {
-      p.insert_at(pos, cres.sib_key, loc);
+    r = insert_or_split(info, p, static_cast<uint32_t>(i + 1), cres.sib_key, loc, res);
+    if (r) {
+      info->tm->unlock(blk);
+      return r;
     }
   }
   res->location = here;
