@@ -127,7 +127,16 @@ void print_unit(const verify::UnitResult& u) {
     if (u.passed) break;
     std::printf("  replay: %s\n", verify::replay_command(u, e).c_str());
     if (e.crash_point >= 0) std::printf("  crash: %s, state %s\n", e.crash_label.c_str(), e.crash_state.c_str());
-    for (const auto& v : e.violations) std::printf("  [%s] %s\n", v.kind.c_str(), v.title.c_str());
+    for (const auto& v : e.violations) {
+      std::printf("  [%s] %s\n", v.kind.c_str(), v.title.c_str());
+      // A wrong output is only understood with both texts side by side.
+      if (v.kind == "step-output")
+        for (size_t at = 0; at < v.detail.size();) {
+          const size_t nl = v.detail.find('\n', at);
+          std::printf("    %s\n", v.detail.substr(at, nl - at).c_str());
+          at = nl == std::string::npos ? v.detail.size() : nl + 1;
+        }
+    }
   }
 }
 

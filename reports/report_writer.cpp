@@ -64,7 +64,18 @@ std::string markdown_report(const verify::UnitResult& u, const verify::Explorati
   std::string knobs;
   for (const auto& k : e.knobs) knobs += (knobs.empty() ? "" : ", ") + k;
   m += "- knobs on: " + (knobs.empty() ? std::string("none (fixed behaviour)") : knobs) + "\n";
-  m += "- replay exactly: `" + verify::replay_command(u, e) + "`\n\n";
+  m += "- replay exactly: `" + verify::replay_command(u, e) + "`\n";
+  if (u.crash_points)
+    m += "- search: " + std::to_string(u.crash_points) + " crash point(s), " + std::to_string(u.recoveries) +
+         " crash state(s) recovered" +
+         (u.z3.models || u.z3.ruled_out || u.z3.truncated
+              ? "; Z3: " + std::to_string(u.z3.models) + " model(s) recovered (" + std::to_string(u.z3.unconfirmed) +
+                    " unconfirmed), every other state ruled out at " + std::to_string(u.z3.ruled_out) +
+                    " point(s), search truncated at " + std::to_string(u.z3.truncated)
+              : std::string()) +
+         "\n";
+  for (const auto& n : u.notes) m += "- note: " + n + "\n";
+  m += "\n";
   if (e.crash_point >= 0) {
     m += "## Crash\n\nPower cut at " + std::to_string(e.crash_ns / 1000) + " us (" + e.crash_label +
          "), crash state `" + e.crash_state + "` (choice `" + e.choice_hex +
@@ -100,18 +111,25 @@ std::vector<std::string> write_unit_reports(const std::string& dir, const verify
 }
 
 std::string junit_xml(const std::vector<verify::UnitResult>& units, double seconds) {
-  size_t failures = 0;
-  for (const auto& u : units) failures += !u.passed;
+  size_t failures = 0, errors = 0;
+  for (const auto& u : units) {
+    errors += u.harness_timeout;
+    failures += !u.passed && !u.harness_timeout;
+  }
   char t[32];
   std::snprintf(t, sizeof t, "%.3f", seconds);
   std::string x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"dmsim\" tests=\"" +
-                  std::to_string(units.size()) + "\" failures=\"" + std::to_string(failures) + "\" time=\"" + t +
-                  "\">\n  <testsuite name=\"dmsim check\" tests=\"" + std::to_string(units.size()) + "\" failures=\"" +
-                  std::to_string(failures) + "\" errors=\"0\" skipped=\"0\" time=\"" + t + "\">\n";
+                  std::to_string(units.size()) + "\" failures=\"" + std::to_string(failures) + "\" errors=\"" +
+                  std::to_string(errors) + "\" time=\"" + t + "\">\n  <testsuite name=\"dmsim check\" tests=\"" +
+                  std::to_string(units.size()) + "\" failures=\"" + std::to_string(failures) + "\" errors=\"" +
+                  std::to_string(errors) + "\" skipped=\"0\" time=\"" + t + "\">\n";
   for (const auto& u : units) {
     x += "    <testcase classname=\"" + xml_escape(u.file) + "\" name=\"" + xml_escape(u.scenario) + " seed " +
          std::to_string(u.seed) + "\" time=\"0\">\n";
-    if (!u.passed) {
+    if (u.harness_timeout) {
+      // Not a verdict about the engine: the harness could not finish the run in time.
+      x += "      <error message=\"" + xml_escape(u.verdict) + "\" type=\"harness-timeout\"></error>\n";
+    } else if (!u.passed) {
       std::string body;
       for (const auto& e : u.failures) {
         body += "replay: " + verify::replay_command(u, e) + "\n";

@@ -23,9 +23,19 @@ struct DiskSpec {
   bool discard_zeroes = true;
 };
 
+// What a step must print, as a cram/lit test would assert it: a regular expression matched
+// against the whole output (one trailing newline ignored), or exact text from a file.
+struct OutputExpectation {
+  enum Kind { Regex, Exact } kind = Regex;
+  std::string pattern;  // the regular expression, or the exact text
+  std::string source;   // as written: "output: '...'" or "output-file: expected/x.xml"
+};
+
 struct Step {
   Command cmd;
-  int line = 0, column = 0;  // 1-based, where the step text starts
+  int line = 0, column = 0;                 // 1-based, where the step text starts
+  std::optional<OutputExpectation> output;  // on stdout
+  std::optional<OutputExpectation> error;   // on stderr
 };
 
 enum class CrashPoints { None, Steps, EveryIo, EveryFlush };
@@ -44,7 +54,8 @@ struct Explore {
 
 struct Catalog {
   std::string knob;
-  std::string detects;
+  std::string detects;  // the finding kind
+  std::string match;    // ECMAScript regular expression searched in the finding's title and detail
 };
 
 struct Scenario {

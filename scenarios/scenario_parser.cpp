@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <optional>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -30,9 +32,10 @@ std::vector<std::string> builtin_check_names() {
 }
 
 bool known_detect_kind(const std::string& kind) {
-  static const std::set<std::string> kinds = {
-      "deadlock", "hung-task",    "lock-order", "recursive-locking", "atomic-sleep", "lock-misuse", "warning", "bug",
-      "errors",   "block-device", "leak",       "step-failed",       "budget",       "crash"};
+  static const std::set<std::string> kinds = {"deadlock",     "hung-task",       "lock-order", "recursive-locking",
+                                              "atomic-sleep", "lock-misuse",     "warning",    "bug",
+                                              "errors",       "block-device",    "leak",       "step-failed",
+                                              "step-output",  "step-unfinished", "budget",     "crash"};
   return kinds.count(kind) || engines::find_check(kind);
 }
 
@@ -310,6 +313,111 @@ void check_steps(Ctx& c, Scenario& s, const std::vector<YAML::Mark>& marks) {
   }
 }
 
+// A regular expression as std::regex reads it (ECMAScript); an error names what is wrong.
+bool valid_regex(Ctx& c, const YAML::Node& n, const std::string& re, const std::string& what) {
+  try {
+    std::regex compiled(re, std::regex::ECMAScript);
+    return true;
+  } catch (const std::regex_error& e) {
+    c.error(n.Mark(), "bad regular expression in " + what + ": " + e.what());
+    return false;
+  }
+}
+
+// The directory of the scenario file, where output-file paths start.
+std::string base_dir(const std::string& file) {
+  const size_t slash = file.rfind('/');
+  return slash == std::string::npos ? std::string() : file.substr(0, slash + 1);
+}
+
+std::optional<OutputExpectation> parse_output(Ctx& c, const YAML::Node& step, const char* regex_key,
+                                              const char* file_key) {
+  if (step[regex_key] && step[file_key]) {
+    c.error(step[file_key].Mark(), std::string("a step takes either ") + regex_key + " or " + file_key + ", not both");
+    return std::nullopt;
+  }
+  if (step[regex_key]) {
+    const std::string re = as_string(c, step[regex_key], regex_key);
+    if (!valid_regex(c, step[regex_key], re, regex_key)) return std::nullopt;
+    return OutputExpectation{OutputExpectation::Regex, re, std::string(regex_key) + ": '" + re + "'"};
+  }
+  if (step[file_key]) {
+    const std::string rel = as_string(c, step[file_key], file_key);
+    const std::string path = !rel.empty() && rel[0] == '/' ? rel : base_dir(c.file) + rel;
+    std::ifstream in(path);
+    if (rel.empty() || !in) {
+      c.error(step[file_key].Mark(), std::string("cannot read ") + file_key + " '" + path + "'");
+      return std::nullopt;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return OutputExpectation{OutputExpectation::Exact, ss.str(), std::string(file_key) + ": " + rel};
+  }
+  return std::nullopt;
+}
+
+// A step is a command line, or a map {run: COMMAND, output: REGEX | output-file: PATH,
+// error: REGEX | error-file: PATH} asserting what the command prints.
+std::optional<Step> parse_step(Ctx& c, const YAML::Node& st) {
+  const bool is_map = st.IsMap();
+  if (!st.IsScalar() && !is_map) {
+    c.error(st.Mark(), "a step is one command line (quote it if it contains ': '), or {run: COMMAND, output: REGEX}");
+    return std::nullopt;
+  }
+  if (is_map) {
+    check_keys(c, st, {"run", "output", "output-file", "error", "error-file"}, "a step");
+    if (!st["run"] || !st["run"].IsScalar()) {
+      c.error(st.Mark(), "a step map needs 'run: COMMAND'");
+      return std::nullopt;
+    }
+  }
+  const YAML::Node& line = is_map ? st["run"] : st;
+  std::optional<CommandError> err;
+  Step step;
+  step.cmd = parse_command(line.Scalar(), &err);
+  // "- ! cmd" reaches us as a YAML non-specific tag: the shell's "this must fail".
+  if (st.Tag() == "!" || line.Tag() == "!") step.cmd.expect_failure = true;
+  step.line = line.Mark().line + 1;
+  step.column = line.Mark().column + 1;
+  if (err) {
+    c.error(line.Mark(), err->message, static_cast<int>(err->at));
+    return std::nullopt;
+  }
+  if (is_map) {
+    step.output = parse_output(c, st, "output", "output-file");
+    step.error = parse_output(c, st, "error", "error-file");
+  }
+  return step;
+}
+
+// catalog: {knob: NAME, detects: {kind: KIND, match: REGEX}}: the finding the knob's bug
+// produces, precisely enough that no other bug's finding is taken for it.
+std::optional<Catalog> parse_catalog(Ctx& c, const YAML::Node& cat) {
+  const char* form = "catalog must be {knob: NAME, detects: {kind: KIND, match: REGEX}}";
+  if (!cat.IsMap() || !cat["knob"] || !cat["detects"]) {
+    c.error(cat.Mark(), form);
+    return std::nullopt;
+  }
+  check_keys(c, cat, {"knob", "detects"}, "catalog");
+  Catalog k;
+  k.knob = as_string(c, cat["knob"], "knob");
+  if (!model::find_knob(k.knob)) c.error(cat["knob"].Mark(), "unknown knob '" + k.knob + "' (see dmsim catalog)");
+  const YAML::Node& d = cat["detects"];
+  if (!d.IsMap() || !d["kind"] || !d["match"]) {
+    c.error(d.Mark(), std::string(form) +
+                          ": detects names the finding's kind and a regular expression only its bug's " +
+                          "finding matches");
+    return std::nullopt;
+  }
+  check_keys(c, d, {"kind", "match"}, "detects");
+  k.detects = as_string(c, d["kind"], "kind");
+  if (!known_detect_kind(k.detects)) c.error(d["kind"].Mark(), "unknown finding kind '" + k.detects + "'");
+  k.match = as_string(c, d["match"], "match");
+  if (k.match.empty()) c.error(d["match"].Mark(), "match must not be empty");
+  valid_regex(c, d["match"], k.match, "match");
+  return k;
+}
+
 }  // namespace
 
 Scenario parse_scenario(const std::string& text, const std::string& file) {
@@ -344,23 +452,10 @@ Scenario parse_scenario(const std::string& text, const std::string& file) {
     c.error(root["steps"] ? root["steps"].Mark() : root.Mark(), "'steps' must be a list of commands");
   } else {
     for (const auto& st : root["steps"]) {
-      if (!st.IsScalar()) {
-        c.error(st.Mark(), "a step is one command line (quote it if it contains ': ')");
-        continue;
-      }
-      std::optional<CommandError> err;
-      Step step;
-      step.cmd = parse_command(st.Scalar(), &err);
-      // "- ! cmd" reaches us as a YAML non-specific tag: the shell's "this must fail".
-      if (st.Tag() == "!") step.cmd.expect_failure = true;
-      step.line = st.Mark().line + 1;
-      step.column = st.Mark().column + 1;
-      if (err) {
-        c.error(st.Mark(), err->message, static_cast<int>(err->at));
-        continue;
-      }
-      s.steps.push_back(step);
-      marks.push_back(st.Mark());
+      std::optional<Step> step = parse_step(c, st);
+      if (!step) continue;
+      s.steps.push_back(std::move(*step));
+      marks.push_back(st.IsMap() ? st["run"].Mark() : st.Mark());
     }
   }
   if (root["expect"]) {
@@ -383,18 +478,7 @@ Scenario parse_scenario(const std::string& text, const std::string& file) {
     }
   }
   if (root["explore"]) parse_explore(c, root["explore"], s.explore);
-  if (root["catalog"]) {
-    const YAML::Node& cat = root["catalog"];
-    if (!cat.IsMap() || !cat["knob"] || !cat["detects"]) {
-      c.error(cat.Mark(), "catalog must be {knob: NAME, detects: KIND}");
-    } else {
-      check_keys(c, cat, {"knob", "detects"}, "catalog");
-      Catalog k{as_string(c, cat["knob"], "knob"), as_string(c, cat["detects"], "detects")};
-      if (!model::find_knob(k.knob)) c.error(cat["knob"].Mark(), "unknown knob '" + k.knob + "' (see dmsim catalog)");
-      if (!known_detect_kind(k.detects)) c.error(cat["detects"].Mark(), "unknown finding kind '" + k.detects + "'");
-      s.catalog = k;
-    }
-  }
+  if (root["catalog"]) s.catalog = parse_catalog(c, root["catalog"]);
   if (c.errors.empty()) {
     check_steps(c, s, marks);
     const bool has_cut = s.first_power_cut() < s.steps.size();

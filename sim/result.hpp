@@ -21,6 +21,7 @@ enum class FindingKind {
   Leak,              // memory an instance allocated and did not free (kmemleak)
   Budget,            // time or event budget exceeded
   Crash,             // the simulation process died (signal, abort)
+  HarnessTimeout,    // killed after the wall-clock budget: no verdict about what it simulated
 };
 
 const char* finding_kind_name(FindingKind k);

@@ -436,6 +436,8 @@ SimResult Runtime::run(std::function<void()> main) {
     }
   }
   run_detectors(true);
+  current_ = nullptr;
+  if (payload_.empty() && payload_provider_) payload_ = payload_provider_();
   res.end_time_ns = now_ns();
   res.findings = findings_;
   res.notes = notes_;
@@ -495,6 +497,10 @@ size_t dmesg_lines() {
 }
 void set_payload(std::string p) {
   Runtime::get().set_payload(std::move(p));
+}
+
+void set_payload_provider(std::function<std::string()> fn) {
+  Runtime::get().set_payload_provider(std::move(fn));
 }
 
 Thread& kthread_run(std::function<void()> fn, std::string name, ThreadKind kind) {

@@ -74,6 +74,7 @@ class Runtime {
   void request_stop() { stop_requested_ = true; }
   size_t dmesg_lines() const { return dmesg_.size(); }
   void set_payload(std::string p) { payload_ = std::move(p); }
+  void set_payload_provider(std::function<std::string()> fn) { payload_provider_ = std::move(fn); }
   // printk: the kernel log, returned as SimResult::dmesg ("[time] text").
   void printk(const std::string& text);
   uint32_t intern(std::string_view s) { return names_.intern(s); }
@@ -141,6 +142,7 @@ class Runtime {
   std::vector<std::string> notes_;
   std::vector<std::string> dmesg_;
   std::string payload_;
+  std::function<std::string()> payload_provider_;
   bool stop_requested_ = false;
   friend class HungTaskWatchdog;
 };

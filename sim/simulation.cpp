@@ -133,7 +133,7 @@ ChildOutput run_in_child(const std::function<std::string()>& fn, double wall_tim
 SimResult run_isolated(const SimConfig& cfg, std::function<void()> main, double wall_timeout_s) {
   ChildOutput out = run_in_child([&] { return simulate(cfg, main).serialize(); }, wall_timeout_s);
   if (out.timed_out)
-    return failed(FindingKind::Budget, "wall-clock budget exceeded: simulation " + out.error, out.stderr_text);
+    return failed(FindingKind::HarnessTimeout, "harness timeout: simulation " + out.error, out.stderr_text);
   if (!out.ok) return failed(FindingKind::Crash, "simulation process " + out.error, out.stderr_text);
   try {
     return SimResult::deserialize(out.bytes);

@@ -137,6 +137,9 @@ size_t dmesg_lines();
 void request_stop();
 // Structured data handed back in SimResult::payload.
 void set_payload(std::string p);
+// What to hand back if the run ends before set_payload() was called (a hang stopped it): called
+// once, outside any simulated thread, so it may only read data.
+void set_payload_provider(std::function<std::string()> fn);
 
 // Observations a scenario or test records; they come back in SimResult::notes.
 void note(const std::string& text);

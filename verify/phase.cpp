@@ -167,6 +167,11 @@ class Executor {
 
   void run() {
     KFRAME_NAMED("sh");
+    // A run stopped by a hang still reports which steps ran and which never finished.
+    sim::set_payload_provider([this] {
+      out_.finished = false;
+      return out_.serialize();
+    });
     const auto& steps = in_.scenario->steps;
     for (size_t i = in_.first_step; i < in_.end_step && i < steps.size(); i++) {
       const Command& c = steps[i].cmd;
@@ -180,8 +185,11 @@ class Executor {
       else
         sim::join(t, true);
     }
-    out_.end_ns = sim::ktime_get_ns();
     const bool power_cut = in_.end_step < steps.size() && steps[in_.end_step].cmd.kind == CmdKind::PowerCut;
+    // Without a power cut the phase ends when every step has: a background step that never
+    // returns is a hang, not something the end of the script may leave behind.
+    if (!power_cut) wait_background();
+    out_.end_ns = sim::ktime_get_ns();
     if (in_.before_crash) {
       settle();
       read_back();
@@ -306,8 +314,7 @@ class Executor {
         sim::udelay_sim(c.seconds);
         return 0;
       case CmdKind::Wait:
-        for (sim::Thread* t : background_) sim::join(*t, true);
-        background_.clear();
+        wait_background();
         return 0;
       case CmdKind::Tool: {
         const engines::Tool* t = engines::find_tool(c.tool);
@@ -434,6 +441,11 @@ class Executor {
       return 1;
     }
     return 0;
+  }
+
+  void wait_background() {
+    for (sim::Thread* t : background_) sim::join(*t, true);
+    background_.clear();
   }
 
   // Lets background I/O, timers and deferred work finish before reading back or checking.

@@ -50,12 +50,17 @@ std::string list(const std::vector<std::string>& v) {
 }  // namespace
 
 std::string unit_to_json(const UnitResult& u) {
-  std::string s = "{\"file\": " + q(u.file) + ", \"scenario\": " + q(u.scenario) +
-                  ", \"seed\": " + std::to_string(u.seed) + ", \"knobs\": " + list(u.knobs) +
-                  ", \"passed\": " + (u.passed ? "true" : "false") + ", \"verdict\": " + q(u.verdict) +
-                  ", \"catalog\": " + q(u.catalog) + ", \"explorations\": " + std::to_string(u.explorations) +
-                  ", \"recoveries\": " + std::to_string(u.recoveries) +
-                  ", \"crash_points\": " + std::to_string(u.crash_points) + ", \"failures\": [";
+  std::string s =
+      "{\"file\": " + q(u.file) + ", \"scenario\": " + q(u.scenario) + ", \"seed\": " + std::to_string(u.seed) +
+      ", \"knobs\": " + list(u.knobs) + ", \"passed\": " + (u.passed ? "true" : "false") +
+      ", \"verdict\": " + q(u.verdict) + ", \"catalog\": " + q(u.catalog) +
+      ", \"explorations\": " + std::to_string(u.explorations) + ", \"recoveries\": " + std::to_string(u.recoveries) +
+      ", \"crash_points\": " + std::to_string(u.crash_points) +
+      ", \"harness_timeout\": " + (u.harness_timeout ? "true" : "false") +
+      ", \"z3\": {\"models\": " + std::to_string(u.z3.models) +
+      ", \"unconfirmed\": " + std::to_string(u.z3.unconfirmed) + ", \"ruled_out\": " + std::to_string(u.z3.ruled_out) +
+      ", \"truncated\": " + std::to_string(u.z3.truncated) + ", \"unlocated\": " + std::to_string(u.z3.unlocated) +
+      "}, \"notes\": " + list(u.notes) + ", \"failures\": [";
   for (size_t i = 0; i < u.failures.size(); i++) {
     const Exploration& e = u.failures[i];
     s += std::string(i ? ", " : "") + "{\"seed\": " + std::to_string(e.seed) + ", \"knobs\": " + list(e.knobs) +
@@ -102,6 +107,14 @@ std::vector<UnitResult> results_from_json(const std::string& text, const std::st
     u.explorations = n["explorations"].as<uint64_t>();
     u.recoveries = n["recoveries"].as<uint64_t>();
     u.crash_points = n["crash_points"].as<uint64_t>();
+    u.harness_timeout = n["harness_timeout"].as<bool>();
+    const YAML::Node z3 = n["z3"];
+    u.z3.models = z3["models"].as<uint64_t>();
+    u.z3.unconfirmed = z3["unconfirmed"].as<uint64_t>();
+    u.z3.ruled_out = z3["ruled_out"].as<uint64_t>();
+    u.z3.truncated = z3["truncated"].as<uint64_t>();
+    u.z3.unlocated = z3["unlocated"].as<uint64_t>();
+    for (const auto& note : n["notes"]) u.notes.push_back(note.as<std::string>());
     for (const auto& f : n["failures"]) {
       Exploration e;
       e.seed = f["seed"].as<uint64_t>();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <set>
 
 #include "engines/checks.hpp"
@@ -71,20 +72,17 @@ sim::SimConfig seed_config(const Scenario& s, uint64_t seed) {
 
 namespace {
 
-// Which expect entry a violation kind answers to; empty: always reported.
-std::string check_for_kind(const std::string& kind) {
-  static const std::map<std::string, std::string> m = {
-      {"deadlock", "no-deadlock"},    {"hung-task", "no-hung-task"},
-      {"lock-order", "no-lockdep"},   {"recursive-locking", "no-lockdep"},
-      {"atomic-sleep", "no-lockdep"}, {"lock-misuse", "no-lockdep"},
-      {"warning", "no-errors"},       {"bug", "no-errors"},
-      {"errors", "no-errors"},        {"step-failed", "no-errors"},
-      {"leak", "no-leaks"},           {"block-device", "block-device"},
-  };
-  auto it = m.find(kind);
-  if (it != m.end()) return it->second;
-  if (kind == "budget" || kind == "crash") return {};
-  return kind;  // engine checks answer to their own name
+// Which `expect:` entry may leave a violation kind out, or empty when it always counts. Only
+// the checks that judge results (the block-device oracle, engine checks) can be narrowed: a
+// hang, an unfinished step, a warning, a leak or a wrong output is never excused by what a
+// scenario chose to ask for.
+std::string narrowing_check(const std::string& kind) {
+  if (kind == "block-device" || engines::find_check(kind)) return kind;
+  return {};
+}
+
+bool expects(const Scenario& s, const std::string& check) {
+  return std::find(s.expect.begin(), s.expect.end(), check) != s.expect.end();
 }
 
 std::string transcript_of(const PhaseOutput& p, const std::string& heading) {
@@ -98,11 +96,36 @@ std::string transcript_of(const PhaseOutput& p, const std::string& heading) {
   return t;
 }
 
-// Everything wrong with one simulated phase, filtered by what the scenario expects.
-void phase_violations(const Scenario& s, const PhaseRun& run, std::vector<Violation>& out) {
+std::string seconds(uint64_t ns) {
+  std::string at = sim::format_time(ns);
+  return at.erase(0, at.find_first_not_of(' '));
+}
+
+std::string step_name(const StepRecord& st) {
+  return "step " + std::to_string(st.index + 1) + " `" + st.text + "`";
+}
+
+// Empty when `actual` is what the step must print; else what differs, for the report.
+std::string output_mismatch(const scenarios::OutputExpectation& x, std::string actual) {
+  bool ok;
+  if (x.kind == scenarios::OutputExpectation::Exact) {
+    ok = actual == x.pattern;
+  } else {
+    // The whole output, as cram and lit compare it; a final newline is not part of the match.
+    if (!actual.empty() && actual.back() == '\n') actual.pop_back();
+    ok = std::regex_match(actual, std::regex(x.pattern, std::regex::ECMAScript));
+  }
+  if (ok) return {};
+  return "expected (" + x.source + "):\n" + x.pattern + (x.pattern.empty() || x.pattern.back() != '\n' ? "\n" : "") +
+         "actual:\n" + actual + (actual.empty() || actual.back() != '\n' ? "\n" : "");
+}
+
+// Everything wrong with one simulated phase. `cut_by_power`: the phase ends at a power cut, so
+// steps still running in the background then were cut off, not stuck.
+void phase_violations(const Scenario& s, const PhaseRun& run, bool cut_by_power, std::vector<Violation>& out) {
   auto add = [&](const std::string& kind, const std::string& title, const std::string& detail) {
-    const std::string check = check_for_kind(kind);
-    if (!check.empty() && std::find(s.expect.begin(), s.expect.end(), check) == s.expect.end()) return;
+    const std::string check = narrowing_check(kind);
+    if (!check.empty() && !expects(s, check)) return;
     out.push_back({kind, title, detail});
   };
   for (const auto& f : run.sim.findings) add(sim::finding_kind_name(f.kind), f.title, f.text);
@@ -117,8 +140,15 @@ void phase_violations(const Scenario& s, const PhaseRun& run, std::vector<Violat
     if (!excuse && line.find("device-mapper:") != std::string::npos)
       add("errors", "kernel log: " + line.substr(line.find("device-mapper:")), line);
   }
+  const bool reached_cut = cut_by_power && run.out.finished;
   for (const auto& st : run.out.steps) {
-    if (!st.finished) continue;
+    if (!st.finished) {
+      if (!reached_cut)
+        add("step-unfinished", step_name(st) + " never finished",
+            "started at " + seconds(st.start_ns) + " s; the run ended at " + seconds(run.sim.end_time_ns) +
+                " s with the step still running");
+      continue;
+    }
     if (st.expect_failure && st.exit_code == 0)
       add("step-failed", "step " + std::to_string(st.index + 1) + " was expected to fail but succeeded: " + st.text,
           st.out);
@@ -126,6 +156,15 @@ void phase_violations(const Scenario& s, const PhaseRun& run, std::vector<Violat
       add("step-failed",
           "step " + std::to_string(st.index + 1) + " failed: " + st.text + (st.err.empty() ? "" : ": " + st.err),
           st.err);
+    const scenarios::Step& spec = s.steps.at(st.index);
+    if (spec.output) {
+      const std::string diff = output_mismatch(*spec.output, st.out);
+      if (!diff.empty()) add("step-output", step_name(st) + " printed other output than expected", diff);
+    }
+    if (spec.error) {
+      const std::string diff = output_mismatch(*spec.error, st.err);
+      if (!diff.empty()) add("step-output", step_name(st) + " printed other errors than expected", diff);
+    }
   }
   if (run.out.leaked_bios)
     add("leak", std::to_string(run.out.leaked_bios) + " bio(s) never completed or freed after the steps settled", "");
@@ -140,18 +179,40 @@ struct Ctx {
   UnitResult& unit;
 };
 
-void record(Ctx& c, Exploration e) {
+// Returns whether the exploration showed a violation.
+bool record(Ctx& c, Exploration e) {
   c.unit.explorations++;
-  if (e.violations.empty()) return;
+  if (e.violations.empty()) return false;
+  for (const auto& v : e.violations) c.unit.harness_timeout |= v.kind == "harness-timeout";
   if (c.unit.passed) c.unit.recoveries_to_first_failure = c.unit.recoveries;
   c.unit.passed = false;
   if (c.unit.failures.size() < c.opt.keep_failures) c.unit.failures.push_back(std::move(e));
+  return true;
+}
+
+// The block-device oracle's verdict on a recovery's read-back.
+void judge_block_device(const Scenario& s, const BlockDeviceOracle& oracle, const PhaseOutput& recovered,
+                        std::vector<Violation>& out) {
+  if (!expects(s, "block-device")) return;
+  std::vector<std::string> problems;
+  auto bad = oracle.judge(recovered.reads, &problems);
+  for (const auto& p : problems) out.push_back({"block-device", p, ""});
+  if (bad.empty()) return;
+  std::string detail;
+  for (size_t i = 0; i < bad.size() && i < 20; i++)
+    detail += bad[i].device + " sector " + std::to_string(bad[i].sector) + ": found " + bad[i].found + ", expected " +
+              bad[i].expected + "\n";
+  if (bad.size() > 20) detail += "... and " + std::to_string(bad.size() - 20) + " more sectors\n";
+  out.push_back({"block-device",
+                 std::to_string(bad.size()) + " sector(s) read values the device may not hold, first " + bad[0].device +
+                     " sector " + std::to_string(bad[0].sector) + ": found " + bad[0].found + ", expected " +
+                     bad[0].expected,
+                 detail});
 }
 
 // Runs the recovery on one crash state and judges it.
 Exploration recover(Ctx& c, const PhaseOutput& p1, const std::string& p1_transcript, const MultiDiskCrashSpace& space,
-                    int64_t point, const CrashPoint& cp, const std::vector<bool>& choice, const std::string& state,
-                    bool* block_device_failed) {
+                    int64_t point, const CrashPoint& cp, const std::vector<bool>& choice, const std::string& state) {
   const size_t cut = c.s.first_power_cut();
   PhaseInput in;
   in.scenario = &c.s;
@@ -174,36 +235,30 @@ Exploration recover(Ctx& c, const PhaseOutput& p1, const std::string& p1_transcr
   e.crash_state = state;
   e.choice_hex = choice_to_hex(choice);
   e.lost_writes = space.describe(choice);
-  std::string at = sim::format_time(cp.ns);
-  at.erase(0, at.find_first_not_of(' '));
-  e.transcript = p1_transcript + "# power cut at " + at + " s (" + cp.label + ")\n" + transcript_of(run.out, "");
-  phase_violations(c.s, run, e.violations);
+  e.transcript =
+      p1_transcript + "# power cut at " + seconds(cp.ns) + " s (" + cp.label + ")\n" + transcript_of(run.out, "");
+  phase_violations(c.s, run, false, e.violations);
+  // A recovery that did not get to its read-back has nothing for the oracle to judge; what
+  // stopped it (a hang, an unfinished step, a crash) is already a violation.
   if (!run.out.finished) {
-    e.violations.push_back({"crash", "the recovery steps did not finish", run.sim.summary()});
+    if (e.violations.empty()) e.violations.push_back({"crash", "the recovery steps did not finish", run.sim.summary()});
     return e;
   }
   bool zero_disks = false;
   for (const auto& d : c.s.disks) zero_disks |= d.initial_zero;
-  BlockDeviceOracle oracle(p1.io, cp.ns, zero_disks);
-  std::vector<std::string> problems;
-  auto bad = oracle.judge(run.out.reads, &problems);
-  if (std::find(c.s.expect.begin(), c.s.expect.end(), "block-device") != c.s.expect.end()) {
-    for (const auto& p : problems) e.violations.push_back({"block-device", p, ""});
-    if (!bad.empty()) {
-      std::string detail;
-      for (size_t i = 0; i < bad.size() && i < 20; i++)
-        detail += bad[i].device + " sector " + std::to_string(bad[i].sector) + ": found " + bad[i].found +
-                  ", expected " + bad[i].expected + "\n";
-      if (bad.size() > 20) detail += "... and " + std::to_string(bad.size() - 20) + " more sectors\n";
-      e.violations.push_back({"block-device",
-                              std::to_string(bad.size()) + " sector(s) read values the device may not hold, first " +
-                                  bad[0].device + " sector " + std::to_string(bad[0].sector) + ": found " +
-                                  bad[0].found + ", expected " + bad[0].expected,
-                              detail});
-      if (block_device_failed) *block_device_failed = true;
-    }
-  }
+  judge_block_device(c.s, BlockDeviceOracle(p1.io, cp.ns, zero_disks), run.out, e.violations);
   return e;
+}
+
+constexpr int kZ3MaxModels = 8;  // unconfirmed models per crash point before the search gives up
+
+std::string pass_verdict(const Scenario& s, const UnitResult& u) {
+  std::string v = "pass: " + std::to_string(u.explorations) + " exploration(s)";
+  if (s.explore.crash_states != CrashStateMode::Z3 || !u.crash_points) return v;
+  v = "pass: " + std::to_string(u.recoveries) + " crash state(s) recovered at " + std::to_string(u.crash_points) +
+      " crash point(s); Z3 ruled out every other state at " + std::to_string(u.z3.ruled_out);
+  if (u.z3.truncated) v += ", search truncated at " + std::to_string(u.z3.truncated);
+  return v;
 }
 
 }  // namespace
@@ -217,6 +272,7 @@ UnitResult run_exploration(const Scenario& s, uint64_t seed, const std::vector<s
   unit.knobs = knobs;
   Ctx c{s, seed, knobs, opt, unit};
   const size_t cut = s.first_power_cut();
+  const bool has_cut = cut < s.steps.size();
   PhaseInput in;
   in.scenario = &s;
   in.first_step = 0;
@@ -233,81 +289,117 @@ UnitResult run_exploration(const Scenario& s, uint64_t seed, const std::vector<s
   base.seed = seed;
   base.knobs = knobs;
   base.transcript = t1;
-  phase_violations(s, p1, base.violations);
-  if (cut >= s.steps.size() || !p1.out.finished) {
-    if (cut < s.steps.size() && !p1.out.finished && base.violations.empty())
+  phase_violations(s, p1, has_cut, base.violations);
+  if (!has_cut || !p1.out.finished) {
+    if (has_cut && !p1.out.finished && base.violations.empty())
       base.violations.push_back({"crash", "the steps before the power cut did not finish", p1.sim.summary()});
     record(c, std::move(base));
   } else {
-    const bool p1_bad = !base.violations.empty();
-    if (p1_bad) record(c, std::move(base));
+    if (!base.violations.empty()) record(c, std::move(base));
     const auto points = crash_points(s, p1.out);
     unit.crash_points = points.size();
+    uint64_t first_truncated = 0;
     for (size_t pi = 0; pi < points.size(); pi++) {
       if (opt.only_crash_point && static_cast<int64_t>(pi) != *opt.only_crash_point) continue;
       if (opt.stop_at_first_failure && !unit.passed) break;
       const CrashPoint& cp = points[pi];
       MultiDiskCrashSpace space(p1.out, cp.ns);
-      std::set<std::string> seen;  // crash states already recovered (by choice)
-      auto try_state = [&](const std::vector<bool>& choice, const std::string& label, bool* bd) {
-        if (opt.stop_at_first_failure && !unit.passed) return;
-        if (!seen.insert(choice_to_hex(choice)).second) return;
-        record(c, recover(c, p1.out, t1, space, static_cast<int64_t>(pi), cp, choice, label, bd));
+      std::map<std::string, bool> seen;  // crash states already recovered (by choice): violated?
+      // Recovers one crash state once; true when it showed a violation.
+      auto try_state = [&](const std::vector<bool>& choice, const std::string& label) {
+        if (opt.stop_at_first_failure && !unit.passed) return false;
+        const auto [it, fresh] = seen.emplace(choice_to_hex(choice), false);
+        if (fresh) it->second = record(c, recover(c, p1.out, t1, space, static_cast<int64_t>(pi), cp, choice, label));
+        return it->second;
       };
+      const std::vector<bool> durable(space.variables(), false);
       if (opt.only_choice) {
-        try_state(choice_from_hex(*opt.only_choice, space.variables()), "given", nullptr);
+        try_state(choice_from_hex(*opt.only_choice, space.variables()), "given");
         continue;
       }
       uint64_t k = 0;
       switch (s.explore.crash_states) {
         case CrashStateMode::Durable:
-          try_state(std::vector<bool>(space.variables(), false), "durable", nullptr);
+          try_state(durable, "durable");
           break;
         case CrashStateMode::All:
           space.enumerate(s.explore.crash_state_count,
-                          [&](const auto& ch) { try_state(ch, "all " + std::to_string(k++), nullptr); });
+                          [&](const auto& ch) { try_state(ch, "all " + std::to_string(k++)); });
           break;
         case CrashStateMode::Random:
           space.sample(seed * 1000003 + pi, s.explore.crash_state_count,
-                       [&](const auto& ch) { try_state(ch, "random " + std::to_string(k++), nullptr); });
+                       [&](const auto& ch) { try_state(ch, "random " + std::to_string(k++)); });
           break;
         case CrashStateMode::Prefix:
-          space.prefixes([&](const auto& ch) { try_state(ch, "prefix " + std::to_string(k++), nullptr); });
+          space.prefixes([&](const auto& ch) { try_state(ch, "prefix " + std::to_string(k++)); });
           break;
         case CrashStateMode::Z3: {
+          // Every crash point recovers its durable state for real: Z3 only adds the states it
+          // finds that could break an obligation, and what it proves is counted, not run.
+          const bool durable_failed = try_state(durable, "durable");
+          if (durable_failed && opt.stop_at_first_failure) break;
           std::set<std::string> devices;
           for (const auto& io : p1.out.io.ios) devices.insert(io.device);
           bool zero_disks = false;
           for (const auto& d : s.disks) zero_disks |= d.initial_zero;
           BlockDeviceOracle oracle(p1.out.io, cp.ns, zero_disks);
-          const auto records = commit_obligations(p1.out, cp.ns);
-          CrashSearch search(space, oracle, p1.out.data_map, {devices.begin(), devices.end()}, records);
-          // Obligations whose place on the disks is unknown (metadata-driven mappings without
-          // declared commit records) are covered by the pessimistic state instead; so is the
-          // recovery logic of engines with commit records, which Z3 does not model.
-          if (search.unlocated() || !p1.out.journal.commits.empty())
-            try_state(std::vector<bool>(space.variables(), false), "durable", nullptr);
-          for (int model = 0; model < 8; model++) {
+          CrashSearch search(space, oracle, p1.out.data_map, {devices.begin(), devices.end()},
+                             commit_obligations(p1.out, cp.ns));
+          unit.z3.unlocated += search.unlocated();
+          bool proven = false, confirmed = false;
+          for (int model = 0; model < kZ3MaxModels && !confirmed; model++) {
             auto ch = search.next();
             if (!ch) {
-              // No crash state at this point can break an encoded obligation: proven, no run.
-              if (model == 0) unit.explorations++;
+              proven = true;
               break;
             }
-            bool confirmed = false;
-            try_state(*ch, "z3 model " + std::to_string(model + 1), &confirmed);
-            if (confirmed) break;  // one confirmed violation per crash point is enough
+            unit.z3.models++;
+            confirmed = try_state(*ch, "z3 model " + std::to_string(model + 1));
+            if (!confirmed) unit.z3.unconfirmed++;
+          }
+          if (proven) {
+            unit.z3.ruled_out++;
+          } else if (!confirmed) {
+            if (!unit.z3.truncated) first_truncated = pi;
+            unit.z3.truncated++;
           }
           break;
         }
       }
     }
+    if (unit.z3.truncated)
+      unit.notes.push_back("Z3 search truncated after " + std::to_string(kZ3MaxModels) + " unconfirmed models at " +
+                           std::to_string(unit.z3.truncated) + " crash point(s), first at crash point " +
+                           std::to_string(first_truncated));
+    if (unit.z3.unlocated)
+      unit.notes.push_back(std::to_string(unit.z3.unlocated) +
+                           " obligation(s) had no known place on the disks; only the recovered states judged them");
   }
-  unit.verdict = unit.passed ? "pass: " + std::to_string(unit.explorations) + " exploration(s)"
-                             : "FAIL: " + (unit.failures.empty() ? std::string("violation")
-                                                                 : unit.failures[0].violations[0].kind + ": " +
-                                                                       unit.failures[0].violations[0].title);
+  if (unit.harness_timeout)
+    unit.verdict = "TIMEOUT: the harness killed a run after its wall-clock budget; no verdict";
+  else
+    unit.verdict = unit.passed ? pass_verdict(s, unit)
+                               : "FAIL: " + (unit.failures.empty() ? std::string("violation")
+                                                                   : unit.failures[0].violations[0].kind + ": " +
+                                                                         unit.failures[0].violations[0].title);
   return unit;
+}
+
+namespace {
+
+// Whether a violation is the finding a catalog entry names: its kind, and its match somewhere
+// in the title or the detail.
+bool is_detection(const scenarios::Catalog& cat, const Violation& v) {
+  return v.kind == cat.detects && std::regex_search(v.title + "\n" + v.detail, std::regex(cat.match));
+}
+
+}  // namespace
+
+bool detected_by(const scenarios::Catalog& cat, const UnitResult& u) {
+  for (const auto& f : u.failures)
+    for (const auto& v : f.violations)
+      if (is_detection(cat, v)) return true;
+  return false;
 }
 
 UnitResult run_unit(const Scenario& s, uint64_t seed, const RunOptions& opt) {
@@ -325,7 +417,7 @@ UnitResult run_unit(const Scenario& s, uint64_t seed, const RunOptions& opt) {
     if (!off.passed) {
       off.explorations = u.explorations;
       off.recoveries = u.recoveries;
-      off.verdict = "FAIL: fails with " + s.catalog->knob + " off: " + off.verdict;
+      if (!off.harness_timeout) off.verdict = "FAIL: fails with " + s.catalog->knob + " off: " + off.verdict;
       return off;
     }
     if (k == 0) u = off;
@@ -335,28 +427,46 @@ UnitResult run_unit(const Scenario& s, uint64_t seed, const RunOptions& opt) {
   UnitResult on;
   bool detected = false;
   uint64_t k = 0;
+  // Failures kept per run are few; keep them all so a detection behind another violation counts.
+  RunOptions all_failures = opt;
+  all_failures.keep_failures = std::max<size_t>(opt.keep_failures, 64);
   for (; k < s.explore.seeds && !detected; k++) {
-    on = run_exploration(s, k, with, opt);
+    on = run_exploration(s, k, with, all_failures);
     u.explorations += on.explorations;
     u.recoveries += on.recoveries;
-    for (const auto& f : on.failures)
-      for (const auto& v : f.violations) detected |= v.kind == s.catalog->detects;
+    detected = detected_by(*s.catalog, on);
+    if (on.harness_timeout && !detected) break;
   }
   const std::string seeds =
       s.explore.seeds > 1 ? " (seed " + std::to_string(k - 1) + " of " + std::to_string(s.explore.seeds) + ")" : "";
+  const std::string what = s.catalog->detects + " matching /" + s.catalog->match + "/";
+  u.knobs = with;
   if (!detected) {
     u.passed = false;
+    u.harness_timeout = on.harness_timeout;
     u.failures = on.failures;
-    u.knobs = with;
-    u.verdict = "FAIL: " + s.catalog->knob + " on was not detected as " + s.catalog->detects +
-                (on.passed ? " (no violation)" : " (found " + on.failures[0].violations[0].kind + " instead)");
-  } else {
-    u.verdict = "pass: " + s.catalog->knob + " detected as " + s.catalog->detects + seeds + ", passes with it off" +
-                (s.explore.seeds > 1 ? " (all " + std::to_string(s.explore.seeds) + " seeds)" : "");
-    u.catalog = on.failures.empty() ? "" : on.failures[0].violations[0].title;
-    u.failures = on.failures;  // kept for the report of what was detected
-    u.knobs = with;
+    if (u.failures.size() > opt.keep_failures) u.failures.resize(opt.keep_failures);
+    u.verdict = on.harness_timeout ? on.verdict
+                                   : "FAIL: " + s.catalog->knob + " on was not detected as " + what +
+                                         (on.passed ? " (no violation)"
+                                                    : " (found " + on.failures[0].violations[0].kind + ": " +
+                                                          on.failures[0].violations[0].title + " instead)");
+    return u;
   }
+  // Report the detecting exploration first.
+  std::stable_partition(on.failures.begin(), on.failures.end(), [&](const Exploration& e) {
+    return std::any_of(e.violations.begin(), e.violations.end(),
+                       [&](const Violation& v) { return is_detection(*s.catalog, v); });
+  });
+  if (on.failures.size() > opt.keep_failures) on.failures.resize(opt.keep_failures);
+  u.verdict = "pass: " + s.catalog->knob + " detected as " + what + seeds + ", passes with it off" +
+              (s.explore.seeds > 1 ? " (all " + std::to_string(s.explore.seeds) + " seeds)" : "");
+  for (const auto& v : on.failures[0].violations)
+    if (is_detection(*s.catalog, v)) {
+      u.catalog = v.title;
+      break;
+    }
+  u.failures = on.failures;  // kept for the report of what was detected
   return u;
 }
 

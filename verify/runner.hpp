@@ -35,16 +35,30 @@ struct Exploration {
   std::string transcript;
 };
 
+// How the Z3 crash search went over a unit's crash points. Z3 only adds crash states to the
+// durable one every crash point recovers; what it proves is stated, never counted as a run.
+struct Z3Accounting {
+  uint64_t models = 0;       // crash states Z3 proposed (each recovered for real)
+  uint64_t unconfirmed = 0;  // of them, recoveries that showed no violation
+  uint64_t ruled_out = 0;    // crash points where Z3 proved no other state breaks an encoded obligation
+  uint64_t truncated = 0;    // crash points where the model cap stopped the search first
+  uint64_t unlocated = 0;    // obligations Z3 could not place on the disks (left to the recoveries)
+};
+
 struct UnitResult {
   std::string file, scenario;
   uint64_t seed = 0;
   std::vector<std::string> knobs;  // on in the run that decides the verdict
-  uint64_t explorations = 0, recoveries = 0, crash_points = 0;
+  uint64_t explorations = 0;       // runs judged: recoveries, or the whole run without a power cut
+  uint64_t recoveries = 0, crash_points = 0;
   uint64_t recoveries_to_first_failure = 0;  // 0: nothing failed
-  std::vector<Exploration> failures;         // at most a few, the first ones
+  Z3Accounting z3;
+  std::vector<std::string> notes;     // what the reader must know about the search (truncation, ...)
+  std::vector<Exploration> failures;  // at most a few, the first ones
   bool passed = true;
-  std::string verdict;  // one line
-  std::string catalog;  // catalog entries: what the knob-on run showed
+  bool harness_timeout = false;  // a run was killed by the wall clock: no verdict either way
+  std::string verdict;           // one line
+  std::string catalog;           // catalog entries: what the knob-on run showed
 };
 
 struct RunOptions {
@@ -63,6 +77,9 @@ sim::SimConfig seed_config(const scenarios::Scenario& s, uint64_t seed);
 // One scenario with one seed and the given knobs on: every exploration it asks for.
 UnitResult run_exploration(const scenarios::Scenario& s, uint64_t seed, const std::vector<std::string>& knobs,
                            const RunOptions& opt);
+
+// Whether some violation of `u` is what the catalog entry names (kind and match).
+bool detected_by(const scenarios::Catalog& cat, const UnitResult& u);
 
 // The unit `check` runs: for a catalog entry (one unit over all its seeds), knob off must pass
 // with every seed and knob on must fail with the kind it names with some seed; otherwise one

@@ -1,38 +1,8 @@
-#include <catch2/catch.hpp>
-
-#include "engines/tools.hpp"
-#include "scenarios/scenario.hpp"
+#include "tests/scenarios/scenario_test_helpers.hpp"
 
 using namespace scenarios;
-
-namespace {
-
-struct Registered {
-  Registered() { engines::register_engines(); }
-};
-const Registered registered;
-
-// The first error for a scenario text, or "" when it parses.
-std::string first_error(const std::string& text) {
-  try {
-    parse_scenario(text, "t.yaml");
-    return "";
-  } catch (const ScenarioError& e) {
-    return e.errors.at(0);
-  }
-}
-
-// A valid scenario with `steps` (YAML list items) and extra top-level lines.
-std::string scenario(const std::string& steps, const std::string& extra = "") {
-  return "name: t\n"
-         "disks:\n"
-         "  sda: {size: 1MiB}\n"
-         "  vg/lv: {size: 4MiB, profile: sata-ssd, write_cache: false}\n"
-         "steps:\n" +
-         steps + extra;
-}
-
-}  // namespace
+using scenariotest::first_error;
+using scenariotest::scenario;
 
 TEST_CASE("the example from the issue parses into its steps, with background and expectations") {
   Scenario s = parse_scenario(R"(name: era-table-swap-deadlock

@@ -1,0 +1,69 @@
+// Steps that assert their output, and catalog entries that name their finding precisely.
+#include "tests/scenarios/scenario_test_helpers.hpp"
+
+using namespace scenarios;
+using scenariotest::first_error;
+using scenariotest::scenario;
+
+TEST_CASE("a step map runs its command and keeps the output it must print") {
+  const Scenario s = parse_scenario(scenario("  - run: dmsetup status x\n    output: '^0 8 linear $'\n"
+                                             "  - run: '! dmsetup remove y'\n    error: 'No such device'\n"),
+                                    "t.yaml");
+  REQUIRE(s.steps.size() == 2);
+  REQUIRE(s.steps[0].cmd.kind == CmdKind::DmStatus);
+  REQUIRE(s.steps[0].output);
+  REQUIRE(s.steps[0].output->kind == OutputExpectation::Regex);
+  REQUIRE(s.steps[0].output->pattern == "^0 8 linear $");
+  REQUIRE(s.steps[1].cmd.expect_failure);
+  REQUIRE(s.steps[1].error->pattern == "No such device");
+  REQUIRE(s.steps[0].line == 6);
+}
+
+TEST_CASE("step maps are checked like the rest of the file") {
+  SECTION("a bad regular expression") {
+    REQUIRE(first_error(scenario("  - run: sync\n    output: '(unclosed'\n"))
+                .rfind("t.yaml:7:13: bad regular expression in output: ", 0) == 0);
+  }
+  SECTION("both a regular expression and a file") {
+    REQUIRE(first_error(scenario("  - run: sync\n    output: x\n    output-file: y.txt\n")) ==
+            "t.yaml:8:18: a step takes either output or output-file, not both");
+  }
+  SECTION("an output file that cannot be read") {
+    REQUIRE(first_error(scenario("  - run: sync\n    output-file: no/such.txt\n")) ==
+            "t.yaml:7:18: cannot read output-file 'no/such.txt'");
+  }
+  SECTION("a map without a command") {
+    REQUIRE(first_error(scenario("  - output: x\n")) == "t.yaml:6:5: a step map needs 'run: COMMAND'");
+  }
+  SECTION("an unknown key") {
+    REQUIRE(first_error(scenario("  - run: sync\n    stdout: x\n")).rfind("t.yaml:7:5: unknown key 'stdout' in a step", 0) ==
+            0);
+  }
+  SECTION("a command error points into the run value") {
+    REQUIRE(first_error(scenario("  - run: dmsetup frobnicate x\n")) ==
+            "t.yaml:6:18: unknown dmsetup command 'frobnicate'");
+  }
+}
+
+TEST_CASE("a catalog entry names the kind of finding and an expression only its bug's finding matches") {
+  const std::string knob = "catalog:\n  knob: era.status_in_worker\n";
+  SECTION("the old form without a match is refused") {
+    REQUIRE(first_error(scenario("  - sync\n", knob + "  detects: deadlock\n"))
+                .rfind("t.yaml:9:12: catalog must be {knob: NAME, detects: {kind: KIND, match: REGEX}}", 0) == 0);
+  }
+  SECTION("a bad expression") {
+    REQUIRE(first_error(scenario("  - sync\n", knob + "  detects: {kind: deadlock, match: '[srcu'}\n"))
+                .rfind("t.yaml:9:36: bad regular expression in match: ", 0) == 0);
+  }
+  SECTION("an unknown kind") {
+    REQUIRE(first_error(scenario("  - sync\n", knob + "  detects: {kind: oops, match: x}\n")) ==
+            "t.yaml:9:19: unknown finding kind 'oops'");
+  }
+  SECTION("the full form") {
+    const Scenario s =
+        parse_scenario(scenario("  - sync\n", knob + "  detects: {kind: deadlock, match: 'srcu md->io_barrier'}\n"),
+                       "t.yaml");
+    REQUIRE(s.catalog->detects == "deadlock");
+    REQUIRE(s.catalog->match == "srcu md->io_barrier");
+  }
+}
