@@ -10,28 +10,152 @@ using model::Token;
 std::string LegalValues::describe() const {
   std::string s;
   for (Token t : tokens) s += (s.empty() ? "" : " or ") + model::describe_token(t);
-  if (original) s += std::string(s.empty() ? "" : " or ") + "the original content";
-  if (zero_allowed) s += std::string(s.empty() ? "" : " or ") + "zeroes";
+  if (zero_allowed && std::find(tokens.begin(), tokens.end(), model::kZeroToken) == tokens.end())
+    s += std::string(s.empty() ? "" : " or ") + "zeroes";
+  if (unknown_original) s += std::string(s.empty() ? "" : " or ") + "any never-written content";
   return s.empty() ? "nothing" : s;
 }
 
 bool LegalValues::allows(Token t) const {
   if (std::find(tokens.begin(), tokens.end(), t) != tokens.end()) return true;
   if (t == model::kZeroToken && zero_allowed) return true;
-  // The oracle does not know the original content exactly; a new disk's tokens stand for it.
-  if (original && model::token_kind(t) == model::TokenKind::Initial) return true;
-  return false;
+  return unknown_original && (t == model::kZeroToken || model::token_kind(t) == model::TokenKind::Initial);
 }
 
-BlockDeviceOracle::BlockDeviceOracle(const TopIoLog& log, uint64_t crash_ns, bool original_may_be_zero)
-    : log_(log), crash_ns_(crash_ns), original_may_be_zero_(original_may_be_zero) {}
+void BlockDeviceOracle::Index::build(PhaseView v) {
+  view = v;
+  if (!v.io) return;
+  const auto& ios = v.io->ios;
+  for (size_t i = 0; i < ios.size(); i++) {
+    const TopIo& io = ios[i];
+    if (io.kind == TopIo::Flush) flushes[io.device].push_back(&io);
+    if (io.kind == TopIo::Flush || !io.sectors) continue;
+    by_device[io.device].push_back(i);
+    longest[io.device] = std::max(longest[io.device], io.sectors);
+    for (const Placement& p : io.placed)
+      if (p.disk >= 0 && p.sectors) {
+        by_disk[p.disk].push_back({i, p});
+        longest_placed[p.disk] = std::max(longest_placed[p.disk], p.sectors);
+      }
+  }
+  for (auto& [dev, idx] : by_device)
+    std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return ios[a].sector < ios[b].sector; });
+  for (auto& [disk, list] : by_disk)
+    std::stable_sort(list.begin(), list.end(),
+                     [](const Placed& a, const Placed& b) { return a.p.disk_sector < b.p.disk_sector; });
+}
+
+std::vector<const TopIo*> BlockDeviceOracle::Index::at(const std::string& device, uint64_t sector) const {
+  std::vector<size_t> hits;
+  auto it = by_device.find(device);
+  if (it != by_device.end()) {
+    const auto& ios = view.io->ios;
+    const uint64_t span = longest.at(device);
+    const uint64_t from = sector >= span ? sector - span + 1 : 0;
+    auto k = std::lower_bound(it->second.begin(), it->second.end(), from,
+                              [&](size_t i, uint64_t s) { return ios[i].sector < s; });
+    for (; k != it->second.end() && ios[*k].sector <= sector; ++k)
+      if (sector < ios[*k].sector + ios[*k].sectors) hits.push_back(*k);
+  }
+  std::sort(hits.begin(), hits.end());  // in the order the steps issued them
+  std::vector<const TopIo*> out;
+  for (size_t i : hits) out.push_back(&view.io->ios[i]);
+  return out;
+}
+
+std::vector<BlockDeviceOracle::Index::Placed> BlockDeviceOracle::Index::placed_at(int disk, uint64_t x) const {
+  std::vector<Placed> out;
+  auto it = by_disk.find(disk);
+  if (it == by_disk.end()) return out;
+  const uint64_t span = longest_placed.at(disk);
+  const uint64_t from = x >= span ? x - span + 1 : 0;
+  auto k = std::lower_bound(it->second.begin(), it->second.end(), from,
+                            [](const Placed& p, uint64_t s) { return p.p.disk_sector < s; });
+  for (; k != it->second.end() && k->p.disk_sector <= x; ++k)
+    if (x < k->p.disk_sector + k->p.sectors) out.push_back(*k);
+  return out;
+}
+
+BlockDeviceOracle::BlockDeviceOracle(PhaseView before, uint64_t crash_ns) : crash_ns_(crash_ns) {
+  before_.build(before);
+}
+
+void BlockDeviceOracle::add_recovery(PhaseView after) {
+  after_.build(after);
+  has_after_ = true;
+}
+
+const Placement* BlockDeviceOracle::placement_of(const TopIo& io, uint64_t sector) {
+  for (const Placement& p : io.placed)
+    if (sector >= p.sector && sector < p.sector + p.sectors) return &p;
+  return nullptr;
+}
+
+bool BlockDeviceOracle::claimed_since(const PhaseView& v, const std::string& device, uint64_t ns) {
+  if (!v.claims) return false;
+  return std::any_of(v.claims->begin(), v.claims->end(),
+                     [&](const Claim& c) { return c.device == device && c.ns >= ns; });
+}
+
+// What a sector placed at `p` held before its first write through the stack.
+void BlockDeviceOracle::add_original(const Placement& p, uint64_t sector, uint64_t first_submit, LegalValues& l) const {
+  if (p.zeroes) {
+    l.zero_allowed = true;
+    return;
+  }
+  const auto* disks = before_.view.disks;
+  if (p.disk < 0 || !disks || static_cast<size_t>(p.disk) >= disks->size()) {
+    l.unknown_original = true;
+    return;
+  }
+  const DiskHistory& h = (*disks)[static_cast<size_t>(p.disk)];
+  const uint64_t x = p.disk_sector + (sector - p.sector);
+  l.tokens.push_back(h.initial(x));
+  // Whatever reached that place before the first write (a write through another path).
+  for (const model::IoRecord* r : h.writes_at(x))
+    if (r->completed_by(first_submit))
+      if (auto t = h.content(*r, x)) l.tokens.push_back(*t);
+}
+
+// Values others wrote to the place below after the device's first write there: top writes
+// through another device mapped to it, and, once a table held the device open, anything the
+// target that owns it wrote.
+void BlockDeviceOracle::add_later_below(const std::string& device, uint64_t sector, const Placement& p,
+                                        uint64_t first_submit, LegalValues& l) const {
+  const uint64_t x = p.disk_sector + (sector - p.sector);
+  auto aliases = [&](const Index& ix, uint64_t from, uint64_t until) {
+    for (const auto& [i, pl] : ix.placed_at(p.disk, x)) {
+      const TopIo& o = ix.view.io->ios[i];
+      if (o.device == device && sector >= o.sector && sector < o.sector + o.sectors) continue;  // its own writes
+      if (o.submit_ns < from || o.submit_ns > until) continue;
+      if (o.kind == TopIo::Data)
+        l.tokens.push_back(model::written_token(o.id, pl.sector + (x - pl.disk_sector)));
+      else
+        l.zero_allowed = true;
+    }
+  };
+  auto owned = [&](const Index& ix, uint64_t from, uint64_t until) {
+    const auto* disks = ix.view.disks;
+    if (!disks || static_cast<size_t>(p.disk) >= disks->size()) return;
+    const DiskHistory& h = (*disks)[static_cast<size_t>(p.disk)];
+    for (const model::IoRecord* r : h.writes_at(x))
+      if (r->submit_ns >= from && r->submit_ns <= until)
+        if (auto t = h.content(*r, x)) l.tokens.push_back(*t);
+  };
+  aliases(before_, first_submit, crash_ns_);
+  if (claimed_since(before_.view, device, first_submit)) owned(before_, first_submit, crash_ns_);
+  if (has_after_) {
+    aliases(after_, 0, UINT64_MAX);
+    if (claimed_since(after_.view, device, 0)) owned(after_, 0, UINT64_MAX);
+  }
+}
 
 LegalValues BlockDeviceOracle::legal(const std::string& device, uint64_t sector) const {
   // Flushes of this device that completed before the crash, by submission time.
   std::vector<uint64_t> flush_submits;
-  for (const auto& io : log_.ios)
-    if (io.kind == TopIo::Flush && io.device == device && io.acked && io.ack_ns <= crash_ns_)
-      flush_submits.push_back(io.submit_ns);
+  if (auto f = before_.flushes.find(device); f != before_.flushes.end())
+    for (const TopIo* io : f->second)
+      if (io->acked && io->ack_ns <= crash_ns_) flush_submits.push_back(io->submit_ns);
   auto covered = [&](const TopIo& w) {
     if (!w.acked || w.ack_ns > crash_ns_) return false;
     if (w.fua) return true;
@@ -40,10 +164,8 @@ LegalValues BlockDeviceOracle::legal(const std::string& device, uint64_t sector)
   // Writes to the sector submitted before the crash, in the order they completed (the ones
   // still in flight last, by submission).
   std::vector<const TopIo*> writes;
-  for (const auto& io : log_.ios)
-    if (io.kind != TopIo::Flush && io.device == device && io.submit_ns <= crash_ns_ && sector >= io.sector &&
-        sector < io.sector + io.sectors && (io.acked || io.status == 0))
-      writes.push_back(&io);
+  for (const TopIo* io : before_.at(device, sector))
+    if (io->submit_ns <= crash_ns_ && (io->acked || io->status == 0)) writes.push_back(io);
   std::stable_sort(writes.begin(), writes.end(), [&](const TopIo* a, const TopIo* b) {
     const uint64_t ka = a->acked && a->ack_ns <= crash_ns_ ? a->ack_ns : UINT64_MAX;
     const uint64_t kb = b->acked && b->ack_ns <= crash_ns_ ? b->ack_ns : UINT64_MAX;
@@ -51,48 +173,76 @@ LegalValues BlockDeviceOracle::legal(const std::string& device, uint64_t sector)
   });
   LegalValues l;
   size_t from = 0;
+  bool any_covered = false;
   for (size_t i = writes.size(); i-- > 0;)
     if (covered(*writes[i])) {
       from = i;
+      any_covered = true;
       break;
     }
-  const bool any_covered = !writes.empty() && covered(*writes[from]);
-  if (!any_covered) {
-    l.original = true;
-    l.zero_allowed = original_may_be_zero_;
+  // The places below the stack the sector was written at (one, unless tables changed).
+  uint64_t first_submit = UINT64_MAX;
+  std::vector<Placement> places;
+  for (const TopIo* w : writes) {
+    first_submit = std::min(first_submit, w->submit_ns);
+    const Placement* p = placement_of(*w, sector);
+    Placement at = p ? *p : Placement{sector, 1, -1, 0, false};
+    at.disk_sector += sector - at.sector;
+    at.sector = sector;
+    at.sectors = 1;
+    if (std::none_of(places.begin(), places.end(), [&](const Placement& q) {
+          return q.disk == at.disk && q.disk_sector == at.disk_sector && q.zeroes == at.zeroes;
+        }))
+      places.push_back(at);
   }
+  // A discard that is the durable value may keep whatever could be there before it.
+  const bool durable_discard = any_covered && writes[from]->kind == TopIo::Discard;
+  if (!any_covered || durable_discard)
+    for (const Placement& p : places) add_original(p, sector, first_submit, l);
   for (size_t i = any_covered ? from : 0; i < writes.size(); i++) {
     const TopIo& w = *writes[i];
-    switch (w.kind) {
-      case TopIo::Data:
-        l.tokens.push_back(model::written_token(w.id, sector));
-        break;
-      case TopIo::Zero:
-        l.zero_allowed = true;
-        break;
-      case TopIo::Discard:
-        // A discarded block may read zeroes or keep what it had.
-        l.zero_allowed = true;
-        if (i == from && any_covered) l.original = true;
-        break;
-      case TopIo::Flush:
-        break;
-    }
+    if (w.kind == TopIo::Data)
+      l.tokens.push_back(model::written_token(w.id, sector));
+    else
+      l.zero_allowed = true;  // a zero write, or a discard (which may also keep the old data)
   }
-  // A discard that is the durable value keeps whatever could be there before it as legal.
-  if (any_covered && writes[from]->kind == TopIo::Discard)
+  if (durable_discard)
     for (size_t i = 0; i < from; i++)
       if (writes[i]->kind == TopIo::Data) l.tokens.push_back(model::written_token(writes[i]->id, sector));
+  for (const Placement& p : places)
+    if (p.disk >= 0) add_later_below(device, sector, p, first_submit, l);
+  // The recovery's own writes to the sector are later writes too.
+  if (has_after_)
+    for (const TopIo* w : after_.at(device, sector)) {
+      if (w->kind == TopIo::Data)
+        l.tokens.push_back(model::written_token(w->id, sector));
+      else
+        l.zero_allowed = true;
+    }
+  std::sort(l.tokens.begin(), l.tokens.end());
+  l.tokens.erase(std::unique(l.tokens.begin(), l.tokens.end()), l.tokens.end());
   return l;
 }
 
 std::vector<BlockDeviceOracle::Obligation> BlockDeviceOracle::obligations(const std::string& device) const {
   std::set<uint64_t> sectors;
-  for (const auto& io : log_.ios)
+  for (const auto& io : before_.view.io->ios)
     if (io.kind != TopIo::Flush && io.device == device && io.submit_ns <= crash_ns_)
       for (uint64_t s = io.sector; s < io.sector + io.sectors; s++) sectors.insert(s);
   std::vector<Obligation> out;
-  for (uint64_t s : sectors) out.push_back({device, s, legal(device, s)});
+  for (uint64_t s : sectors) {
+    Obligation ob{device, s, legal(device, s), {}};
+    for (const TopIo* w : before_.at(device, s)) {
+      if (w->submit_ns > crash_ns_) continue;
+      const Placement* p = placement_of(*w, s);
+      if (!p || p->disk < 0) continue;
+      const Place at{p->disk, p->disk_sector + (s - p->sector)};
+      if (std::none_of(ob.places.begin(), ob.places.end(),
+                       [&](const Place& q) { return q.disk == at.disk && q.sector == at.sector; }))
+        ob.places.push_back(at);
+    }
+    out.push_back(std::move(ob));
+  }
   return out;
 }
 

@@ -1,15 +1,26 @@
 // The block-device refinement oracle. After a crash and recovery, every sector the steps wrote
-// must read a value the device may legally hold: the last value acknowledged before the last
-// completed flush or FUA covering it, or any value written to it after that (old or new). Never
-// garbage, never zeroes nobody wrote, never a value from another block. It knows only what the
-// top of the stack saw: the steps' writes, discards, flushes and acknowledgements.
+// must read a value the device may legally hold:
+//  - the last value written through the device before the last completed flush or FUA covering
+//    it, or any value written to it after that (old or new);
+//  - when every write to it may have been lost: exactly what the sector held before its first
+//    write, which is the content of the place below the stack it was mapped to (the disk's
+//    initial content or what was written there before), or zeroes where the target reads
+//    unwritten blocks as zeroes; never another block's content;
+//  - anything written later to that same place below by others: a top write through another
+//    device that maps there, or, once a table held the device open, the target that owns it
+//    (a superblock written over sectors a `dd` wiped first).
+// It knows what the top of the stack saw (the steps' writes, discards, flushes, their
+// acknowledgements and where the stack placed them) and the disks' own traces; never engine
+// internals.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "model/content.hpp"
+#include "verify/disk_history.hpp"
 #include "verify/phase.hpp"
 #include "verify/top_io_log.hpp"
 
@@ -17,23 +28,42 @@ namespace verify {
 
 struct LegalValues {
   std::vector<model::Token> tokens;  // exact values that may be read
-  bool original = false;             // the content before any durable write (not known exactly)
-  bool zero_allowed = false;         // a discard or write of zeroes may be what persisted
+  bool zero_allowed = false;         // a discard, a zero write or a zero-reading target
+  // Only where the stack's mapping of the sector was unknown (a target with neither a fixed
+  // mapping nor zero reads): any never-written content is accepted, as the oracle cannot tell.
+  bool unknown_original = false;
   std::string describe() const;
   bool allows(model::Token t) const;
 };
 
+// What the oracle knows of one phase: the steps' I/O at the top, the disks' traces below, and
+// which top devices a table held open when each step ended.
+struct PhaseView {
+  const TopIoLog* io = nullptr;
+  const std::vector<DiskHistory>* disks = nullptr;  // by scenario disk index; may be null
+  const std::vector<Claim>* claims = nullptr;       // may be null
+};
+
 class BlockDeviceOracle {
  public:
-  // `original_may_be_zero`: some disk started zero-filled, so never-written data may read zeroes.
-  BlockDeviceOracle(const TopIoLog& log, uint64_t crash_ns, bool original_may_be_zero);
+  BlockDeviceOracle(PhaseView before, uint64_t crash_ns);
+  // For judging a recovery: what its steps wrote (at the top, and below on owned devices) may
+  // be read back too.
+  void add_recovery(PhaseView after);
 
   LegalValues legal(const std::string& device, uint64_t sector) const;
-  // Sectors whose durable value the oracle knows exactly, with that obligation (for Z3).
+
+  // A sector that must read one of `legal`, at every place below the stack it may live (for
+  // Z3, which asks whether some crash state leaves an illegal value there).
+  struct Place {
+    int disk;
+    uint64_t sector;
+  };
   struct Obligation {
     std::string device;
     uint64_t sector;
     LegalValues legal;
+    std::vector<Place> places;
   };
   std::vector<Obligation> obligations(const std::string& device) const;
 
@@ -45,9 +75,32 @@ class BlockDeviceOracle {
   std::vector<Violation> judge(const std::vector<OracleRead>& reads, std::vector<std::string>* problems) const;
 
  private:
-  const TopIoLog& log_;
+  // Index of a phase's top I/O by device and by disk place.
+  struct Index {
+    PhaseView view;
+    std::map<std::string, std::vector<size_t>> by_device;  // io indexes ordered by first sector
+    std::map<std::string, uint64_t> longest;               // per device, for bounded scans
+    std::map<std::string, std::vector<const TopIo*>> flushes;
+    struct Placed {
+      size_t io;
+      Placement p;
+    };
+    std::map<int, std::vector<Placed>> by_disk;  // placements ordered by first disk sector
+    std::map<int, uint64_t> longest_placed;
+    void build(PhaseView v);
+    std::vector<const TopIo*> at(const std::string& device, uint64_t sector) const;
+    std::vector<Placed> placed_at(int disk, uint64_t x) const;
+  };
+  // Where `io` put `sector`, if it wrote it.
+  static const Placement* placement_of(const TopIo& io, uint64_t sector);
+  static bool claimed_since(const PhaseView& v, const std::string& device, uint64_t ns);
+  void add_original(const Placement& p, uint64_t sector, uint64_t first_submit, LegalValues& l) const;
+  void add_later_below(const std::string& device, uint64_t sector, const Placement& p, uint64_t first_submit,
+                       LegalValues& l) const;
+
+  Index before_, after_;
+  bool has_after_ = false;
   uint64_t crash_ns_;
-  bool original_may_be_zero_;
 };
 
 }  // namespace verify

@@ -2,6 +2,7 @@
 
 #include <z3++.h>
 
+#include <algorithm>
 #include <map>
 
 namespace verify {
@@ -15,7 +16,7 @@ struct CrashSearch::Impl {
 };
 
 CrashSearch::CrashSearch(const MultiDiskCrashSpace& space, const BlockDeviceOracle& oracle,
-                         const std::vector<Extent>& data_map, const std::vector<std::string>& devices,
+                         const std::vector<std::string>& devices,
                          const std::vector<BlockDeviceOracle::Obligation>& extra)
     : impl_(std::make_unique<Impl>()) {
   Impl& z = *impl_;
@@ -29,49 +30,45 @@ CrashSearch::CrashSearch(const MultiDiskCrashSpace& space, const BlockDeviceOrac
     for (size_t v = 0; v < may.size(); v++)
       for (uint64_t s = may[v].sector; s < may[v].sector + may[v].sectors; s++) covering[d][s].push_back(v);
   }
+  // Whether the content at one place of one disk breaks an obligation: a chain of
+  // if-then-else over the blocks that may have overwritten the durable content, newest last.
+  auto bad_at = [&](const BlockDeviceOracle::Obligation& ob, size_t disk, uint64_t ds) {
+    const model::CrashStateSpace& cs = space.disk(disk);
+    const model::DiskImage& base = cs.durable();
+    auto it = base.written().find(ds);
+    const uint64_t base_order = it == base.written().end() ? 0 : it->second.seq;
+    model::Sector content = base.read(ds);
+    z3::expr bad = z.ctx.bool_val(!ob.legal.allows(content.token));
+    std::vector<size_t> cands;
+    for (size_t v : covering[disk][ds])
+      if (cs.order(cs.may()[v].record) >= base_order) cands.push_back(v);
+    std::sort(cands.begin(), cands.end(),
+              [&](size_t a, size_t b) { return cs.order(cs.may()[a].record) < cs.order(cs.may()[b].record); });
+    for (size_t v : cands) {
+      const model::IoRecord& rec = cs.trace().records[cs.may()[v].record];
+      const model::Sector val = rec.content_at(ds, cs.discard_zeroes(), content);
+      const size_t var = space.offset(disk) + v;
+      z.relevant[var] = true;
+      bad = z3::ite(z.vars[var], z.ctx.bool_val(!ob.legal.allows(val.token)), bad);
+    }
+    return bad;
+  };
   z3::expr_vector bads(z.ctx);
   std::vector<BlockDeviceOracle::Obligation> all = extra;
   for (const auto& dev : devices) {
     auto obs = oracle.obligations(dev);
     all.insert(all.end(), obs.begin(), obs.end());
   }
-  {
-    for (const auto& ob : all) {
-      const std::string& dev = ob.device;
-      // Where the top sector lives on the disks, if the mapping is fixed.
-      int disk = -1;
-      uint64_t ds = 0;
-      for (const auto& e : data_map)
-        if (e.device == dev && ob.sector >= e.sector && ob.sector < e.sector + e.sectors) {
-          disk = e.disk;
-          ds = e.disk_sector + (ob.sector - e.sector);
-        }
-      if (disk < 0 || static_cast<size_t>(disk) >= space.disks()) {
-        unlocated_++;
-        continue;
-      }
-      encoded_++;
-      const model::CrashStateSpace& cs = space.disk(static_cast<size_t>(disk));
-      const model::DiskImage& base = cs.durable();
-      auto it = base.written().find(ds);
-      const uint64_t base_order = it == base.written().end() ? 0 : it->second.seq;
-      model::Sector content = base.read(ds);
-      z3::expr bad = z.ctx.bool_val(!ob.legal.allows(content.token));
-      // Newer persisted blocks win: fold the candidates oldest first.
-      std::vector<size_t> cands;
-      for (size_t v : covering[static_cast<size_t>(disk)][ds])
-        if (cs.order(cs.may()[v].record) >= base_order) cands.push_back(v);
-      std::sort(cands.begin(), cands.end(),
-                [&](size_t a, size_t b) { return cs.order(cs.may()[a].record) < cs.order(cs.may()[b].record); });
-      for (size_t v : cands) {
-        const model::IoRecord& rec = cs.trace().records[cs.may()[v].record];
-        const model::Sector val = rec.content_at(ds, cs.discard_zeroes(), content);
-        const size_t var = space.offset(static_cast<size_t>(disk)) + v;
-        z.relevant[var] = true;
-        bad = z3::ite(z.vars[var], z.ctx.bool_val(!ob.legal.allows(val.token)), bad);
-      }
-      bads.push_back(bad);
+  for (const auto& ob : all) {
+    // An obligation whose data may live at several places (tables changed while it was
+    // written) is checked at every one of them.
+    bool placed = false;
+    for (const auto& p : ob.places) {
+      if (p.disk < 0 || static_cast<size_t>(p.disk) >= space.disks()) continue;
+      placed = true;
+      bads.push_back(bad_at(ob, static_cast<size_t>(p.disk), p.sector));
     }
+    placed ? encoded_++ : unlocated_++;
   }
   z.solver.add(bads.empty() ? z.ctx.bool_val(false) : z3::mk_or(bads));
 }

@@ -1,6 +1,6 @@
 // Crash-state search with Z3. For one crash point, each may-persist block of each disk is a
-// boolean; for every sector the top of the stack must read back (an oracle obligation) whose
-// place on the disks is known, the content of that place in the crash image is a chain of
+// boolean; for every sector the top of the stack must read back (an oracle obligation), at
+// each place on the disks where it may live, the content of that place in the crash image is a chain of
 // if-then-else over the blocks that may have overwritten it, newest first. Z3 is asked for an
 // assignment under which some obligation reads a value it may not hold. Each model becomes a
 // concrete image that the real recovery then runs on; only a confirmed violation counts, and an
@@ -20,7 +20,7 @@ namespace verify {
 class CrashSearch {
  public:
   // `extra`: obligations from elsewhere than the oracle (engines' commit records).
-  CrashSearch(const MultiDiskCrashSpace& space, const BlockDeviceOracle& oracle, const std::vector<Extent>& data_map,
+  CrashSearch(const MultiDiskCrashSpace& space, const BlockDeviceOracle& oracle,
               const std::vector<std::string>& devices, const std::vector<BlockDeviceOracle::Obligation>& extra = {});
   ~CrashSearch();
 

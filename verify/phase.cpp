@@ -3,6 +3,7 @@
 // and, in a recovery phase, reads back what the oracle and the engine checks need.
 #include "verify/phase.hpp"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <sstream>
@@ -56,10 +57,12 @@ std::string PhaseOutput::serialize() const {
   w.u64(data_map.size());
   for (const auto& e : data_map) {
     w.str(e.device);
-    w.u64(e.sector);
-    w.u64(e.sectors);
-    w.u64(static_cast<uint64_t>(e.disk));
-    w.u64(e.disk_sector);
+    write_placement(w, e.at);
+  }
+  w.u64(claims.size());
+  for (const auto& c : claims) {
+    w.str(c.device);
+    w.u64(c.ns);
   }
   w.u64(reads.size());
   for (const auto& r : reads) {
@@ -118,11 +121,14 @@ PhaseOutput PhaseOutput::deserialize(const std::string& bytes) {
   for (uint64_t n = r.u64(); n > 0; n--) {
     Extent e;
     e.device = r.str();
-    e.sector = r.u64();
-    e.sectors = r.u64();
-    e.disk = static_cast<int>(r.u64());
-    e.disk_sector = r.u64();
+    e.at = read_placement(r);
     o.data_map.push_back(std::move(e));
+  }
+  for (uint64_t n = r.u64(); n > 0; n--) {
+    Claim c;
+    c.device = r.str();
+    c.ns = r.u64();
+    o.claims.push_back(std::move(c));
   }
   for (uint64_t n = r.u64(); n > 0; n--) {
     OracleRead rd;
@@ -260,6 +266,7 @@ class Executor {
     r.end_ns = sim::ktime_get_ns();
     r.dmesg_to = dmesg_count();
     r.finished = true;
+    note_claims();
   }
 
   static size_t dmesg_count() { return sim::dmesg_lines(); }
@@ -335,7 +342,8 @@ class Executor {
     return b;
   }
 
-  TopIo& log_io(TopIo::Kind k, const std::string& dev, uint64_t sector, uint64_t sectors, uint64_t id, bool fua) {
+  TopIo& log_io(TopIo::Kind k, const std::string& dev, model::BlockDevice* b, uint64_t sector, uint64_t sectors,
+                uint64_t id, bool fua) {
     TopIo io;
     io.kind = k;
     io.device = dev;
@@ -344,6 +352,7 @@ class Executor {
     io.id = id;
     io.fua = fua;
     io.submit_ns = sim::ktime_get_ns();
+    if (k != TopIo::Flush) place(b, sector, sector, sectors, 0, io.placed);
     out_.io.ios.push_back(io);
     return out_.io.ios.back();
   }
@@ -357,7 +366,7 @@ class Executor {
 
   int flush_device(const std::string& path, model::BlockDevice* b) {
     model::Bio* bio = model::bio_alloc_flush(b);
-    log_io(TopIo::Flush, path, 0, 0, bio->id, false);
+    log_io(TopIo::Flush, path, b, 0, 0, bio->id, false);
     const size_t at = out_.io.ios.size() - 1;
     const model::BlkStatus st = model::submit_bio_wait(bio);
     model::bio_put(bio);
@@ -378,7 +387,7 @@ class Executor {
       for (uint32_t k = 0; k < n; k++)
         bio->data()[k] =
             model::Sector::of_token(c.zero_source ? model::kZeroToken : model::written_token(bio->id, sector + k));
-      log_io(c.zero_source ? TopIo::Zero : TopIo::Data, c.device, sector, n, bio->id, c.fua);
+      log_io(c.zero_source ? TopIo::Zero : TopIo::Data, c.device, b, sector, n, bio->id, c.fua);
       const size_t at = out_.io.ios.size() - 1;
       const model::BlkStatus st = model::submit_bio_wait(bio);
       model::bio_put(bio);
@@ -427,7 +436,7 @@ class Executor {
     const uint64_t start = c.offset / 512;
     const uint64_t len = c.length ? c.length / 512 : b->capacity() - std::min(b->capacity(), start);
     model::Bio* bio = model::bio_alloc(b, model::ReqOp::Discard, 0, start, static_cast<uint32_t>(len));
-    log_io(TopIo::Discard, c.device, start, len, bio->id, false);
+    log_io(TopIo::Discard, c.device, b, start, len, bio->id, false);
     const size_t at = out_.io.ios.size() - 1;
     const model::BlkStatus st = model::submit_bio_wait(bio);
     model::bio_put(bio);
@@ -509,34 +518,56 @@ class Executor {
     }
   }
 
-  void resolve(const std::string& top, model::BlockDevice* b, uint64_t top_sector, uint64_t sector, uint64_t len,
-               int depth) {
-    if (depth > 16) return;
-    if (auto* d = dynamic_cast<model::Disk*>(b)) {
-      int idx = 0;
-      for (model::Disk* x : world_.disks()) {
-        if (x == d) break;
-        idx++;
-      }
-      out_.data_map.push_back(Extent{top, top_sector, len, idx, sector});
+  int disk_index(const model::Disk* d) const {
+    const auto disks = world_.disks();
+    return static_cast<int>(std::find(disks.begin(), disks.end(), d) - disks.begin());
+  }
+
+  // Where sectors [sector, sector + len) of `b` live below the stack now, as placements of the
+  // top device's sectors from `top_sector` on.
+  void place(model::BlockDevice* b, uint64_t top_sector, uint64_t sector, uint64_t len, int depth,
+             std::vector<Placement>& out) const {
+    auto* d = dynamic_cast<model::Disk*>(b);
+    if (d) {
+      out.push_back(Placement{top_sector, len, disk_index(d), sector, false});
       return;
     }
     auto* md = dynamic_cast<model::MappedDevice*>(b);
     model::DmTable* t = md ? md->live_table() : nullptr;
-    if (!t) return;
-    uint64_t s = sector;
-    while (s < sector + len) {
-      model::DmTarget* ti = t->find_target(s);
-      if (!ti) return;
+    if (!t || depth > 16) {
+      out.push_back(Placement{top_sector, len, -1, 0, false});
+      return;
+    }
+    for (uint64_t s = sector; s < sector + len;) {
+      const model::DmTarget* ti = t->find_target(s);
+      if (!ti) {
+        out.push_back(Placement{top_sector + (s - sector), sector + len - s, -1, 0, false});
+        return;
+      }
       const uint64_t n = std::min(sector + len, ti->begin + ti->len) - s;
       model::BlockDevice* leg = nullptr;
       uint64_t leg_sector = 0;
-      if (ti->type->locate && !ti->type->locate(ti, s, &leg, &leg_sector))
-        resolve(top, leg, top_sector + (s - sector), leg_sector, n, depth + 1);
+      if (ti->type->locate && !ti->type->locate(const_cast<model::DmTarget*>(ti), s, &leg, &leg_sector))
+        place(leg, top_sector + (s - sector), leg_sector, n, depth + 1, out);
       else
-        out_.data_map.push_back(Extent{top, top_sector + (s - sector), n, -1, 0});
+        out.push_back(Placement{top_sector + (s - sector), n, -1, 0, ti->type->reads_zeroes_unless_written});
       s += n;
     }
+  }
+
+  // Records which top devices a table holds open now: a target owns what they hold from then on.
+  void note_claims() {
+    const auto in_use = world_.dm().devices_in_use();
+    std::set<std::string> seen;
+    auto note = [&](const std::string& dev) {
+      if (!seen.insert(dev).second) return;
+      model::BlockDevice* b = world_.lookup(dev);
+      if (b && std::find(in_use.begin(), in_use.end(), b) != in_use.end())
+        out_.claims.push_back(Claim{dev, sim::ktime_get_ns()});
+    };
+    if (in_.before_crash)
+      for (const auto& io : in_.before_crash->ios) note(io.device);
+    for (const auto& io : out_.io.ios) note(io.device);
   }
 
   void capture(bool check_leaks) {
@@ -558,7 +589,11 @@ class Executor {
       for (const auto& io : out_.io.ios) devs.insert(io.device);
       for (const auto& c : engines::journal().commits) devs.insert(c.metadata_device);
       for (const auto& dev : devs)
-        if (model::BlockDevice* b = world_.lookup(dev)) resolve(dev, b, 0, 0, b->capacity(), 0);
+        if (model::BlockDevice* b = world_.lookup(dev)) {
+          std::vector<Placement> where;
+          place(b, 0, 0, b->capacity(), 0, where);
+          for (const auto& p : where) out_.data_map.push_back(Extent{dev, p});
+        }
     }
     // Bios neither completed nor parked by a suspended device once everything settled (not
     // at a power cut, where bios in flight are simply cut off).

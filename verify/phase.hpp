@@ -38,12 +38,16 @@ struct StepRecord {
   size_t dmesg_from = 0, dmesg_to = 0;  // kernel log lines written while it ran
 };
 
-// Where a top device's sectors live on the disks, for targets with a fixed mapping.
+// Where a top device's sectors live on the disks at the end of a phase.
 struct Extent {
   std::string device;
-  uint64_t sector = 0, sectors = 0;
-  int disk = -1;  // index in the scenario's disks, -1: not known (metadata-driven mapping)
-  uint64_t disk_sector = 0;
+  Placement at;
+};
+
+// A top device that some table held open (a target owned it) when a step ended.
+struct Claim {
+  std::string device;
+  uint64_t ns = 0;
 };
 
 struct DiskState {
@@ -68,6 +72,7 @@ struct PhaseOutput {
   uint64_t end_ns = 0;  // the power cut, or the end of the steps
   std::vector<DiskState> disks;
   std::vector<Extent> data_map;
+  std::vector<Claim> claims;
   std::vector<OracleRead> reads;
   std::vector<std::pair<std::string, std::string>> check_violations;  // (check, message)
   uint64_t leaked_bios = 0;

@@ -11,6 +11,7 @@
 #include "verify/block_device_oracle.hpp"
 #include "verify/crash_explorer.hpp"
 #include "verify/crash_search.hpp"
+#include "verify/disk_history.hpp"
 #include "verify/phase.hpp"
 
 namespace verify {
@@ -53,6 +54,9 @@ std::vector<BlockDeviceOracle::Obligation> commit_obligations(const PhaseOutput&
     BlockDeviceOracle::Obligation ob;
     ob.device = place.first;
     ob.sector = place.second;
+    for (const auto& e : p1.data_map)
+      if (e.device == ob.device && e.at.disk >= 0 && ob.sector >= e.at.sector && ob.sector < e.at.sector + e.at.sectors)
+        ob.places.push_back({e.at.disk, e.at.disk_sector + (ob.sector - e.at.sector)});
     for (size_t k = need; k < idx.size(); k++) ob.legal.tokens.push_back(commits[idx[k]].token);
     out.push_back(std::move(ob));
   }
@@ -210,9 +214,15 @@ void judge_block_device(const Scenario& s, const BlockDeviceOracle& oracle, cons
                  detail});
 }
 
+// The first phase as the oracle sees it.
+PhaseView view_of(const PhaseOutput& p, const std::vector<DiskHistory>& disks) {
+  return PhaseView{&p.io, &disks, &p.claims};
+}
+
 // Runs the recovery on one crash state and judges it.
-Exploration recover(Ctx& c, const PhaseOutput& p1, const std::string& p1_transcript, const MultiDiskCrashSpace& space,
-                    int64_t point, const CrashPoint& cp, const std::vector<bool>& choice, const std::string& state) {
+Exploration recover(Ctx& c, const PhaseOutput& p1, const std::vector<DiskHistory>& p1_disks,
+                    const std::string& p1_transcript, const MultiDiskCrashSpace& space, int64_t point,
+                    const CrashPoint& cp, const std::vector<bool>& choice, const std::string& state) {
   const size_t cut = c.s.first_power_cut();
   PhaseInput in;
   in.scenario = &c.s;
@@ -244,9 +254,11 @@ Exploration recover(Ctx& c, const PhaseOutput& p1, const std::string& p1_transcr
     if (e.violations.empty()) e.violations.push_back({"crash", "the recovery steps did not finish", run.sim.summary()});
     return e;
   }
-  bool zero_disks = false;
-  for (const auto& d : c.s.disks) zero_disks |= d.initial_zero;
-  judge_block_device(c.s, BlockDeviceOracle(p1.io, cp.ns, zero_disks), run.out, e.violations);
+  if (!expects(c.s, "block-device")) return e;
+  const std::vector<DiskHistory> after = disk_histories(run.out.disks);
+  BlockDeviceOracle oracle(view_of(p1, p1_disks), cp.ns);
+  oracle.add_recovery(view_of(run.out, after));
+  judge_block_device(c.s, oracle, run.out, e.violations);
   return e;
 }
 
@@ -297,6 +309,7 @@ UnitResult run_exploration(const Scenario& s, uint64_t seed, const std::vector<s
   } else {
     if (!base.violations.empty()) record(c, std::move(base));
     const auto points = crash_points(s, p1.out);
+    const std::vector<DiskHistory> p1_disks = disk_histories(p1.out.disks);
     unit.crash_points = points.size();
     uint64_t first_truncated = 0;
     for (size_t pi = 0; pi < points.size(); pi++) {
@@ -309,7 +322,8 @@ UnitResult run_exploration(const Scenario& s, uint64_t seed, const std::vector<s
       auto try_state = [&](const std::vector<bool>& choice, const std::string& label) {
         if (opt.stop_at_first_failure && !unit.passed) return false;
         const auto [it, fresh] = seen.emplace(choice_to_hex(choice), false);
-        if (fresh) it->second = record(c, recover(c, p1.out, t1, space, static_cast<int64_t>(pi), cp, choice, label));
+        if (fresh)
+          it->second = record(c, recover(c, p1.out, p1_disks, t1, space, static_cast<int64_t>(pi), cp, choice, label));
         return it->second;
       };
       const std::vector<bool> durable(space.variables(), false);
@@ -340,11 +354,8 @@ UnitResult run_exploration(const Scenario& s, uint64_t seed, const std::vector<s
           if (durable_failed && opt.stop_at_first_failure) break;
           std::set<std::string> devices;
           for (const auto& io : p1.out.io.ios) devices.insert(io.device);
-          bool zero_disks = false;
-          for (const auto& d : s.disks) zero_disks |= d.initial_zero;
-          BlockDeviceOracle oracle(p1.out.io, cp.ns, zero_disks);
-          CrashSearch search(space, oracle, p1.out.data_map, {devices.begin(), devices.end()},
-                             commit_obligations(p1.out, cp.ns));
+          BlockDeviceOracle oracle(view_of(p1.out, p1_disks), cp.ns);
+          CrashSearch search(space, oracle, {devices.begin(), devices.end()}, commit_obligations(p1.out, cp.ns));
           unit.z3.unlocated += search.unlocated();
           bool proven = false, confirmed = false;
           for (int model = 0; model < kZ3MaxModels && !confirmed; model++) {

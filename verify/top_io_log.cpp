@@ -2,6 +2,24 @@
 
 namespace verify {
 
+void write_placement(sim::WireWriter& w, const Placement& p) {
+  w.u64(p.sector);
+  w.u64(p.sectors);
+  w.u64(static_cast<uint64_t>(p.disk));
+  w.u64(p.disk_sector);
+  w.u64(p.zeroes);
+}
+
+Placement read_placement(sim::WireReader& r) {
+  Placement p;
+  p.sector = r.u64();
+  p.sectors = r.u64();
+  p.disk = static_cast<int>(r.u64());
+  p.disk_sector = r.u64();
+  p.zeroes = r.u64();
+  return p;
+}
+
 void TopIoLog::write(sim::WireWriter& w) const {
   w.u64(ios.size());
   for (const auto& io : ios) {
@@ -15,6 +33,8 @@ void TopIoLog::write(sim::WireWriter& w) const {
     w.u64(io.acked);
     w.u64(io.fua);
     w.u64(static_cast<uint64_t>(io.status));
+    w.u64(io.placed.size());
+    for (const auto& p : io.placed) write_placement(w, p);
   }
 }
 
@@ -32,6 +52,7 @@ TopIoLog TopIoLog::read(sim::WireReader& r) {
     io.acked = r.u64();
     io.fua = r.u64();
     io.status = static_cast<int>(r.u64());
+    for (uint64_t k = r.u64(); k > 0; k--) io.placed.push_back(read_placement(r));
     log.ios.push_back(std::move(io));
   }
   return log;

@@ -11,6 +11,17 @@
 
 namespace verify {
 
+// Where sectors of a top device lived below the stack when a write reached them: on a disk
+// (index in the scenario's disks), on a target that reads zeroes where nothing was written, or
+// nowhere known (a target whose mapping lives in its metadata).
+struct Placement {
+  uint64_t sector = 0, sectors = 0;  // of the top device
+  int disk = -1;
+  uint64_t disk_sector = 0;
+  bool zeroes = false;
+  bool known() const { return disk >= 0 || zeroes; }
+};
+
 struct TopIo {
   enum Kind : uint8_t { Data, Zero, Discard, Flush };
   Kind kind = Data;
@@ -21,6 +32,7 @@ struct TopIo {
   bool acked = false;
   bool fua = false;
   int status = 0;
+  std::vector<Placement> placed;  // writes and discards: where their sectors went
 };
 
 struct TopIoLog {
@@ -28,5 +40,8 @@ struct TopIoLog {
   void write(sim::WireWriter& w) const;
   static TopIoLog read(sim::WireReader& r);
 };
+
+void write_placement(sim::WireWriter& w, const Placement& p);
+Placement read_placement(sim::WireReader& r);
 
 }  // namespace verify

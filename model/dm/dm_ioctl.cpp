@@ -61,6 +61,15 @@ std::vector<std::string> DmControl::names() const {
   return n;
 }
 
+std::vector<BlockDevice*> DmControl::devices_in_use() const {
+  std::vector<BlockDevice*> out;
+  for (const auto& [name, hc] : cells_)
+    for (const DmTable* t : {hc.md->live_table(), hc.new_map})
+      if (t)
+        for (BlockDevice* b : t->devices()) out.push_back(b);
+  return out;
+}
+
 DmResult DmControl::create(const std::string& name, const std::string& table) {
   KFRAME_NAMED("dm_create");
   if (cells_.count(name)) return fail("create", name, -16);

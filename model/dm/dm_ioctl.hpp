@@ -38,6 +38,8 @@ class DmControl {
 
   MappedDevice* device(const std::string& name) const;
   std::vector<std::string> names() const;
+  // Every block device a live or an inactive table holds open: devices a target owns now.
+  std::vector<BlockDevice*> devices_in_use() const;
 
  private:
   struct HashCell {

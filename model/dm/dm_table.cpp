@@ -137,6 +137,12 @@ void DmTable::put_device(DmDev* d) {
   devices_.erase(it);
 }
 
+std::vector<BlockDevice*> DmTable::devices() const {
+  std::vector<BlockDevice*> out;
+  for (const auto& d : devices_) out.push_back(d->bdev);
+  return out;
+}
+
 int DmTable::add_target(const std::string& type, uint64_t start, uint64_t len, const std::string& params) {
   KFRAME_NAMED("dm_table_add_target");
   const std::string dev = md_->devt();

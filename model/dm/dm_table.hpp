@@ -41,6 +41,8 @@ class DmTable {
   // Devices opened through dm_get_device, for the table status and open counts.
   DmDev* get_device(const std::string& path);
   void put_device(DmDev* d);
+  // The block devices the table holds open (dmsetup deps).
+  std::vector<BlockDevice*> devices() const;
 
  private:
   MappedDevice* md_;

@@ -69,6 +69,9 @@ struct TargetType {
   // the disks to what the top of the stack must read. Targets whose mapping lives in their
   // metadata leave it unset and describe their commits instead.
   int (*locate)(DmTarget* ti, uint64_t sector, BlockDevice** bdev, uint64_t* out) = nullptr;
+  // dmsim addition: a block never written through the target reads zeroes (dm-zero; dm-thin's
+  // unprovisioned blocks), which is what the block-device oracle allows for it before a write.
+  bool reads_zeroes_unless_written = false;
 };
 
 struct DmTarget {

@@ -35,7 +35,8 @@ int zero_map(DmTarget*, Bio* bio) {
 }
 
 const TargetType error_target = {.name = "error", .version = {1, 6, 0}, .ctr = io_err_ctr, .map = io_err_map};
-const TargetType zero_target = {.name = "zero", .version = {1, 2, 0}, .ctr = zero_ctr, .map = zero_map};
+const TargetType zero_target = {
+    .name = "zero", .version = {1, 2, 0}, .ctr = zero_ctr, .map = zero_map, .reads_zeroes_unless_written = true};
 
 }  // namespace
 

@@ -36,8 +36,8 @@ TEST_CASE("step maps are checked like the rest of the file") {
     REQUIRE(first_error(scenario("  - output: x\n")) == "t.yaml:6:5: a step map needs 'run: COMMAND'");
   }
   SECTION("an unknown key") {
-    REQUIRE(first_error(scenario("  - run: sync\n    stdout: x\n")).rfind("t.yaml:7:5: unknown key 'stdout' in a step", 0) ==
-            0);
+    REQUIRE(first_error(scenario("  - run: sync\n    stdout: x\n"))
+                .rfind("t.yaml:7:5: unknown key 'stdout' in a step", 0) == 0);
   }
   SECTION("a command error points into the run value") {
     REQUIRE(first_error(scenario("  - run: dmsetup frobnicate x\n")) ==
@@ -60,9 +60,8 @@ TEST_CASE("a catalog entry names the kind of finding and an expression only its 
             "t.yaml:9:19: unknown finding kind 'oops'");
   }
   SECTION("the full form") {
-    const Scenario s =
-        parse_scenario(scenario("  - sync\n", knob + "  detects: {kind: deadlock, match: 'srcu md->io_barrier'}\n"),
-                       "t.yaml");
+    const Scenario s = parse_scenario(
+        scenario("  - sync\n", knob + "  detects: {kind: deadlock, match: 'srcu md->io_barrier'}\n"), "t.yaml");
     REQUIRE(s.catalog->detects == "deadlock");
     REQUIRE(s.catalog->match == "srcu md->io_barrier");
   }

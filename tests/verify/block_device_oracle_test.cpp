@@ -1,15 +1,20 @@
 #include "verify/block_device_oracle.hpp"
 
 #include <catch2/catch.hpp>
+#include <sstream>
 
 using namespace verify;
 using model::written_token;
 
 namespace {
+
+const char* kDev = "/dev/mapper/x";
+
+// A write of one sector of /dev/mapper/x, placed at the same sector of disk 0 (a linear map).
 TopIo write(uint64_t id, uint64_t sector, uint64_t submit, uint64_t ack, bool fua = false) {
   TopIo io;
   io.kind = TopIo::Data;
-  io.device = "/dev/mapper/x";
+  io.device = kDev;
   io.sector = sector;
   io.sectors = 1;
   io.id = id;
@@ -17,24 +22,62 @@ TopIo write(uint64_t id, uint64_t sector, uint64_t submit, uint64_t ack, bool fu
   io.ack_ns = ack;
   io.acked = ack != 0;
   io.fua = fua;
+  io.placed = {Placement{sector, 1, 0, sector, false}};
   return io;
 }
 TopIo flush(uint64_t submit, uint64_t ack) {
   TopIo io;
   io.kind = TopIo::Flush;
-  io.device = "/dev/mapper/x";
+  io.device = kDev;
   io.submit_ns = submit;
   io.ack_ns = ack;
   io.acked = true;
   return io;
 }
+
+// Disk 0 (id 1) with the given trace records, as the first phase left it.
+std::vector<DiskHistory> disk(bool initial_zero, const std::vector<model::IoRecord>& records = {}) {
+  model::DiskTrace t;
+  t.records = records;
+  std::ostringstream text;
+  t.save(text);
+  DiskState d;
+  d.trace = text.str();
+  d.disk_id = 1;
+  d.sectors = 2048;
+  d.initial_zero = initial_zero;
+  return disk_histories({d});
+}
+
+// A write that a target below made to disk 0 (its own bio, not one of the steps').
+model::IoRecord below(uint64_t id, uint64_t sector, uint64_t submit, model::Token t) {
+  model::IoRecord r;
+  r.id = id;
+  r.op = model::ReqOp::Write;
+  r.sector = sector;
+  r.sectors = 1;
+  r.submit_ns = submit;
+  r.complete_ns = submit + 5;
+  r.complete_seq = id;
+  r.data = std::make_shared<model::SectorBuffer>(1, model::Sector::of_token(t));
+  return r;
+}
+
+struct Fixture {
+  TopIoLog log;
+  std::vector<DiskHistory> disks = disk(false);
+  std::vector<Claim> claims;
+  LegalValues legal(uint64_t sector, uint64_t crash = 100) const {
+    return BlockDeviceOracle(PhaseView{&log, &disks, &claims}, crash).legal(kDev, sector);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("after a completed flush the flushed value or a later one is legal, an older one is not") {
-  TopIoLog log;
-  log.ios = {write(1, 0, 10, 20), write(2, 0, 30, 40), flush(50, 60), write(3, 0, 70, 80)};
-  BlockDeviceOracle o(log, 100, false);
-  const LegalValues l = o.legal("/dev/mapper/x", 0);
+  Fixture f;
+  f.log.ios = {write(1, 0, 10, 20), write(2, 0, 30, 40), flush(50, 60), write(3, 0, 70, 80)};
+  const LegalValues l = f.legal(0);
   REQUIRE(l.allows(written_token(2, 0)));
   REQUIRE(l.allows(written_token(3, 0)));
   REQUIRE_FALSE(l.allows(written_token(1, 0)));
@@ -43,39 +86,99 @@ TEST_CASE("after a completed flush the flushed value or a later one is legal, an
   REQUIRE_FALSE(l.allows(written_token(2, 1)));  // never a value from another block
 }
 
-TEST_CASE("a flush that had not completed at the crash covers nothing") {
-  TopIoLog log;
-  log.ios = {write(1, 0, 10, 20), flush(50, 160)};
-  const LegalValues l = BlockDeviceOracle(log, 100, false).legal("/dev/mapper/x", 0);
-  REQUIRE(l.allows(written_token(1, 0)));
-  REQUIRE(l.original);
+TEST_CASE("a sector whose writes may all be lost reads exactly what its place below held before") {
+  Fixture f;
+  f.log.ios = {write(1, 7, 10, 20), flush(50, 160)};  // the flush had not completed at the crash
+  const LegalValues l = f.legal(7);
+  REQUIRE(l.allows(written_token(1, 7)));
+  REQUIRE(l.allows(model::initial_token(1, 7)));
+  REQUIRE_FALSE(l.allows(model::initial_token(1, 8)));  // another block's original content
+  REQUIRE_FALSE(l.allows(model::initial_token(2, 7)));  // another disk's
+  REQUIRE_FALSE(l.allows(model::kZeroToken));           // the disk did not start zeroed
+}
+
+TEST_CASE("zeroes are original only where the place below was zeroed or the target reads zeroes") {
+  Fixture f;
+  f.log.ios = {write(5, 3, 10, 20)};
+  REQUIRE_FALSE(f.legal(3).allows(model::kZeroToken));
+  f.disks = disk(true);
+  REQUIRE(f.legal(3).allows(model::kZeroToken));
+  REQUIRE_FALSE(f.legal(3).allows(model::initial_token(1, 3)));
+  Fixture z;
+  z.log.ios = {write(5, 3, 10, 20)};
+  z.log.ios[0].placed = {Placement{3, 1, -1, 0, true}};  // a target that reads unwritten blocks as zeroes
+  REQUIRE(z.legal(3).allows(model::kZeroToken));
+  REQUIRE_FALSE(z.legal(3).allows(model::initial_token(1, 3)));
 }
 
 TEST_CASE("a FUA write is durable on acknowledgement; a write in flight may or may not be there") {
-  TopIoLog log;
-  log.ios = {write(1, 0, 10, 20, true), write(2, 0, 30, 0)};
-  const LegalValues l = BlockDeviceOracle(log, 100, false).legal("/dev/mapper/x", 0);
+  Fixture f;
+  f.log.ios = {write(1, 0, 10, 20, true), write(2, 0, 30, 0)};
+  const LegalValues l = f.legal(0);
   REQUIRE(l.allows(written_token(1, 0)));
   REQUIRE(l.allows(written_token(2, 0)));
-  REQUIRE_FALSE(l.original);
+  REQUIRE_FALSE(l.allows(model::initial_token(1, 0)));
 }
 
 TEST_CASE("a write the crash came before did not happen") {
-  TopIoLog log;
-  log.ios = {write(1, 0, 10, 20, true), write(2, 0, 150, 160, true)};
-  const LegalValues l = BlockDeviceOracle(log, 100, false).legal("/dev/mapper/x", 0);
-  REQUIRE_FALSE(l.allows(written_token(2, 0)));
+  Fixture f;
+  f.log.ios = {write(1, 0, 10, 20, true), write(2, 0, 150, 160, true)};
+  REQUIRE_FALSE(f.legal(0).allows(written_token(2, 0)));
 }
 
-TEST_CASE("zeroes are legal after a discard or a zero write, and on a zero-filled disk before any durable write") {
-  TopIoLog log;
-  log.ios = {write(1, 0, 10, 20, true)};
+TEST_CASE("zeroes are legal after a discard or a zero write") {
+  Fixture f;
+  f.log.ios = {write(1, 0, 10, 20, true)};
   TopIo d = write(2, 0, 30, 40);
   d.kind = TopIo::Discard;
-  log.ios.push_back(d);
-  REQUIRE(BlockDeviceOracle(log, 100, false).legal("/dev/mapper/x", 0).allows(model::kZeroToken));
-  TopIoLog fresh;
-  fresh.ios = {write(5, 3, 10, 20)};
-  REQUIRE_FALSE(BlockDeviceOracle(fresh, 100, false).legal("/dev/mapper/x", 3).allows(model::kZeroToken));
-  REQUIRE(BlockDeviceOracle(fresh, 100, true).legal("/dev/mapper/x", 3).allows(model::kZeroToken));
+  f.log.ios.push_back(d);
+  REQUIRE(f.legal(0).allows(model::kZeroToken));
+}
+
+TEST_CASE("a target's later write below a device it owns is a later write, not a lost one") {
+  // dd wipes a sector of the disk itself, durably; then a table opens the disk and its target
+  // writes a superblock there.
+  Fixture f;
+  TopIo wipe = write(1, 0, 10, 20, true);
+  wipe.device = kDev;
+  wipe.kind = TopIo::Zero;
+  f.log.ios = {wipe};
+  const model::Token superblock = model::garbage_token(99);
+  f.disks = disk(false, {below(7, 0, 30, superblock)});
+  REQUIRE_FALSE(f.legal(0).allows(superblock));  // nobody owned the device: that write is foreign
+  f.claims = {Claim{kDev, 25}};
+  REQUIRE(f.legal(0).allows(superblock));
+  REQUIRE(f.legal(0).allows(model::kZeroToken));
+  f.claims = {Claim{kDev, 5}};  // held open only before the wipe
+  REQUIRE_FALSE(f.legal(0).allows(superblock));
+}
+
+TEST_CASE("a top write through another device mapped to the same place is a later write") {
+  Fixture f;
+  TopIo other = write(2, 100, 30, 40, true);
+  other.device = "/dev/sda";
+  other.placed = {Placement{100, 1, 0, 0, false}};  // /dev/sda sector 100 is the place of x's sector 0
+  f.log.ios = {write(1, 0, 10, 20, true), other};
+  REQUIRE(f.legal(0).allows(written_token(2, 100)));
+  REQUIRE_FALSE(f.legal(0).allows(written_token(2, 0)));
+}
+
+TEST_CASE("what the place held before the device's first write is its original content") {
+  Fixture f;
+  f.log.ios = {write(1, 0, 10, 20)};
+  f.disks = disk(false, {below(3, 0, 2, model::garbage_token(5))});
+  REQUIRE(f.legal(0).allows(model::garbage_token(5)));
+}
+
+TEST_CASE("obligations name every place below where the sector was written") {
+  Fixture f;
+  TopIo moved = write(2, 0, 30, 40);
+  moved.placed = {Placement{0, 1, 0, 500, false}};  // the table changed between the writes
+  f.log.ios = {write(1, 0, 10, 20), moved};
+  const auto obs = BlockDeviceOracle(PhaseView{&f.log, &f.disks, &f.claims}, 100).obligations(kDev);
+  REQUIRE(obs.size() == 1);
+  REQUIRE(obs[0].places.size() == 2);
+  REQUIRE(obs[0].places[0].sector == 0);
+  REQUIRE(obs[0].places[1].sector == 500);
+  REQUIRE(obs[0].legal.allows(model::initial_token(1, 500)));
 }

@@ -88,8 +88,8 @@ TEST_CASE("results and reports say how many crash states were recovered and how 
 }
 
 TEST_CASE("a step that never finishes fails the run even when expect leaves out the detector that fired") {
-  UnitResult u = run_exploration(scenario(stalled_resume("expect: [no-errors]\n")), 0,
-                                 {"test.status_waits_for_resume"}, {});
+  UnitResult u =
+      run_exploration(scenario(stalled_resume("expect: [no-errors]\n")), 0, {"test.status_waits_for_resume"}, {});
   INFO(violations_text(u));
   REQUIRE_FALSE(u.passed);
   REQUIRE(has_violation(u, "step-unfinished", "step 6 `dmsetup resume dev` never finished"));
@@ -175,4 +175,50 @@ TEST_CASE("output-file compares the exact text, relative to the scenario file") 
   REQUIRE(v->detail ==
           "expected (output-file: expected/table.txt):\n0 32768 linear 8:0 1\nactual:\n0 32768 linear 8:0 0\n");
   std::filesystem::remove_all(dir);
+}
+
+namespace {
+
+// Writes that may all be lost (nothing synced), then a recovery that builds the stack anew.
+std::string unsynced_then(const std::string& recovery) {
+  return "name: t\ndisks:\n  sda: {size: 16MiB, profile: nvme}\n  sdb: {size: 16MiB, profile: nvme}\nsteps:\n"
+         "  - dmsetup create lin --table \"0 16384 linear /dev/sda 0\"\n"
+         "  - dd if=/dev/urandom of=/dev/mapper/lin bs=4k count=2 oflag=direct\n"
+         "  - power-cut\n" +
+         recovery;
+}
+
+}  // namespace
+
+TEST_CASE("a lost write must read what its own place held: a recovery mapped elsewhere fails the oracle") {
+  const std::string same = "  - dmsetup create lin --table \"0 16384 linear /dev/sda 0\"\n";
+  UnitResult ok = run_exploration(scenario(unsynced_then(same)), 0, {}, {});
+  INFO(violations_text(ok));
+  REQUIRE(ok.passed);
+  for (const char* wrong : {"  - dmsetup create lin --table \"0 16384 linear /dev/sda 8\"\n",
+                            "  - dmsetup create lin --table \"0 16384 linear /dev/sdb 0\"\n",
+                            "  - dmsetup create lin --table \"0 16384 zero\"\n"}) {
+    UnitResult u = run_exploration(scenario(unsynced_then(wrong)), 0, {}, {});
+    INFO(wrong << violations_text(u));
+    REQUIRE(has_kind(u, "block-device"));
+  }
+}
+
+TEST_CASE("a target's superblock over sectors a dd wiped earlier is a later write, not a lost one") {
+  // dmtest style: wipe the start of the metadata device, then let era format it.
+  const std::string yaml = R"(name: wipe
+disks:
+  meta: {size: 4MiB, profile: nvme}
+  data: {size: 64MiB, profile: nvme}
+steps:
+  - dd if=/dev/zero of=/dev/meta bs=4k count=1 oflag=direct,dsync
+  - dmsetup create eradev --table "0 8192 era /dev/meta /dev/data 128"
+  - dd if=/dev/urandom of=/dev/mapper/eradev bs=4k count=1 oflag=direct
+  - sync /dev/mapper/eradev
+  - power-cut
+  - dmsetup create eradev --table "0 8192 era /dev/meta /dev/data 128"
+)";
+  UnitResult u = run_exploration(scenario(yaml), 0, {}, {});
+  INFO(violations_text(u));
+  REQUIRE(u.passed);
 }
