@@ -50,12 +50,12 @@ std::string list(const std::vector<std::string>& v) {
 }  // namespace
 
 std::string unit_to_json(const UnitResult& u) {
-  std::string s = "{\"file\": " + q(u.file) + ", \"scenario\": " + q(u.scenario) +
-                  ", \"seed\": " + std::to_string(u.seed) + ", \"knobs\": " + list(u.knobs) +
-                  ", \"passed\": " + (u.passed ? "true" : "false") + ", \"verdict\": " + q(u.verdict) +
-                  ", \"catalog\": " + q(u.catalog) + ", \"explorations\": " + std::to_string(u.explorations) +
-                  ", \"recoveries\": " + std::to_string(u.recoveries) +
-                  ", \"crash_points\": " + std::to_string(u.crash_points) + ", \"failures\": [";
+  std::string s =
+      "{\"file\": " + q(u.file) + ", \"scenario\": " + q(u.scenario) + ", \"seed\": " + std::to_string(u.seed) +
+      ", \"knobs\": " + list(u.knobs) + ", \"passed\": " + (u.passed ? "true" : "false") +
+      ", \"verdict\": " + q(u.verdict) + ", \"catalog\": " + q(u.catalog) + ", \"notes\": " + list(u.notes) +
+      ", \"explorations\": " + std::to_string(u.explorations) + ", \"recoveries\": " + std::to_string(u.recoveries) +
+      ", \"crash_points\": " + std::to_string(u.crash_points) + ", \"failures\": [";
   for (size_t i = 0; i < u.failures.size(); i++) {
     const Exploration& e = u.failures[i];
     s += std::string(i ? ", " : "") + "{\"seed\": " + std::to_string(e.seed) + ", \"knobs\": " + list(e.knobs) +
@@ -99,6 +99,8 @@ std::vector<UnitResult> results_from_json(const std::string& text, const std::st
     u.passed = n["passed"].as<bool>();
     u.verdict = n["verdict"].as<std::string>();
     u.catalog = n["catalog"].as<std::string>();
+    if (n["notes"])
+      for (const auto& k : n["notes"]) u.notes.push_back(k.as<std::string>());
     u.explorations = n["explorations"].as<uint64_t>();
     u.recoveries = n["recoveries"].as<uint64_t>();
     u.crash_points = n["crash_points"].as<uint64_t>();

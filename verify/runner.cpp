@@ -132,6 +132,20 @@ void phase_violations(const Scenario& s, const PhaseRun& run, std::vector<Violat
   for (const auto& [check, msg] : run.out.check_violations) add(check, check + ": " + msg, msg);
 }
 
+// Keeps what the checks of a phase could not judge, once each, in the order first seen.
+void collect_notes(const PhaseOutput& out, UnitResult& unit) {
+  for (const auto& [check, why] : out.check_notes) {
+    const std::string note = check + " could not judge: " + why;
+    if (std::find(unit.notes.begin(), unit.notes.end(), note) == unit.notes.end()) unit.notes.push_back(note);
+  }
+}
+
+std::string notes_suffix(const UnitResult& u) {
+  std::string s;
+  for (const auto& n : u.notes) s += "; " + n;
+  return s;
+}
+
 struct Ctx {
   const Scenario& s;
   uint64_t seed;
@@ -165,6 +179,7 @@ Exploration recover(Ctx& c, const PhaseOutput& p1, const std::string& p1_transcr
   in.crash_ns = cp.ns;
   PhaseRun run = run_phase(in, c.opt.wall_timeout_s);
   c.unit.recoveries++;
+  collect_notes(run.out, c.unit);
   Exploration e;
   e.seed = c.seed;
   e.knobs = c.knobs;
@@ -228,6 +243,7 @@ UnitResult run_exploration(const Scenario& s, uint64_t seed, const std::vector<s
     std::ofstream f(opt.trace_path);
     for (const auto& line : p1.sim.trace) f << line << "\n";
   }
+  collect_notes(p1.out, unit);
   const std::string t1 = transcript_of(p1.out, "");
   Exploration base;
   base.seed = seed;
@@ -303,10 +319,11 @@ UnitResult run_exploration(const Scenario& s, uint64_t seed, const std::vector<s
       }
     }
   }
-  unit.verdict = unit.passed ? "pass: " + std::to_string(unit.explorations) + " exploration(s)"
-                             : "FAIL: " + (unit.failures.empty() ? std::string("violation")
-                                                                 : unit.failures[0].violations[0].kind + ": " +
-                                                                       unit.failures[0].violations[0].title);
+  unit.verdict = (unit.passed ? "pass: " + std::to_string(unit.explorations) + " exploration(s)"
+                              : "FAIL: " + (unit.failures.empty() ? std::string("violation")
+                                                                  : unit.failures[0].violations[0].kind + ": " +
+                                                                        unit.failures[0].violations[0].title)) +
+                 notes_suffix(unit);
   return unit;
 }
 
@@ -352,7 +369,7 @@ UnitResult run_unit(const Scenario& s, uint64_t seed, const RunOptions& opt) {
                 (on.passed ? " (no violation)" : " (found " + on.failures[0].violations[0].kind + " instead)");
   } else {
     u.verdict = "pass: " + s.catalog->knob + " detected as " + s.catalog->detects + seeds + ", passes with it off" +
-                (s.explore.seeds > 1 ? " (all " + std::to_string(s.explore.seeds) + " seeds)" : "");
+                (s.explore.seeds > 1 ? " (all " + std::to_string(s.explore.seeds) + " seeds)" : "") + notes_suffix(u);
     u.catalog = on.failures.empty() ? "" : on.failures[0].violations[0].title;
     u.failures = on.failures;  // kept for the report of what was detected
     u.knobs = with;

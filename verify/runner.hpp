@@ -45,6 +45,9 @@ struct UnitResult {
   bool passed = true;
   std::string verdict;  // one line
   std::string catalog;  // catalog entries: what the knob-on run showed
+  // What a check could not judge and why ("era-written-since could not judge: metadata device
+  // /dev/mapper/md was removed at step 14"), once each; the verdict mentions them.
+  std::vector<std::string> notes;
 };
 
 struct RunOptions {

@@ -15,6 +15,7 @@ void TopIoLog::write(sim::WireWriter& w) const {
     w.u64(io.acked);
     w.u64(io.fua);
     w.u64(static_cast<uint64_t>(io.status));
+    w.u64(io.journal_at);
   }
 }
 
@@ -32,6 +33,7 @@ TopIoLog TopIoLog::read(sim::WireReader& r) {
     io.acked = r.u64();
     io.fua = r.u64();
     io.status = static_cast<int>(r.u64());
+    io.journal_at = r.u64();
     log.ios.push_back(std::move(io));
   }
   return log;

@@ -21,6 +21,7 @@ struct TopIo {
   bool acked = false;
   bool fua = false;
   int status = 0;
+  uint64_t journal_at = 0;  // engine journal events of this phase recorded before the submission
 };
 
 struct TopIoLog {

@@ -5,6 +5,7 @@
 #include "engines/lib/persistent_data/array.hpp"
 #include "engines/lib/persistent_data/codec.hpp"
 #include "engines/lib/persistent_data/transaction_manager.hpp"
+#include "model/errno_text.hpp"
 
 namespace engines::era {
 
@@ -34,7 +35,7 @@ std::string errname(int r) {
     case kEIO:
       return "I/O error";
     default:
-      return "error " + std::to_string(r);
+      return model::errno_text(r);
   }
 }
 }  // namespace
@@ -52,6 +53,7 @@ int EraMetadataReader::open(model::BlockDevice* bdev, bool use_metadata_snap, st
   live_ = superblock_unpack(dm_block_data(b));
   m.bm->unlock(b);
   view_ = live_;
+  snapshot_ = use_metadata_snap;
   if (use_metadata_snap) {
     if (live_.metadata_snap == SUPERBLOCK_LOCATION) {
       *error = "no metadata snapshot";
@@ -112,11 +114,18 @@ int EraMetadataReader::era_array(std::vector<uint32_t>* eras, std::string* error
   return r;
 }
 
-int EraMetadataReader::written_since(uint32_t threshold, std::vector<bool>* marked, std::string* error) {
+int EraMetadataReader::written_since(uint32_t threshold, std::vector<bool>* marked, std::string* error,
+                                     bool with_current) {
   marked->assign(view_.nr_blocks, false);
   std::map<uint32_t, writeset_metadata> ws;
   int r = writesets(&ws, error);
   if (r) return r;
+  if (with_current && snapshot_) {
+    *error = "a metadata snapshot has no current writeset to fold in";
+    return kEINVAL;
+  }
+  if (with_current && view_.current_writeset.root != INVALID_WRITESET_ROOT)
+    ws[view_.current_era] = view_.current_writeset;
   for (const auto& [era, w] : ws) {
     if (era < threshold) continue;
     std::vector<bool> bits;

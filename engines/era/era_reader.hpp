@@ -32,7 +32,9 @@ class EraMetadataReader {
 
   // era_invalidate --written-since THRESHOLD: the archived writesets of eras >= threshold,
   // and the era array where it may hold such eras (v1.3.3 behaviour, no writesets included).
-  int written_since(uint32_t threshold, std::vector<bool>* marked, std::string* error);
+  // `with_current`: also the live superblock's current writeset, as archived under current_era,
+  // i.e. the answer from a metadata snapshot taken now (take_metadata_snap archives it first).
+  int written_since(uint32_t threshold, std::vector<bool>* marked, std::string* error, bool with_current = false);
   // era_dump --logical: the era array with undigested writesets folded in, oldest first.
   int logical_eras(std::vector<uint32_t>* eras, std::string* error);
   // era_check, plus what it leaves out: every reachable block's reference count against the
@@ -43,6 +45,7 @@ class EraMetadataReader {
   struct Impl;
   std::unique_ptr<Impl> impl_;
   superblock_fields live_, view_;
+  bool snapshot_ = false;  // view_ is the metadata snapshot
 };
 
 // <blocks><range begin= end=/><block block=/></blocks>, as era_invalidate prints it.
