@@ -10,14 +10,14 @@ TEST_CASE("a leak report lists the objects left behind in the order they were al
   SimResult r = run([] {
     engines::KmemOwner k("test instance");
     uint64_t* first = k.vzalloc_words(4096, "first");
-    k.vzalloc_words(16, "second");
+    k.vzalloc_words(2048, "second");
     k.vfree(first);
-    k.vzalloc_words(2048, "third");
+    k.vzalloc_words(1024, "third");
     k.check_leaks();
   });
   const sim::Finding* f = finding(r, FindingKind::Leak, "kmemleak: 2 object(s) of test instance");
   INFO(all_text(r));
   REQUIRE(f);
-  REQUIRE(f->text.find("unreferenced object of 128 bytes, allocated in second\n"
-                       "unreferenced object of 16384 bytes, allocated in third\n") != std::string::npos);
+  REQUIRE(f->text.find("unreferenced object of 16384 bytes, allocated in second\n"
+                       "unreferenced object of 8192 bytes, allocated in third\n") != std::string::npos);
 }
