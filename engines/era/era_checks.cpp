@@ -257,6 +257,8 @@ std::vector<CheckViolation> metadata_check(const CheckInput& in) {
     }
     for (const auto& p : rd.check())
       out.push_back({"metadata-check", "era metadata on " + table->metadata_dev + ": " + p});
+    for (const auto& m : rd.messages())
+      out.push_back({"metadata-check", "era metadata on " + table->metadata_dev + ": " + m});
   }
   return out;
 }

@@ -41,6 +41,7 @@ std::string errname(int r) {
 }  // namespace
 
 int EraMetadataReader::open(model::BlockDevice* bdev, bool use_metadata_snap, std::string* error) {
+  PdUserlandLog quiet(&messages_);
   impl_ = std::make_unique<Impl>();
   Impl& m = *impl_;
   m.bm = std::make_unique<DmBlockManager>(bdev, DM_ERA_METADATA_BLOCK_SIZE, 16);
@@ -84,6 +85,7 @@ int EraMetadataReader::open(model::BlockDevice* bdev, bool use_metadata_snap, st
 }
 
 int EraMetadataReader::writesets(std::map<uint32_t, writeset_metadata>* out, std::string* error) {
+  PdUserlandLog quiet(&messages_);
   int r = dm_btree_walk(&impl_->tree_info, view_.writeset_tree_root, [&](uint64_t key, const uint8_t* v) {
     (*out)[static_cast<uint32_t>(key)] = ws_unpack(v);
     return 0;
@@ -93,6 +95,7 @@ int EraMetadataReader::writesets(std::map<uint32_t, writeset_metadata>* out, std
 }
 
 int EraMetadataReader::bitset_bits(const writeset_metadata& ws, std::vector<bool>* bits, std::string* error) {
+  PdUserlandLog quiet(&messages_);
   bits->assign(ws.nr_bits, false);
   int r = dm_array_walk(&impl_->bitset_info, ws.root, [&](uint32_t word, const uint8_t* v) {
     const uint64_t w = get_le64(v);
@@ -105,6 +108,7 @@ int EraMetadataReader::bitset_bits(const writeset_metadata& ws, std::vector<bool
 }
 
 int EraMetadataReader::era_array(std::vector<uint32_t>* eras, std::string* error) {
+  PdUserlandLog quiet(&messages_);
   eras->assign(view_.nr_blocks, 0);
   int r = dm_array_walk(&impl_->era_info, view_.era_array_root, [&](uint32_t i, const uint8_t* v) {
     if (i < eras->size()) (*eras)[i] = get_le32(v);
@@ -116,6 +120,7 @@ int EraMetadataReader::era_array(std::vector<uint32_t>* eras, std::string* error
 
 int EraMetadataReader::written_since(uint32_t threshold, std::vector<bool>* marked, std::string* error,
                                      bool with_current) {
+  PdUserlandLog quiet(&messages_);
   marked->assign(view_.nr_blocks, false);
   std::map<uint32_t, writeset_metadata> ws;
   int r = writesets(&ws, error);
@@ -144,6 +149,7 @@ int EraMetadataReader::written_since(uint32_t threshold, std::vector<bool>* mark
 }
 
 int EraMetadataReader::logical_eras(std::vector<uint32_t>* eras, std::string* error) {
+  PdUserlandLog quiet(&messages_);
   int r = era_array(eras, error);
   if (r) return r;
   std::map<uint32_t, writeset_metadata> ws;
@@ -158,6 +164,7 @@ int EraMetadataReader::logical_eras(std::vector<uint32_t>* eras, std::string* er
 }
 
 std::vector<std::string> EraMetadataReader::check() {
+  PdUserlandLog quiet(&messages_);
   std::vector<std::string> problems;
   Impl& m = *impl_;
   std::map<uint64_t, uint32_t> refs;  // block -> references found from reachable structures

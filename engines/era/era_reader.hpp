@@ -41,11 +41,16 @@ class EraMetadataReader {
   // metadata space map, era values <= current_era, bitset sizes. Problems, empty when clean.
   std::vector<std::string> check();
 
+  // What persistent-data reported while reading (validator failures and the like): a tool
+  // prints it on its stderr; the kernel log never sees it.
+  const std::vector<std::string>& messages() const { return messages_; }
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
   superblock_fields live_, view_;
   bool snapshot_ = false;  // view_ is the metadata snapshot
+  std::vector<std::string> messages_;
 };
 
 // <blocks><range begin= end=/><block block=/></blocks>, as era_invalidate prints it.

@@ -104,3 +104,18 @@ TEST_CASE("an era table refused at resume leaves nothing behind: the devices bel
   REQUIRE(r.step(1).err == "device-mapper: resume ioctl on eradev  failed: Invalid argument");
   REQUIRE(r.step(2).exit_code == 0);
 }
+
+TEST_CASE("reading corrupt era metadata, the checks and the tools report it themselves, never in the kernel log") {
+  // Metadata lives in the low blocks of the device: zero the first 64 after the superblock.
+  const std::string steps = std::string(kCreate) + dd_block(1) + "  - dmsetup message eradev 0 checkpoint\n" +
+                            dd_block(2) +
+                            "  - dmsetup remove eradev\n"
+                            "  - dd if=/dev/zero of=/dev/meta bs=4k count=64 seek=1 oflag=direct\n"
+                            "  - ! era_check /dev/meta\n";
+  const Steps with = run_steps(era_scenario(steps, "expect: [metadata-check]\n"));
+  const Steps without = run_steps(era_scenario(steps, "expect: [no-errors]\n"));
+  REQUIRE(!with.run.out.check_violations.empty());
+  REQUIRE(with.run.sim.dmesg == without.run.sim.dmesg);
+  REQUIRE(with.step(6).err.find("validator check failed") != std::string::npos);
+  REQUIRE(!with.logged("block manager"));
+}
