@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@ struct TopWrite {
   bool acked = false;  // acknowledged (before the crash, for writes before it)
   bool discard = false;
   bool before_crash = false;  // in the phase before the power cut (times are that phase's)
+  size_t events_before = 0;   // how many of CheckInput::events were recorded before its submission
 };
 
 struct CheckInput {
@@ -28,11 +30,17 @@ struct CheckInput {
   std::vector<JournalEvent> events;  // the engines' journal, in the same order
   uint64_t crash_ns = 0;
   bool after_crash = false;
+  // Devices the steps removed and did not create again, with the (1-based) step that removed
+  // them: "/dev/mapper/md" -> 14.
+  std::map<std::string, size_t> removed_at;
 };
 
 struct CheckViolation {
   std::string check;
   std::string message;
+  // The check could not judge (`message` says why, e.g. the metadata device is gone): reported
+  // with the result as a note, not as a violation.
+  bool cannot_judge = false;
 };
 
 struct EngineCheck {

@@ -14,8 +14,11 @@
 
 namespace engines {
 
+// "era.map" / "era.mark" {write id, era block, era}: era_map saw the write / the block was
+// marked for it; "era.resize" {nr_blocks}; "era.format" {}: a constructor found the metadata
+// device blank and formatted it (device: the metadata device, not the top one).
 struct JournalEvent {
-  std::string kind;    // "era.map", "era.mark"
+  std::string kind;
   std::string device;  // the top device, "/dev/mapper/eradev"
   std::vector<uint64_t> v;
 };

@@ -68,6 +68,7 @@ Bio* bio_alloc(BlockDevice* bdev, ReqOp op, unsigned flags, uint64_t sector, uin
   auto* b = new Bio;
   g_bios_in_use++;
   b->id = next_bio_id();
+  b->top_id = b->id;
   b->op = op;
   b->flags = flags;
   b->bdev = bdev;
@@ -81,6 +82,7 @@ Bio* bio_alloc_clone(BlockDevice* bdev, const Bio* src) {
   auto* b = new Bio;
   g_bios_in_use++;
   b->id = next_bio_id();
+  b->top_id = src->top_id;
   b->op = src->op;
   b->flags = src->flags;
   b->bdev = bdev;

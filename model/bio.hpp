@@ -43,6 +43,10 @@ using SectorBuffer = std::vector<Sector>;
 
 struct Bio {
   uint64_t id = 0;
+  // dmsim: the id of the bio at the top of the stack this one was cloned or split from (its
+  // own id for a bio allocated afresh). Written tokens and the oracle's writes are named by it,
+  // so a target can tell which write a clone carries whatever its payload (zeroes included).
+  uint64_t top_id = 0;
   ReqOp op = ReqOp::Read;
   unsigned flags = 0;
   BlockDevice* bdev = nullptr;

@@ -121,22 +121,21 @@ bool parse_dmsetup(Parser& p, Command& c) {
     if (!p.need("a table after --table", &c.table)) return false;
     return p.at_end();
   }
-  if (sub == "suspend" || sub == "status") {
-    c.kind = sub == "suspend" ? CmdKind::DmSuspend : CmdKind::DmStatus;
+  if (sub == "suspend" || sub == "status" || sub == "resume") {
+    c.kind = sub == "suspend" ? CmdKind::DmSuspend : sub == "status" ? CmdKind::DmStatus : CmdKind::DmResume;
     while (p.more() && p.w[p.pos].text.rfind("--", 0) == 0) {
       const std::string o = p.w[p.pos].text;
       if (o == "--noflush")
         c.noflush = true;
-      else if (!(sub == "suspend" && o == "--nolockfs"))
+      else if (!(sub != "status" && o == "--nolockfs"))
         return p.fail(p.w[p.pos].at, "unknown option '" + o + "' for dmsetup " + sub);
       p.pos++;
     }
     if (!p.need("a device name", &c.name)) return false;
     return p.at_end();
   }
-  if (sub == "resume" || sub == "table" || sub == "info" || sub == "remove" || sub == "clear") {
-    c.kind = sub == "resume"  ? CmdKind::DmResume
-             : sub == "table" ? CmdKind::DmTable
+  if (sub == "table" || sub == "info" || sub == "remove" || sub == "clear") {
+    c.kind = sub == "table"   ? CmdKind::DmTable
              : sub == "info"  ? CmdKind::DmInfo
              : sub == "clear" ? CmdKind::DmClear
                               : CmdKind::DmRemove;

@@ -521,6 +521,17 @@ void join(Thread& t, bool interruptible) {
   }
 }
 
+void send_signal(Thread& t) {
+  Runtime& rt = Runtime::get();
+  t.sigpending = true;
+  rt.event("signal", &t);
+  if (t.parked && t.state == TaskState::Interruptible) rt.unpark(t);
+}
+
+bool signal_pending() {
+  return Runtime::get().current().sigpending;
+}
+
 void might_sleep(const char* where) {
   Runtime& rt = Runtime::get();
   rt.lockdep().check_might_sleep(rt.current(), where);

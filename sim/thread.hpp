@@ -60,6 +60,10 @@ class Thread : public WaitObject {
   bool wait_timed = false;  // the wait ends by itself (a timeout was given)
   bool hung_reported = false;
 
+  // TIF_SIGPENDING: a signal was sent to the thread. Nothing delivers it in the simulation, so
+  // it stays pending and ends every interruptible sleep from then on (-ERESTARTSYS).
+  bool sigpending = false;
+
   std::vector<HeldLock> held;
   int preempt_count = 0;                 // atomic context depth (spinlocks, softirq)
   std::string workqueue;                 // "dm-era do_work" while a worker runs an item
@@ -110,6 +114,12 @@ Thread& kthread_run(std::function<void()> fn, std::string name, ThreadKind kind 
 // Wait until `t` has exited: state D, like kthread_stop's wait, or S for a shell waiting for its
 // child (wait4 sleeps interruptibly, so the hung-task watchdog ignores it).
 void join(Thread& t, bool interruptible = false);
+
+// Sends a signal to `t` (as kill(2) to a dmsetup process would): it becomes pending, and an
+// interruptible sleep of `t` ends at once.
+void send_signal(Thread& t);
+// signal_pending(current).
+bool signal_pending();
 
 void msleep(unsigned ms);
 void ssleep(unsigned s);

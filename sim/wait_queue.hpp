@@ -56,9 +56,26 @@ void wait_event(WaitQueueHead& wq, Cond cond) {
   wait_event_state(wq, cond, TaskState::Uninterruptible, "wait_event");
 }
 
+constexpr int ERESTARTSYS = 512;
+
+// 0 once `cond` holds, or -ERESTARTSYS as soon as a signal is pending.
 template <class Cond>
-void wait_event_interruptible(WaitQueueHead& wq, Cond cond) {
-  wait_event_state(wq, cond, TaskState::Interruptible, "wait_event_interruptible");
+int wait_event_interruptible(WaitQueueHead& wq, Cond cond) {
+  might_sleep("wait_event_interruptible");
+  for (;;) {
+    WaitQueueHead::Entry e;
+    wq.prepare_to_wait(e);
+    if (cond()) {
+      wq.finish_wait(e);
+      return 0;
+    }
+    if (current().sigpending) {
+      wq.finish_wait(e);
+      return -ERESTARTSYS;
+    }
+    wq.wait(e, TaskState::Interruptible, "wait_event_interruptible");
+    wq.finish_wait(e);
+  }
 }
 
 double wait_queue_now();

@@ -76,10 +76,12 @@ std::string PhaseOutput::serialize() const {
     w.u64(r.failed.size());
     for (uint64_t s : r.failed) w.u64(s);
   }
-  w.u64(check_violations.size());
-  for (const auto& [c, m] : check_violations) {
-    w.str(c);
-    w.str(m);
+  for (const auto* list : {&check_violations, &check_notes}) {
+    w.u64(list->size());
+    for (const auto& [c, m] : *list) {
+      w.str(c);
+      w.str(m);
+    }
   }
   w.u64(leaked_bios);
   w.str(journal.serialize());
@@ -141,9 +143,11 @@ PhaseOutput PhaseOutput::deserialize(const std::string& bytes) {
     for (uint64_t k = r.u64(); k > 0; k--) rd.failed.push_back(r.u64());
     o.reads.push_back(std::move(rd));
   }
-  for (uint64_t n = r.u64(); n > 0; n--) {
-    std::string c = r.str();
-    o.check_violations.emplace_back(c, r.str());
+  for (auto* list : {&o.check_violations, &o.check_notes}) {
+    for (uint64_t n = r.u64(); n > 0; n--) {
+      std::string c = r.str();
+      list->emplace_back(c, r.str());
+    }
   }
   o.leaked_bios = r.u64();
   o.journal = engines::Journal::deserialize(r.str());
@@ -291,7 +295,7 @@ class Executor {
       case CmdKind::DmSuspend:
         return result(dm.suspend(c.name, c.noflush), out, err);
       case CmdKind::DmResume:
-        return result(dm.resume(c.name), out, err);
+        return result(dm.resume(c.name, c.noflush), out, err);
       case CmdKind::DmStatus:
         return result(dm.status(c.name, c.noflush), out, err);
       case CmdKind::DmTable:
@@ -353,6 +357,7 @@ class Executor {
     io.fua = fua;
     io.submit_ns = sim::ktime_get_ns();
     if (k != TopIo::Flush) place(b, sector, sector, sectors, 0, io.placed);
+    io.journal_at = engines::journal().events.size();
     out_.io.ios.push_back(io);
     return out_.io.ios.back();
   }
@@ -490,7 +495,8 @@ class Executor {
     engines::CheckInput ci;
     ci.crash_ns = in_.crash_ns;
     ci.after_crash = in_.before_crash != nullptr;
-    auto add = [&ci](const TopIo& io, bool before_crash, uint64_t until_ns) {
+    const size_t events_before_phase = in_.before_crash_journal ? in_.before_crash_journal->events.size() : 0;
+    auto add = [&ci, events_before_phase](const TopIo& io, bool before_crash, uint64_t until_ns) {
       if (io.kind == TopIo::Flush || io.submit_ns > until_ns) return;
       engines::TopWrite w;
       w.device = io.device;
@@ -502,6 +508,7 @@ class Executor {
       w.acked = io.acked && io.ack_ns <= until_ns && io.status == 0;
       w.discard = io.kind == TopIo::Discard;
       w.before_crash = before_crash;
+      w.events_before = io.journal_at + (before_crash ? 0 : events_before_phase);
       ci.writes.push_back(w);
     };
     if (in_.before_crash) {
@@ -511,11 +518,25 @@ class Executor {
     for (const auto& io : out_.io.ios) add(io, false, UINT64_MAX);
     const auto& mine = engines::journal().events;
     ci.events.insert(ci.events.end(), mine.begin(), mine.end());
+    ci.removed_at = removed_devices();
     for (const auto& name : in_.scenario->expect) {
       const engines::EngineCheck* check = engines::find_check(name);
       if (!check) continue;
-      for (const auto& v : check->run(ci)) out_.check_violations.emplace_back(v.check, v.message);
+      for (const auto& v : check->run(ci))
+        (v.cannot_judge ? out_.check_notes : out_.check_violations).emplace_back(v.check, v.message);
     }
+  }
+
+  // The dm devices this phase's steps removed and did not create again, with the step (1-based).
+  std::map<std::string, size_t> removed_devices() const {
+    std::map<std::string, size_t> out;
+    for (const auto& st : out_.steps) {
+      if (!st.finished || st.exit_code != 0) continue;
+      const Command& c = in_.scenario->steps[st.index].cmd;
+      if (c.kind == CmdKind::DmRemove) out["/dev/mapper/" + c.name] = st.index + 1;
+      if (c.kind == CmdKind::DmCreate) out.erase("/dev/mapper/" + c.name);
+    }
+    return out;
   }
 
   int disk_index(const model::Disk* d) const {

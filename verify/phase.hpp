@@ -75,6 +75,7 @@ struct PhaseOutput {
   std::vector<Claim> claims;
   std::vector<OracleRead> reads;
   std::vector<std::pair<std::string, std::string>> check_violations;  // (check, message)
+  std::vector<std::pair<std::string, std::string>> check_notes;       // (check, why it could not judge)
   uint64_t leaked_bios = 0;
   engines::Journal journal;  // what the engines recorded (events, commit records)
 

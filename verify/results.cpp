@@ -104,6 +104,8 @@ std::vector<UnitResult> results_from_json(const std::string& text, const std::st
     u.passed = n["passed"].as<bool>();
     u.verdict = n["verdict"].as<std::string>();
     u.catalog = n["catalog"].as<std::string>();
+    if (n["notes"])
+      for (const auto& k : n["notes"]) u.notes.push_back(k.as<std::string>());
     u.explorations = n["explorations"].as<uint64_t>();
     u.recoveries = n["recoveries"].as<uint64_t>();
     u.crash_points = n["crash_points"].as<uint64_t>();
@@ -114,7 +116,6 @@ std::vector<UnitResult> results_from_json(const std::string& text, const std::st
     u.z3.ruled_out = z3["ruled_out"].as<uint64_t>();
     u.z3.truncated = z3["truncated"].as<uint64_t>();
     u.z3.unlocated = z3["unlocated"].as<uint64_t>();
-    for (const auto& note : n["notes"]) u.notes.push_back(note.as<std::string>());
     for (const auto& f : n["failures"]) {
       Exploration e;
       e.seed = f["seed"].as<uint64_t>();

@@ -175,6 +175,20 @@ void phase_violations(const Scenario& s, const PhaseRun& run, bool cut_by_power,
   for (const auto& [check, msg] : run.out.check_violations) add(check, check + ": " + msg, msg);
 }
 
+// Keeps what the checks of a phase could not judge, once each, in the order first seen.
+void collect_notes(const PhaseOutput& out, UnitResult& unit) {
+  for (const auto& [check, why] : out.check_notes) {
+    const std::string note = check + " could not judge: " + why;
+    if (std::find(unit.notes.begin(), unit.notes.end(), note) == unit.notes.end()) unit.notes.push_back(note);
+  }
+}
+
+std::string notes_suffix(const UnitResult& u) {
+  std::string s;
+  for (const auto& n : u.notes) s += "; " + n;
+  return s;
+}
+
 struct Ctx {
   const Scenario& s;
   uint64_t seed;
@@ -236,6 +250,7 @@ Exploration recover(Ctx& c, const PhaseOutput& p1, const std::vector<DiskHistory
   in.crash_ns = cp.ns;
   PhaseRun run = run_phase(in, c.opt.wall_timeout_s);
   c.unit.recoveries++;
+  collect_notes(run.out, c.unit);
   Exploration e;
   e.seed = c.seed;
   e.knobs = c.knobs;
@@ -296,6 +311,7 @@ UnitResult run_exploration(const Scenario& s, uint64_t seed, const std::vector<s
     std::ofstream f(opt.trace_path);
     for (const auto& line : p1.sim.trace) f << line << "\n";
   }
+  collect_notes(p1.out, unit);
   const std::string t1 = transcript_of(p1.out, "");
   Exploration base;
   base.seed = seed;
@@ -389,10 +405,11 @@ UnitResult run_exploration(const Scenario& s, uint64_t seed, const std::vector<s
   if (unit.harness_timeout)
     unit.verdict = "TIMEOUT: the harness killed a run after its wall-clock budget; no verdict";
   else
-    unit.verdict = unit.passed ? pass_verdict(s, unit)
-                               : "FAIL: " + (unit.failures.empty() ? std::string("violation")
-                                                                   : unit.failures[0].violations[0].kind + ": " +
-                                                                         unit.failures[0].violations[0].title);
+    unit.verdict = (unit.passed ? pass_verdict(s, unit)
+                                : "FAIL: " + (unit.failures.empty() ? std::string("violation")
+                                                                    : unit.failures[0].violations[0].kind + ": " +
+                                                                          unit.failures[0].violations[0].title)) +
+                   notes_suffix(unit);
   return unit;
 }
 
@@ -471,7 +488,7 @@ UnitResult run_unit(const Scenario& s, uint64_t seed, const RunOptions& opt) {
   });
   if (on.failures.size() > opt.keep_failures) on.failures.resize(opt.keep_failures);
   u.verdict = "pass: " + s.catalog->knob + " detected as " + what + seeds + ", passes with it off" +
-              (s.explore.seeds > 1 ? " (all " + std::to_string(s.explore.seeds) + " seeds)" : "");
+              (s.explore.seeds > 1 ? " (all " + std::to_string(s.explore.seeds) + " seeds)" : "") + notes_suffix(u);
   for (const auto& v : on.failures[0].violations)
     if (is_detection(*s.catalog, v)) {
       u.catalog = v.title;

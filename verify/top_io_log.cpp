@@ -35,6 +35,7 @@ void TopIoLog::write(sim::WireWriter& w) const {
     w.u64(static_cast<uint64_t>(io.status));
     w.u64(io.placed.size());
     for (const auto& p : io.placed) write_placement(w, p);
+    w.u64(io.journal_at);
   }
 }
 
@@ -53,6 +54,7 @@ TopIoLog TopIoLog::read(sim::WireReader& r) {
     io.fua = r.u64();
     io.status = static_cast<int>(r.u64());
     for (uint64_t k = r.u64(); k > 0; k--) io.placed.push_back(read_placement(r));
+    io.journal_at = r.u64();
     log.ios.push_back(std::move(io));
   }
   return log;

@@ -33,6 +33,7 @@ struct TopIo {
   bool fua = false;
   int status = 0;
   std::vector<Placement> placed;  // writes and discards: where their sectors went
+  uint64_t journal_at = 0;        // engine journal events of this phase recorded before the submission
 };
 
 struct TopIoLog {

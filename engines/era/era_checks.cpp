@@ -1,17 +1,27 @@
-// The era checks. era-written-since asks the recovered metadata what userland would ask it
-// (take_metadata_snap, era_invalidate --metadata-snapshot --written-since E) and compares the
-// answer with what the top of the stack wrote and in which era era_map saw each write (the
-// engine journal):
+// The era checks. era-written-since reads each era metadata device the way era_invalidate reads
+// it, and compares the answer with what the top of the stack wrote and in which era era_map saw
+// each write (the engine journal):
 //  - every acknowledged write to block b, mapped in era e, is reported for --written-since e
 //    (and so for every smaller era);
 //  - a block reported for --written-since e had some write that may be recorded in era >= e;
 //    a block nobody wrote is never reported.
-// Blocks are counted in the table's block size, as the user who configured it asks.
+// Blocks are counted in the superblock's data block size, the unit era_invalidate's answer is
+// in for whoever reads it. A metadata device formatted anew after the scenario wrote over its
+// superblock starts a new history: writes before that are no longer owed.
 // metadata-check runs era_check (and the reference-count check it lacks) on every era metadata
 // device of the simulation.
+//
+// The checks observe without perturbing: no message is sent (take_metadata_snap would change
+// the era, and log an error when the scenario holds a snapshot already) and nothing reaches the
+// kernel log. They read the committed metadata straight from the device instead: they run in
+// the checker's thread once the steps settled, and the simulation is cooperative, so nothing
+// commits while they read; the superblock's first sector is compared before and after to assert
+// it. What is committed is exactly what a snapshot taken now would hold (marking commits before
+// a write is submitted), once the current writeset is counted as archived under the current era.
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -19,7 +29,8 @@
 #include "engines/era/era.hpp"
 #include "engines/era/era_reader.hpp"
 #include "engines/era/era_target.hpp"
-#include "model/dm/dm_table.hpp"
+#include "model/dm/mapped_device.hpp"
+#include "model/sync_io.hpp"
 #include "model/world.hpp"
 
 namespace engines::era {
@@ -27,48 +38,92 @@ namespace engines::era {
 namespace {
 
 constexpr uint32_t kUnknownEra = std::numeric_limits<uint32_t>::max();
+const std::string kMapperPrefix = "/dev/mapper/";
 
-// The era devices the writes and the journal name, with the table each was last built from.
-std::map<std::string, const era_table_info*> era_devices(const CheckInput& in) {
+// The era devices the writes and the journal name, with the table each was last built from;
+// `lost`: devices era_map saw whose table this simulation never built (not re-created after a
+// power cut), so that nothing says where their metadata is.
+std::map<std::string, const era_table_info*> era_devices(const CheckInput& in, std::set<std::string>* lost) {
   std::map<std::string, const era_table_info*> out;
-  auto add = [&](const std::string& path) {
-    const std::string prefix = "/dev/mapper/";
-    if (path.rfind(prefix, 0) != 0) return;
-    if (const era_table_info* t = era_table_for(path.substr(prefix.size()))) out[path] = t;
+  auto add = [&](const std::string& path, bool seen_by_era) {
+    if (path.rfind(kMapperPrefix, 0) != 0) return;
+    if (const era_table_info* t = era_table_for(path.substr(kMapperPrefix.size())))
+      out[path] = t;
+    else if (seen_by_era && lost)
+      lost->insert(path);
   };
   for (const auto& e : in.events)
-    if (e.kind == "era.map") add(e.device);
-  for (const auto& w : in.writes) add(w.device);
+    if (e.kind == "era.map") add(e.device, true);
+  for (const auto& w : in.writes) add(w.device, false);
   return out;
 }
 
-bool live_era_device(const std::string& name) {
-  model::MappedDevice* md = model::World::get().dm().device(name);
-  if (!md || !md->live_table() || md->suspended()) return false;
-  const auto& ts = md->live_table()->targets();
-  return ts.size() == 1 && std::string(ts[0]->type->name) == "era";
+// The metadata device at the end of the run, or null with `why` saying why it cannot be read.
+model::BlockDevice* metadata_device(const CheckInput& in, const std::string& path, std::string* why) {
+  model::BlockDevice* b = model::World::get().lookup(path);
+  if (!b) {
+    auto it = in.removed_at.find(path);
+    *why = "metadata device " + path +
+           (it != in.removed_at.end() ? " was removed at step " + std::to_string(it->second)
+            : in.after_crash          ? " was not created again after the power cut"
+                                      : " does not exist at the end of the run");
+    return nullptr;
+  }
+  // A dm device parks bios while it is suspended or has no table: reading would never end.
+  if (auto* md = dynamic_cast<model::MappedDevice*>(b); md && (md->suspended() || !md->live_table())) {
+    *why = "metadata device " + path + (md->suspended() ? " is suspended" : " has no live table") +
+           " at the end of the run";
+    return nullptr;
+  }
+  return b;
+}
+
+std::vector<model::Sector> superblock_sectors(model::BlockDevice* b) {
+  std::vector<model::Sector> s;
+  if (model::blk_read(b, SUPERBLOCK_LOCATION, DM_ERA_METADATA_BLOCK_SIZE >> 9, &s) != model::BLK_STS_OK) s.clear();
+  return s;
 }
 
 struct Query {
   EraMetadataReader reader;
   std::map<uint32_t, std::vector<bool>> cache;
   std::string error;
+  // era_invalidate --written-since e on a snapshot taken now.
   const std::vector<bool>* since(uint32_t e) {
     auto it = cache.find(e);
     if (it != cache.end()) return &it->second;
     std::vector<bool> m;
-    if (reader.written_since(e, &m, &error)) return nullptr;
+    if (reader.written_since(e, &m, &error, true)) return nullptr;
     return &(cache[e] = std::move(m));
   }
 };
 
+// The journal index of the format that began the metadata's current history, when the
+// scenario reformatted it on purpose: a format preceded by a write of the steps over the
+// superblock made since the previous format. (A superblock the engine lost is no such thing.)
+// Writes submitted before that event are no longer owed. Nothing: no reset.
+std::optional<size_t> history_start(const CheckInput& in, const std::string& metadata_dev) {
+  std::vector<size_t> formats;
+  for (size_t i = 0; i < in.events.size(); i++)
+    if (in.events[i].kind == "era.format" && in.events[i].device == metadata_dev) formats.push_back(i);
+  std::optional<size_t> start;
+  for (size_t k = 1; k < formats.size(); k++)
+    for (const auto& w : in.writes)
+      if (w.device == metadata_dev && w.sectors && w.sector < (DM_ERA_METADATA_BLOCK_SIZE >> 9) &&
+          w.events_before > formats[k - 1] && w.events_before <= formats[k])
+        start = formats[k];
+  return start;
+}
+
 std::vector<CheckViolation> written_since_check(const CheckInput& in) {
   std::vector<CheckViolation> out;
   auto fail = [&](const std::string& msg) { out.push_back({"era-written-since", msg}); };
-  model::World& world = model::World::get();
+  auto cannot_judge = [&](const std::string& why) { out.push_back({"era-written-since", why, true}); };
+  std::set<std::string> lost;
   // Devices sharing a metadata device share one record of the origin's blocks.
   std::map<std::string, std::vector<std::pair<std::string, const era_table_info*>>> groups;
-  for (const auto& [path, table] : era_devices(in)) groups[table->metadata_dev].emplace_back(path, table);
+  for (const auto& [path, table] : era_devices(in, &lost)) groups[table->metadata_dev].emplace_back(path, table);
+  for (const auto& path : lost) cannot_judge("era device " + path + " was not created again after the power cut");
 
   // Eras per write id, from the journal: when era_map saw it, and when it was marked; and
   // resizes, which legitimately forget blocks beyond a smaller end.
@@ -90,28 +145,26 @@ std::vector<CheckViolation> written_since_check(const CheckInput& in) {
   }
 
   for (const auto& [metadata_dev, members] : groups) {
-    // Ask as userland would: from a metadata snapshot of a live device, else from the metadata
-    // of an inactive one.
-    std::string snap_device;
-    for (const auto& [path, table] : members) {
-      const std::string name = path.substr(12);
-      if (snap_device.empty() && live_era_device(name)) {
-        model::DmResult r = world.dm().message(name, 0, "take_metadata_snap");
-        if (!r.ok()) {  // one is held already: replace it with a current one
-          world.dm().message(name, 0, "drop_metadata_snap");
-          r = world.dm().message(name, 0, "take_metadata_snap");
-        }
-        if (r.ok()) snap_device = name;
-      }
+    std::string why;
+    model::BlockDevice* meta = metadata_device(in, metadata_dev, &why);
+    if (!meta) {
+      cannot_judge(why);
+      continue;
     }
-    model::BlockDevice* meta = world.lookup(metadata_dev);
+    const std::vector<model::Sector> sb_before = superblock_sectors(meta);
     Query q;
-    const int opened = meta ? q.reader.open(meta, !snap_device.empty(), &q.error) : -19;
-    if (!snap_device.empty()) world.dm().message(snap_device, 0, "drop_metadata_snap");
-    if (opened) {
+    if (q.reader.open(meta, false, &q.error)) {
       fail("cannot read the era metadata on " + metadata_dev + ": " + q.error);
       continue;
     }
+    // The unit of every block number the metadata holds, for the tools and their users.
+    const uint64_t bs = q.reader.live().data_block_size;
+    if (!bs) {
+      fail("the era metadata on " + metadata_dev + " has a data block size of 0");
+      continue;
+    }
+    const std::optional<size_t> start = history_start(in, metadata_dev);
+    auto forgotten = [&](const TopWrite& w) { return start && w.events_before <= *start; };
 
     // A later resize of a device of this metadata to at most `b` blocks dropped the block.
     auto cut_off = [&](uint64_t id, uint64_t b) {
@@ -123,11 +176,11 @@ std::vector<CheckViolation> written_since_check(const CheckInput& in) {
       return false;
     };
     std::map<uint64_t, uint32_t> latest;  // block -> the latest era it may be recorded in
-    size_t lost = 0;
+    size_t lost_writes = 0;
+    bool query_failed = false;
     for (const auto& [path, table] : members) {
-      const uint64_t bs = table->block_size;
       for (const auto& w : in.writes) {
-        if (w.device != path || !w.sectors) continue;
+        if (w.device != path || !w.sectors || forgotten(w)) continue;
         const bool through_era = mapped.count(w.id);
         if (!w.discard && !through_era) continue;  // written while another target was loaded
         // Discards, and writes not yet marked, may be recorded in any later era.
@@ -139,20 +192,24 @@ std::vector<CheckViolation> written_since_check(const CheckInput& in) {
         const std::vector<bool>* m = q.since(e);
         if (!m) {
           fail("era_invalidate on " + metadata_dev + " failed: " + q.error);
-          return out;
+          query_failed = true;
+          break;
         }
         for (uint64_t b = w.sector / bs; b <= (w.sector + w.sectors - 1) / bs; b++) {
           if (b < m->size() && (*m)[b]) continue;
           if (cut_off(w.id, b)) continue;
-          if (lost++ < 8)
+          if (lost_writes++ < 8)
             fail("block " + std::to_string(b) + " of " + path + ": write #" + std::to_string(w.id) + " (sectors " +
                  std::to_string(w.sector) + "+" + std::to_string(w.sectors) + ", mapped in era " + std::to_string(e) +
                  ", acknowledged" + (in.after_crash && w.before_crash ? " before the power cut" : "") +
-                 ") is not reported by era_invalidate --written-since " + std::to_string(e));
+                 ") is not reported by era_invalidate --written-since " + std::to_string(e) + " (blocks of " +
+                 std::to_string(bs) + " sectors)");
         }
       }
+      if (query_failed) break;
     }
-    if (lost > 8) fail(std::to_string(lost - 8) + " more lost write(s) recorded on " + metadata_dev);
+    if (query_failed) continue;
+    if (lost_writes > 8) fail(std::to_string(lost_writes - 8) + " more lost write(s) recorded on " + metadata_dev);
 
     // Precision: a block reported since era t had a write that may be recorded in era >= t.
     std::set<uint32_t> thresholds{1};
@@ -174,6 +231,9 @@ std::vector<CheckViolation> written_since_check(const CheckInput& in) {
       }
     }
     if (wrong > 8) fail(std::to_string(wrong - 8) + " more wrongly reported block(s) on " + metadata_dev);
+    // Precondition of the whole verdict: the metadata did not change while it was read.
+    if (superblock_sectors(meta) != sb_before)
+      fail("the superblock on " + metadata_dev + " changed while the check read it: the steps had not settled");
   }
   return out;
 }
@@ -181,10 +241,14 @@ std::vector<CheckViolation> written_since_check(const CheckInput& in) {
 std::vector<CheckViolation> metadata_check(const CheckInput& in) {
   std::vector<CheckViolation> out;
   std::set<std::string> seen;
-  for (const auto& [path, table] : era_devices(in)) {
+  for (const auto& [path, table] : era_devices(in, nullptr)) {
     if (!seen.insert(table->metadata_dev).second) continue;
-    model::BlockDevice* meta = model::World::get().lookup(table->metadata_dev);
-    if (!meta) continue;
+    std::string why;
+    model::BlockDevice* meta = metadata_device(in, table->metadata_dev, &why);
+    if (!meta) {
+      out.push_back({"metadata-check", why, true});
+      continue;
+    }
     EraMetadataReader rd;
     std::string err;
     if (rd.open(meta, false, &err)) {
@@ -193,6 +257,8 @@ std::vector<CheckViolation> metadata_check(const CheckInput& in) {
     }
     for (const auto& p : rd.check())
       out.push_back({"metadata-check", "era metadata on " + table->metadata_dev + ": " + p});
+    for (const auto& m : rd.messages())
+      out.push_back({"metadata-check", "era metadata on " + table->metadata_dev + ": " + m});
   }
   return out;
 }

@@ -48,11 +48,13 @@ void register_era_knobs() {
                  "[PATCH 1/1] dm era: Reinitialize bitset cache before digesting a new writeset (2021-01)", "5.12",
                  "era-written-since"});
   register_knob({"era.no_block_size_check",
-                 "a table whose block size differs from the metadata's is accepted and silently tracks at the "
-                 "on-disk granularity",
+                 "a table whose block size differs from the metadata's is accepted: blocks are numbered in the "
+                 "table's size while the superblock keeps the old one, so era_invalidate names the wrong blocks",
                  "[PATCH 1/4] dm era: Verify the data block size hasn't changed (2021-01)", "5.12",
                  "era-written-since"});
-  register_knob({"era.leak_writesets", "the in-core writeset bitmaps are never freed",
+  register_knob({"era.leak_writesets",
+                 "the in-core writeset bitmaps are not freed when the metadata is closed, nor on the error paths "
+                 "of a resize",
                  "[PATCH 2/4] dm era: Fix bitset memory leaks (2021-01)", "5.12", "leak"});
 }
 

@@ -39,9 +39,9 @@ size_t bitset_words(uint64_t nr_bits) {
 
 // ---- writesets ----
 
-// writeset_free: the on-disk bitset stays; it is dropped once digested.
+// writeset_free: the on-disk bitset stays; it is dropped once digested. (Pre-5.12 left the
+// pointer dangling; no path of that code used it after a free, so clearing it changes nothing.)
 void writeset_free(era_metadata* md, writeset* ws) {
-  if (md->variant.leak_writesets) return;  // pre-5.12: never freed, pointer left dangling
   md->kmem->vfree(reinterpret_cast<uint64_t*>(ws->bits));
   ws->bits = nullptr;
 }
@@ -63,10 +63,12 @@ int writeset_alloc(era_metadata* md, writeset* ws, uint64_t nr_blocks) {
   return 0;
 }
 
-// writeset_init: wipes the in-core bits and creates a new, empty on-disk bitset.
+// writeset_init: wipes the in-core bits and creates a new, empty on-disk bitset. With no
+// blocks (metadata never resized) the wipe is a memset of zero bytes: no bitmap is needed.
 int writeset_init(DmDiskBitset* info, writeset* ws, uint64_t nr_blocks) {
-  if (!ws->bits) sim::bug("BUG: kernel NULL pointer dereference in writeset_init (in-core writeset not allocated)");
-  std::memset(ws->bits, 0, bitset_words(nr_blocks) * 8);
+  if (nr_blocks && !ws->bits)
+    sim::bug("BUG: kernel NULL pointer dereference in writeset_init (in-core writeset not allocated)");
+  if (nr_blocks) std::memset(ws->bits, 0, bitset_words(nr_blocks) * 8);
   ws->md.nr_bits = static_cast<uint32_t>(nr_blocks);
   int r = setup_on_disk_bitset(info, ws->md.nr_bits, &ws->md.root);
   if (r) DMERR("writeset_init: setup_on_disk_bitset failed");
@@ -309,6 +311,7 @@ int metadata_open(model::BlockDevice* bdev, uint64_t block_size, bool may_format
   bool unformatted = false;
   int r = superblock_all_zeroes(md->bm.get(), &unformatted);
   if (!r) r = unformatted ? (may_format ? format_metadata(md.get()) : kEPERM) : open_metadata(md.get());
+  md->formatted = !r && unformatted;
   if (r) {
     md->tm.reset();
     md->bm.reset();
@@ -325,8 +328,10 @@ int metadata_open(model::BlockDevice* bdev, uint64_t block_size, bool may_format
 }
 
 void metadata_close(std::unique_ptr<era_metadata> md) {
-  writeset_free(md.get(), &md->writesets[0]);
-  writeset_free(md.get(), &md->writesets[1]);
+  if (!md->variant.leak_writesets) {  // pre-5.12 close freed neither bitmap
+    writeset_free(md.get(), &md->writesets[0]);
+    writeset_free(md.get(), &md->writesets[1]);
+  }
   // destroy_persistent_data_objects: the bufio client writes back whatever is still dirty.
   md->tm.reset();
   md->bm.reset();
@@ -352,8 +357,10 @@ int metadata_resize(era_metadata* md, uint64_t new_size) {
                           &md->era_array_root);
   if (r) {
     DMERR("metadata_resize: dm_array_resize failed");
-    writeset_free(md, &md->writesets[0]);
-    writeset_free(md, &md->writesets[1]);
+    if (!md->variant.leak_writesets) {  // pre-5.12 kept both until close, which did not free them
+      writeset_free(md, &md->writesets[0]);
+      writeset_free(md, &md->writesets[1]);
+    }
     return r;
   }
   md->nr_blocks = static_cast<uint32_t>(new_size);

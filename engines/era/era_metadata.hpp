@@ -28,8 +28,8 @@ struct era_variant {
   bool no_writeset_recovery = false;        // committed current writeset ignored after a crash
   bool incore_bit_before_commit = false;    // in-core bit set before the commit
   bool digest_stale_bitset_cache = false;   // digest bitset cache set up once per run
-  bool no_block_size_check = false;         // on-disk block size silently adopted
-  bool leak_writesets = false;              // in-core bitmaps never freed
+  bool no_block_size_check = false;         // the superblock keeps its block size, the table its own
+  bool leak_writesets = false;              // in-core bitmaps not freed at close or on resize errors
 
   static era_variant from_knobs();
 };
@@ -60,6 +60,7 @@ struct era_metadata {
   pd::DmArrayInfo era_array_info;
 
   uint64_t metadata_snap = SUPERBLOCK_LOCATION;
+  bool formatted = false;           // dmsim: this open found a blank device and formatted it
   bool archived_writesets = false;  // something was archived: digestion should (re)start
   uint8_t metadata_space_map_root[pd::kSpaceMapRootSize] = {};
 

@@ -5,6 +5,7 @@
 #include "engines/lib/persistent_data/array.hpp"
 #include "engines/lib/persistent_data/codec.hpp"
 #include "engines/lib/persistent_data/transaction_manager.hpp"
+#include "model/errno_text.hpp"
 
 namespace engines::era {
 
@@ -34,12 +35,13 @@ std::string errname(int r) {
     case kEIO:
       return "I/O error";
     default:
-      return "error " + std::to_string(r);
+      return model::errno_text(r);
   }
 }
 }  // namespace
 
 int EraMetadataReader::open(model::BlockDevice* bdev, bool use_metadata_snap, std::string* error) {
+  PdUserlandLog quiet(&messages_);
   impl_ = std::make_unique<Impl>();
   Impl& m = *impl_;
   m.bm = std::make_unique<DmBlockManager>(bdev, DM_ERA_METADATA_BLOCK_SIZE, 16);
@@ -52,6 +54,7 @@ int EraMetadataReader::open(model::BlockDevice* bdev, bool use_metadata_snap, st
   live_ = superblock_unpack(dm_block_data(b));
   m.bm->unlock(b);
   view_ = live_;
+  snapshot_ = use_metadata_snap;
   if (use_metadata_snap) {
     if (live_.metadata_snap == SUPERBLOCK_LOCATION) {
       *error = "no metadata snapshot";
@@ -82,6 +85,7 @@ int EraMetadataReader::open(model::BlockDevice* bdev, bool use_metadata_snap, st
 }
 
 int EraMetadataReader::writesets(std::map<uint32_t, writeset_metadata>* out, std::string* error) {
+  PdUserlandLog quiet(&messages_);
   int r = dm_btree_walk(&impl_->tree_info, view_.writeset_tree_root, [&](uint64_t key, const uint8_t* v) {
     (*out)[static_cast<uint32_t>(key)] = ws_unpack(v);
     return 0;
@@ -91,6 +95,7 @@ int EraMetadataReader::writesets(std::map<uint32_t, writeset_metadata>* out, std
 }
 
 int EraMetadataReader::bitset_bits(const writeset_metadata& ws, std::vector<bool>* bits, std::string* error) {
+  PdUserlandLog quiet(&messages_);
   bits->assign(ws.nr_bits, false);
   int r = dm_array_walk(&impl_->bitset_info, ws.root, [&](uint32_t word, const uint8_t* v) {
     const uint64_t w = get_le64(v);
@@ -103,6 +108,7 @@ int EraMetadataReader::bitset_bits(const writeset_metadata& ws, std::vector<bool
 }
 
 int EraMetadataReader::era_array(std::vector<uint32_t>* eras, std::string* error) {
+  PdUserlandLog quiet(&messages_);
   eras->assign(view_.nr_blocks, 0);
   int r = dm_array_walk(&impl_->era_info, view_.era_array_root, [&](uint32_t i, const uint8_t* v) {
     if (i < eras->size()) (*eras)[i] = get_le32(v);
@@ -112,11 +118,19 @@ int EraMetadataReader::era_array(std::vector<uint32_t>* eras, std::string* error
   return r;
 }
 
-int EraMetadataReader::written_since(uint32_t threshold, std::vector<bool>* marked, std::string* error) {
+int EraMetadataReader::written_since(uint32_t threshold, std::vector<bool>* marked, std::string* error,
+                                     bool with_current) {
+  PdUserlandLog quiet(&messages_);
   marked->assign(view_.nr_blocks, false);
   std::map<uint32_t, writeset_metadata> ws;
   int r = writesets(&ws, error);
   if (r) return r;
+  if (with_current && snapshot_) {
+    *error = "a metadata snapshot has no current writeset to fold in";
+    return kEINVAL;
+  }
+  if (with_current && view_.current_writeset.root != INVALID_WRITESET_ROOT)
+    ws[view_.current_era] = view_.current_writeset;
   for (const auto& [era, w] : ws) {
     if (era < threshold) continue;
     std::vector<bool> bits;
@@ -135,6 +149,7 @@ int EraMetadataReader::written_since(uint32_t threshold, std::vector<bool>* mark
 }
 
 int EraMetadataReader::logical_eras(std::vector<uint32_t>* eras, std::string* error) {
+  PdUserlandLog quiet(&messages_);
   int r = era_array(eras, error);
   if (r) return r;
   std::map<uint32_t, writeset_metadata> ws;
@@ -149,6 +164,7 @@ int EraMetadataReader::logical_eras(std::vector<uint32_t>* eras, std::string* er
 }
 
 std::vector<std::string> EraMetadataReader::check() {
+  PdUserlandLog quiet(&messages_);
   std::vector<std::string> problems;
   Impl& m = *impl_;
   std::map<uint64_t, uint32_t> refs;  // block -> references found from reachable structures

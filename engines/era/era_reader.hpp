@@ -32,17 +32,25 @@ class EraMetadataReader {
 
   // era_invalidate --written-since THRESHOLD: the archived writesets of eras >= threshold,
   // and the era array where it may hold such eras (v1.3.3 behaviour, no writesets included).
-  int written_since(uint32_t threshold, std::vector<bool>* marked, std::string* error);
+  // `with_current`: also the live superblock's current writeset, as archived under current_era,
+  // i.e. the answer from a metadata snapshot taken now (take_metadata_snap archives it first).
+  int written_since(uint32_t threshold, std::vector<bool>* marked, std::string* error, bool with_current = false);
   // era_dump --logical: the era array with undigested writesets folded in, oldest first.
   int logical_eras(std::vector<uint32_t>* eras, std::string* error);
   // era_check, plus what it leaves out: every reachable block's reference count against the
   // metadata space map, era values <= current_era, bitset sizes. Problems, empty when clean.
   std::vector<std::string> check();
 
+  // What persistent-data reported while reading (validator failures and the like): a tool
+  // prints it on its stderr; the kernel log never sees it.
+  const std::vector<std::string>& messages() const { return messages_; }
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
   superblock_fields live_, view_;
+  bool snapshot_ = false;  // view_ is the metadata snapshot
+  std::vector<std::string> messages_;
 };
 
 // <blocks><range begin= end=/><block block=/></blocks>, as era_invalidate prints it.

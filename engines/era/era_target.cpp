@@ -98,10 +98,10 @@ void remap_to_origin(era* e, Bio* bio) {
   bio->bdev = e->origin_dev->bdev;
 }
 
+// The write at the top of the stack a clone belongs to, whatever it carries (zeroes too): the
+// id the oracle's record of that write has. 0 for an empty flush.
 uint64_t write_id_of(const Bio* bio) {
-  if (!bio->size || !bio->data()) return 0;
-  const model::Token t = bio->data()[0].token;
-  return model::token_kind(t) == model::TokenKind::Written ? model::token_write_id(t) : 0;
+  return bio->size ? bio->top_id : 0;
 }
 
 // ---- the worker ----
@@ -352,10 +352,9 @@ int era_ctr(DmTarget* ti, const DmArgs& argv) {
     era_destroy(e);
     return r;
   }
-  if (e->md->block_size != e->sectors_per_block) {
-    // Pre-5.12 the on-disk block size won over the table's.
-    set_block_size(e, static_cast<uint32_t>(e->md->block_size));
-  }
+  // Pre-5.12 a superblock of another block size was accepted: md->block_size (what every commit
+  // writes back) kept the superblock's, while get_block and calc_nr_blocks use the table's.
+  if (e->md->formatted) journal_event("era.format", e->metadata_dev->name, {});
   e->writes_at_ctr = metadata_writes(e);  // formatting a blank device is the one write a ctr may do
   e->top_device = "/dev/mapper/" + model::dm_device_name(model::dm_table_get_md(ti->table));
   e->md->on_commit = [e](const uint8_t* block) {

@@ -55,6 +55,13 @@ ToolResult fail(const std::string& msg) {
   return ToolResult{1, "", msg + "\n"};
 }
 
+// A failure while reading: what persistent-data said first, then the tool's own line.
+ToolResult fail(const EraMetadataReader& rd, const std::string& msg) {
+  std::string err;
+  for (const auto& m : rd.messages()) err += m + "\n";
+  return ToolResult{1, "", err + msg + "\n"};
+}
+
 // Opens the reader, refusing a device a live table holds (exclusive open) unless reading a
 // metadata snapshot, as the tools do.
 bool open_reader(const std::string& tool, const ToolArgs& a, EraMetadataReader* rd, ToolResult* res) {
@@ -70,7 +77,7 @@ bool open_reader(const std::string& tool, const ToolArgs& a, EraMetadataReader* 
   }
   std::string err;
   if (rd->open(b, a.metadata_snap, &err)) {
-    *res = fail(tool + ": " + err);
+    *res = fail(*rd, tool + ": " + err);
     return false;
   }
   return true;
@@ -84,7 +91,7 @@ ToolResult era_invalidate(const std::vector<std::string>& args) {
   if (!open_reader("era_invalidate", a, &rd, &res)) return res;
   std::vector<bool> marked;
   std::string err;
-  if (rd.written_since(a.since, &marked, &err)) return fail("era_invalidate: " + err);
+  if (rd.written_since(a.since, &marked, &err)) return fail(rd, "era_invalidate: " + err);
   return ToolResult{0, format_blocks_xml(marked), ""};
 }
 
@@ -101,14 +108,14 @@ ToolResult era_dump(const std::vector<std::string>& args) {
   std::string err;
   std::vector<uint32_t> eras;
   if (a.logical) {
-    if (rd.logical_eras(&eras, &err)) return fail("era_dump: " + err);
+    if (rd.logical_eras(&eras, &err)) return fail(rd, "era_dump: " + err);
   } else {
     std::map<uint32_t, writeset_metadata> ws;
-    if (rd.writesets(&ws, &err)) return fail("era_dump: " + err);
+    if (rd.writesets(&ws, &err)) return fail(rd, "era_dump: " + err);
     for (const auto& [era, w] : ws) {
       out += "  <writeset era=\"" + std::to_string(era) + "\" nr_bits=\"" + std::to_string(w.nr_bits) + "\">\n";
       std::vector<bool> bits;
-      if (rd.bitset_bits(w, &bits, &err)) return fail("era_dump: " + err);
+      if (rd.bitset_bits(w, &bits, &err)) return fail(rd, "era_dump: " + err);
       for (size_t b = 0; b < bits.size();) {
         if (!bits[b]) {
           b++;
@@ -121,7 +128,7 @@ ToolResult era_dump(const std::vector<std::string>& args) {
       }
       out += "  </writeset>\n";
     }
-    if (rd.era_array(&eras, &err)) return fail("era_dump: " + err);
+    if (rd.era_array(&eras, &err)) return fail(rd, "era_dump: " + err);
   }
   out += "  <era_array>\n";
   for (size_t b = 0; b < eras.size(); b++)
@@ -140,6 +147,7 @@ ToolResult era_check(const std::vector<std::string>& args) {
   const auto problems = rd.check();
   if (problems.empty()) return ToolResult{0, a.quiet ? "" : "examining superblock\nexamining writesets\n", ""};
   std::string err;
+  for (const auto& m : rd.messages()) err += m + "\n";
   for (const auto& p : problems) err += p + "\n";
   return ToolResult{1, "", a.quiet ? "" : err};
 }

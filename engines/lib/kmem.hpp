@@ -29,7 +29,11 @@ class KmemOwner {
     size_t words;
     const char* site;
   };
-  std::map<uint64_t*, Alloc> live_;
+  // By allocation order, so that a leak report lists objects the same way in every run (heap
+  // addresses differ between runs); `seq_of_` finds an allocation from its address.
+  std::map<uint64_t, Alloc> live_;
+  std::map<const uint64_t*, uint64_t> seq_of_;
+  uint64_t next_seq_ = 0;
 };
 
 }  // namespace engines

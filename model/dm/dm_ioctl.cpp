@@ -2,33 +2,10 @@
 
 #include <sstream>
 
+#include "model/errno_text.hpp"
 #include "model/world.hpp"
 
 namespace model {
-
-const char* strerror_name(int err) {
-  switch (-err) {
-    case 0:
-      return "Success";
-    case 5:
-      return "Input/output error";
-    case 6:
-      return "No such device or address";
-    case 12:
-      return "Cannot allocate memory";
-    case 16:
-      return "Device or resource busy";
-    case 17:
-      return "File exists";
-    case 19:
-      return "No such device";
-    case 22:
-      return "Invalid argument";
-    case 61:
-      return "No data available";
-  }
-  return "Unknown error";
-}
 
 DmControl::DmControl() = default;
 DmControl::~DmControl() = default;
@@ -37,7 +14,7 @@ DmResult DmControl::fail(const std::string& ioctl, const std::string& name, int 
   DmResult r;
   r.err = err;
   // libdevmapper's wording, including its double space where a uuid would go.
-  r.error = "device-mapper: " + ioctl + " ioctl on " + name + "  failed: " + strerror_name(err);
+  r.error = "device-mapper: " + ioctl + " ioctl on " + name + "  failed: " + errno_text(err);
   return r;
 }
 
@@ -48,6 +25,12 @@ DmControl::HashCell* DmControl::find(const std::string& name, const char* ioctl,
   sim::up_read(&hash_lock_);
   if (!hc) res = fail(ioctl, name, -6);  // -ENXIO
   return hc;
+}
+
+const DmControl::HashCell* DmControl::cell_of(const MappedDevice* md) const {
+  for (const auto& [name, hc] : cells_)
+    if (hc.md.get() == md) return &hc;
+  return nullptr;
 }
 
 MappedDevice* DmControl::device(const std::string& name) const {
@@ -82,13 +65,12 @@ DmResult DmControl::create(const std::string& name, const std::string& table) {
   sim::down_write(&hash_lock_);
   cells_[name].md = std::move(md);
   sim::up_write(&hash_lock_);
+  // libdm's _create_and_load: a failed load or a failed resume reverts with a remove, so a
+  // refused table leaves no device behind; the error printed is the failed step's.
   DmResult r = load(name, table);
-  if (!r.ok()) {
-    remove(name);
-    return r;
-  }
-  DmResult res = resume(name);
-  return res;
+  if (r.ok()) r = resume(name);
+  if (!r.ok()) remove(name);
+  return r;
 }
 
 DmResult DmControl::populate(HashCell& hc, const std::string& table, DmTable** out) {
@@ -175,7 +157,7 @@ DmResult DmControl::suspend(const std::string& name, bool noflush) {
   return r ? fail("suspend", name, r) : DmResult{};
 }
 
-DmResult DmControl::resume(const std::string& name) {
+DmResult DmControl::resume(const std::string& name, bool noflush) {
   KFRAME_NAMED("do_resume");
   DmResult res;
   HashCell* hc = find(name, "resume", res);
@@ -188,7 +170,8 @@ DmResult DmControl::resume(const std::string& name) {
   DmTable* old_map = nullptr;
   if (new_map) {
     if (!md->suspended()) {
-      const int r = md->suspend(false);
+      // do_resume suspends with the resume ioctl's own flags (DM_NOFLUSH_FLAG included).
+      const int r = md->suspend(noflush);
       if (r) {
         sim::down_write(&hash_lock_);
         if (!hc->new_map)
@@ -213,16 +196,19 @@ DmResult DmControl::resume(const std::string& name) {
   return r ? fail("resume", name, r) : DmResult{};
 }
 
-DmResult DmControl::retrieve_status(HashCell& hc, StatusType type, unsigned flags, bool inactive) {
+DmResult DmControl::retrieve_status(MappedDevice* md, StatusType type, unsigned flags, bool inactive) {
   KFRAME_NAMED("table_status");
-  MappedDevice* md = hc.md.get();
   int srcu_idx;
   DmTable* table;
   if (inactive) {
-    sim::down_read(&hash_lock_);
-    table = hc.new_map;
-    sim::up_read(&hash_lock_);
+    // dm_get_inactive_table: the SRCU read lock first, then the slot under _hash_lock, so a
+    // load or clear replacing the staged table waits for this reader before destroying it.
     srcu_idx = sim::srcu_read_lock(&md->io_barrier);
+    sim::down_read(&hash_lock_);
+    const HashCell* hc = cell_of(md);  // dm_get_mdptr
+    if (!hc) dm_log("ioctl", "device has been removed from the dev hash table.");
+    table = hc ? hc->new_map : nullptr;
+    sim::up_read(&hash_lock_);
   } else {
     table = md->get_live_table(&srcu_idx);
   }
@@ -244,14 +230,14 @@ DmResult DmControl::status(const std::string& name, bool noflush, bool inactive)
   DmResult res;
   HashCell* hc = find(name, "status", res);
   if (!hc) return res;
-  return retrieve_status(*hc, STATUSTYPE_INFO, noflush ? DM_STATUS_NOFLUSH_FLAG : 0, inactive);
+  return retrieve_status(hc->md.get(), STATUSTYPE_INFO, noflush ? DM_STATUS_NOFLUSH_FLAG : 0, inactive);
 }
 
 DmResult DmControl::table(const std::string& name, bool inactive) {
   DmResult res;
   HashCell* hc = find(name, "table", res);
   if (!hc) return res;
-  return retrieve_status(*hc, STATUSTYPE_TABLE, 0, inactive);
+  return retrieve_status(hc->md.get(), STATUSTYPE_TABLE, 0, inactive);
 }
 
 DmResult DmControl::info(const std::string& name) {

@@ -29,7 +29,7 @@ class DmControl {
   DmResult load(const std::string& name, const std::string& table);
   DmResult clear(const std::string& name);
   DmResult suspend(const std::string& name, bool noflush = false);
-  DmResult resume(const std::string& name);
+  DmResult resume(const std::string& name, bool noflush = false);
   DmResult status(const std::string& name, bool noflush = false, bool inactive = false);
   DmResult table(const std::string& name, bool inactive = false);
   DmResult info(const std::string& name);
@@ -50,7 +50,9 @@ class DmControl {
   DmResult populate(HashCell& hc, const std::string& table, DmTable** out);
   // Puts `t` (or nothing) in the inactive slot, destroying the table that was staged there.
   void replace_staged(HashCell& hc, DmTable* t);
-  DmResult retrieve_status(HashCell& hc, StatusType type, unsigned flags, bool inactive);
+  // The cell that names `md`, or null once it was removed (dm_get_mdptr); under hash_lock_.
+  const HashCell* cell_of(const MappedDevice* md) const;
+  DmResult retrieve_status(MappedDevice* md, StatusType type, unsigned flags, bool inactive);
   static DmResult fail(const std::string& ioctl, const std::string& name, int err);
 
   sim::RwSemaphore hash_lock_{"_hash_lock"};
@@ -58,7 +60,5 @@ class DmControl {
   std::vector<std::unique_ptr<MappedDevice>> removed_;  // kept: late bios may still name them
   uint32_t next_minor_ = 0;
 };
-
-const char* strerror_name(int err);  // "Invalid argument" for -22, as dmsetup prints
 
 }  // namespace model

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "model/dm/mapped_device.hpp"
+#include "model/errno_text.hpp"
 #include "model/world.hpp"
 #include "sim/thread.hpp"
 
@@ -13,25 +14,6 @@ namespace {
 std::map<std::string, const TargetType*>& registry() {
   static std::map<std::string, const TargetType*> r;
   return r;
-}
-const char* errno_name(int r) {
-  switch (-r) {
-    case 22:
-      return "-EINVAL";
-    case 12:
-      return "-ENOMEM";
-    case 19:
-      return "-ENODEV";
-    case 16:
-      return "-EBUSY";
-    case 5:
-      return "-EIO";
-    case 61:
-      return "-ENODATA";
-    case 95:
-      return "-EOPNOTSUPP";
-  }
-  return "-E?";
 }
 }  // namespace
 
@@ -237,6 +219,11 @@ QueueLimits DmTable::compute_limits() {
 void DmTable::presuspend_targets() {
   for (const auto& t : targets_)
     if (t->type->presuspend) t->type->presuspend(t.get());
+}
+
+void DmTable::presuspend_undo_targets() {
+  for (const auto& t : targets_)
+    if (t->type->presuspend_undo) t->type->presuspend_undo(t.get());
 }
 
 void DmTable::postsuspend_targets() {

@@ -34,6 +34,8 @@ class DmTable {
   QueueLimits compute_limits();
 
   void presuspend_targets();
+  // An interrupted suspend takes presuspend back (dm_table_presuspend_undo_targets).
+  void presuspend_undo_targets();
   void postsuspend_targets();
   // preresume of every target (stopping at the first failure), then resume of every target.
   int resume_targets();

@@ -57,6 +57,7 @@ struct TargetType {
   int (*map)(DmTarget* ti, Bio* bio) = nullptr;
   int (*end_io)(DmTarget* ti, Bio* bio, BlkStatus* error) = nullptr;
   void (*presuspend)(DmTarget* ti) = nullptr;
+  void (*presuspend_undo)(DmTarget* ti) = nullptr;
   void (*postsuspend)(DmTarget* ti) = nullptr;
   int (*preresume)(DmTarget* ti) = nullptr;
   void (*resume)(DmTarget* ti) = nullptr;

@@ -238,9 +238,8 @@ void DmIoOps::complete(DmIo* io) {
 
 int MappedDevice::wait_for_completion() {
   KFRAME_NAMED("dm_wait_for_completion");
-  // Userspace suspends wait interruptibly (TASK_INTERRUPTIBLE).
-  sim::wait_event_interruptible(wait_, [this] { return in_flight_ == 0; });
-  return 0;
+  // Userspace suspends wait interruptibly (TASK_INTERRUPTIBLE): a signal ends the wait.
+  return sim::wait_event_interruptible(wait_, [this] { return in_flight_ == 0; }) ? -4 /* -EINTR */ : 0;
 }
 
 int MappedDevice::suspend(bool noflush) {
@@ -259,10 +258,18 @@ int MappedDevice::suspend(bool noflush) {
     // Waits for every bio inside dm_submit_bio and every other reader of the live table.
     if (map) sim::synchronize_srcu(&io_barrier);
     sim::flush_workqueue(wq_);
-    wait_for_completion();
+    const int r = wait_for_completion();
+    if (!r) set_flag(DMF_SUSPENDED);
     clear_flag(DMF_NOFLUSH_SUSPENDING);
     if (map) sim::synchronize_srcu(&io_barrier);
-    set_flag(DMF_SUSPENDED);
+    if (r) {
+      // Interrupted: I/O flows again and the targets take their presuspend back; there is
+      // no postsuspend.
+      dm_queue_flush();
+      if (map) map->presuspend_undo_targets();
+      sim::mutex_unlock(&suspend_lock);
+      return r;
+    }
   }
   set_flag(DMF_POST_SUSPENDING);
   if (map) map->postsuspend_targets();
@@ -304,15 +311,16 @@ int MappedDevice::resume() {
   {
     KFRAME_NAMED("__dm_resume");
     r = map->resume_targets();
-    if (r == 0) {
-      // dm_queue_flush: release parked bios to the (possibly new) live table.
-      clear_flag(DMF_BLOCK_IO_FOR_SUSPEND);
-      sim::queue_work(wq_, &work_);
-    }
+    if (r == 0) dm_queue_flush();  // release parked bios to the (possibly new) live table
   }
   if (r == 0) clear_flag(DMF_SUSPENDED);
   sim::mutex_unlock(&suspend_lock);
   return r;
+}
+
+void MappedDevice::dm_queue_flush() {
+  clear_flag(DMF_BLOCK_IO_FOR_SUSPEND);
+  sim::queue_work(wq_, &work_);
 }
 
 void MappedDevice::destroy_live_table() {

@@ -35,7 +35,8 @@ class MappedDevice : public BlockDevice {
   void put_live_table(int srcu_idx);
   DmTable* live_table() const { return map_; }
 
-  // dm_suspend / dm_resume / dm_swap_table / __dm_destroy. 0 or -errno.
+  // dm_suspend / dm_resume / dm_swap_table / __dm_destroy. 0 or -errno (suspend: -EINTR when a
+  // signal interrupted the wait for in-flight I/O).
   int suspend(bool noflush);
   int resume();
   DmTable* swap_table(DmTable* new_map);
@@ -59,7 +60,8 @@ class MappedDevice : public BlockDevice {
   void split_and_process_bio(DmTable* map, Bio* bio);
   void start_io_acct();
   void end_io_acct();
-  int wait_for_completion();
+  int wait_for_completion();  // 0, or -EINTR when a signal ended the wait
+  void dm_queue_flush();      // clear BLOCK_IO_FOR_SUSPEND and resubmit the parked bios
   void set_flag(DmFlags f) { sim::set_bit(f, &flags_); }
   void clear_flag(DmFlags f) { sim::clear_bit(f, &flags_); }
 

@@ -134,3 +134,16 @@ TEST_CASE("every error of a file is listed, not only the first") {
     REQUIRE(e.errors.size() == 3);
   }
 }
+
+TEST_CASE("dmsetup resume takes --noflush and --nolockfs like suspend; status takes only --noflush") {
+  Scenario s = parse_scenario(scenario("  - dmsetup create d --table \"0 8 linear /dev/sda 0\"\n"
+                                       "  - dmsetup resume --noflush --nolockfs d\n  - dmsetup resume d\n"),
+                              "t.yaml");
+  REQUIRE(s.steps.at(1).cmd.kind == CmdKind::DmResume);
+  REQUIRE(s.steps.at(1).cmd.noflush);
+  REQUIRE(s.steps.at(1).cmd.name == "d");
+  REQUIRE(!s.steps.at(2).cmd.noflush);
+  REQUIRE(first_error(scenario("  - dmsetup create d --table \"0 8 linear /dev/sda 0\"\n"
+                               "  - dmsetup status --nolockfs d\n"))
+              .find("unknown option '--nolockfs' for dmsetup status") != std::string::npos);
+}

@@ -80,3 +80,31 @@ TEST_CASE("wait_event_lock_irq drops the lock while sleeping and holds it when t
   REQUIRE_CLEAN(r);
   REQUIRE(r.notes == Notes{"setter done", "lock held after wait"});
 }
+
+TEST_CASE("a signal ends wait_event_interruptible with -ERESTARTSYS but not an uninterruptible wait_event") {
+  SimResult r = run([] {
+    auto* wq = new WaitQueueHead("wq");
+    auto* flag = new bool(false);
+    Thread& s = kthread_run(
+        [wq, flag] {
+          note("interruptible: " + std::to_string(wait_event_interruptible(*wq, [flag] { return *flag; })));
+        },
+        "sleeper-s");
+    Thread& d = kthread_run(
+        [wq, flag] {
+          wait_event(*wq, [flag] { return *flag; });
+          note("uninterruptible: woken by the condition");
+        },
+        "sleeper-d");
+    msleep(10);
+    send_signal(s);
+    send_signal(d);
+    msleep(10);
+    *flag = true;
+    wq->wake_up();
+    join(s);
+    join(d);
+  });
+  REQUIRE_CLEAN(r);
+  REQUIRE(r.notes == Notes{"interruptible: -512", "uninterruptible: woken by the condition"});
+}

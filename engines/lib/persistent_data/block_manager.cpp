@@ -1,10 +1,41 @@
 #include "engines/lib/persistent_data/block_manager.hpp"
 
 #include <algorithm>
+#include <map>
 
 #include "engines/lib/persistent_data/codec.hpp"
 
 namespace engines::pd {
+
+namespace {
+// The userland readers running now, by thread.
+std::map<const void*, std::vector<std::string>*>& userland_sinks() {
+  static std::map<const void*, std::vector<std::string>*> m;
+  return m;
+}
+}  // namespace
+
+void pd_log(const std::string& msg) {
+  auto it = userland_sinks().find(sim::current_or_null());
+  if (it != userland_sinks().end())
+    it->second->push_back(msg);
+  else
+    sim::printk(msg);
+}
+
+PdUserlandLog::PdUserlandLog(std::vector<std::string>* sink) : thread_(sim::current_or_null()) {
+  auto& m = userland_sinks();
+  auto it = m.find(thread_);
+  previous_ = it == m.end() ? nullptr : it->second;
+  m[thread_] = sink;
+}
+
+PdUserlandLog::~PdUserlandLog() {
+  if (previous_)
+    userland_sinks()[thread_] = previous_;
+  else
+    userland_sinks().erase(thread_);
+}
 
 void validator_prepare(const DmBlockValidator& v, uint64_t location, uint8_t* data, size_t size) {
   put_le32(data + 4, v.magic);
@@ -72,16 +103,16 @@ int DmBlockManager::validate(DmBlock* b, const DmBlockValidator* v) {
     std::string why;
     const int r = validator_check(*v, b->block, b->data.data(), b->data.size(), &why);
     if (r) {
-      sim::printk(std::string("device-mapper: block manager: ") + v->name + " validator check failed for block " +
-                  std::to_string(b->block) + ": " + why);
+      pd_log(std::string("device-mapper: block manager: ") + v->name + " validator check failed for block " +
+             std::to_string(b->block) + ": " + why);
       return r;
     }
     a->validator = v;
     return 0;
   }
   if (v && a->validator != v) {
-    sim::printk(std::string("device-mapper: block manager: validator mismatch (old=") + a->validator->name +
-                " vs new=" + v->name + ") for block " + std::to_string(b->block));
+    pd_log(std::string("device-mapper: block manager: validator mismatch (old=") + a->validator->name +
+           " vs new=" + v->name + ") for block " + std::to_string(b->block));
     return kEINVAL;
   }
   return 0;
@@ -91,8 +122,8 @@ int DmBlockManager::lock(DmBlock* b, bool write) {
   Aux* a = aux(b);
   sim::Thread* self = &sim::current();
   if (std::find(a->holders.begin(), a->holders.end(), self) != a->holders.end()) {
-    sim::printk("device-mapper: block manager: recursive lock detected in metadata (block " + std::to_string(b->block) +
-                ")");
+    pd_log("device-mapper: block manager: recursive lock detected in metadata (block " + std::to_string(b->block) +
+           ")");
     return kEINVAL;
   }
   // At most four readers; a writer is alone.
@@ -104,7 +135,7 @@ int DmBlockManager::lock(DmBlock* b, bool write) {
 
 int DmBlockManager::read_lock(uint64_t b, const DmBlockValidator* v, DmBlock** result) {
   if (b >= nr_blocks()) {
-    sim::printk("device-mapper: block manager: block " + std::to_string(b) + " is beyond the metadata device");
+    pd_log("device-mapper: block manager: block " + std::to_string(b) + " is beyond the metadata device");
     return kEINVAL;
   }
   DmBlock* blk;

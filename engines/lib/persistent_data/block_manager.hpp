@@ -40,6 +40,22 @@ inline uint8_t* dm_block_data(DmBlock* b) {
   return b->data.data();
 }
 
+// persistent-data's error messages ("device-mapper: block manager: ..."): in the kernel log when
+// kernel code runs the library, collected instead while a userland reader (the era tools, the
+// checks) runs it in the current thread, since a tool prints to its own stderr, never to dmesg.
+void pd_log(const std::string& msg);
+class PdUserlandLog {
+ public:
+  explicit PdUserlandLog(std::vector<std::string>* sink);
+  ~PdUserlandLog();
+  PdUserlandLog(const PdUserlandLog&) = delete;
+  PdUserlandLog& operator=(const PdUserlandLog&) = delete;
+
+ private:
+  const void* thread_;
+  std::vector<std::string>* previous_;
+};
+
 // Sets the header (magic, location, version) and the checksum, as prepare_for_write does.
 void validator_prepare(const DmBlockValidator& v, uint64_t location, uint8_t* data, size_t size);
 // 0, or -ENOTBLK / -EILSEQ with `why` saying what did not match.

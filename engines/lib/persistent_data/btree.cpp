@@ -16,8 +16,8 @@ constexpr size_t kNodeHeader = 40;
 constexpr int kMaxDepth = 24;
 
 int too_deep(uint64_t block) {
-  sim::printk("device-mapper: btree: tree deeper than " + std::to_string(kMaxDepth) + " levels at block " +
-              std::to_string(block) + ": metadata is corrupt");
+  pd_log("device-mapper: btree: tree deeper than " + std::to_string(kMaxDepth) + " levels at block " +
+         std::to_string(block) + ": metadata is corrupt");
   return kEILSEQ;
 }
 

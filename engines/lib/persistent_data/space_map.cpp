@@ -13,7 +13,7 @@ const DmBlockValidator kIndexValidator{"sm_index", 0x58494d53 /* SMIX */, 160478
 const DmBlockValidator kCountValidator{"sm_counts", 0x54434d53 /* SMCT */, 240779, 1};
 
 void log_err(const std::string& msg) {
-  sim::printk("device-mapper: space map common: " + msg);
+  pd_log("device-mapper: space map common: " + msg);
 }
 }  // namespace
 

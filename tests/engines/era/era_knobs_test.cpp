@@ -93,3 +93,20 @@ TEST_CASE("the 5.11 kernel profile lacks every 5.12 and 5.19 era fix, 6.1 only t
   model::knobs_for_kernel("5.x", &err);
   REQUIRE(err.find("bad kernel version") != std::string::npos);
 }
+
+TEST_CASE("era.no_block_size_check: blocks are numbered in the table's size while the superblock keeps the old one") {
+  // Pre-5.12: 16 blocks of 128 sectors, then a table of 256-sector blocks; a write at sector
+  // 384 is block 1 of the table, which the superblock's 128-sector blocks call block 3.
+  const Steps r = run_steps(era_scenario("  - dmsetup create eradev --table \"0 2048 era /dev/meta /dev/data 128\"\n"
+                                         "  - dmsetup remove eradev\n"
+                                         "  - dmsetup create eradev --table \"0 2048 era /dev/meta /dev/data 256\"\n"
+                                         "  - dd if=/dev/urandom of=/dev/mapper/eradev bs=64k count=1 seek=3 "
+                                         "oflag=direct\n"
+                                         "  - dmsetup remove eradev\n"
+                                         "  - era_dump --logical /dev/meta\n"),
+                            {"era.no_block_size_check"});
+  INFO(r.out(5));
+  REQUIRE(r.out(5).find("block_size=\"128\" nr_blocks=\"8\"") != std::string::npos);
+  REQUIRE(r.out(5).find("<era block=\"1\" era=\"2\"/>") != std::string::npos);
+  REQUIRE(r.out(5).find("<era block=\"3\" era=\"0\"/>") != std::string::npos);
+}

@@ -191,6 +191,46 @@ TEST_CASE("a resize keeps the current writeset a crash left behind; the pre-5.12
   }
 }
 
+TEST_CASE("a rollover on metadata never resized (no blocks, no in-core bitmaps) starts an era all the same") {
+  // writeset_init's wipe of the in-core bits is a memset of zero bytes then, as in the kernel.
+  SimResult r = run_world([](model::World& w) {
+    model::DiskConfig c;
+    c.name = "meta";
+    c.sectors = 8192;
+    c.initial_zero = true;
+    model::Disk& meta = w.add_disk(c);
+    engines::KmemOwner k("fresh");
+    std::unique_ptr<era_metadata> md;
+    REQUIRE(metadata_open(&meta, 128, true, {}, &k, &md) == 0);
+    REQUIRE(md->nr_blocks == 0);
+    REQUIRE(metadata_checkpoint(md.get()) == 0);
+    REQUIRE(metadata_commit(md.get()) == 0);
+    REQUIRE(md->current_era == 1);
+    REQUIRE(check(&meta).empty());
+    metadata_close(std::move(md));
+    REQUIRE(k.check_leaks() == 0);
+  });
+  REQUIRE_CLEAN(r);
+}
+
+TEST_CASE("era.leak_writesets leaks the bitmaps a close leaves behind, not those a resize replaces") {
+  for (bool pre_fix : {false, true}) {
+    SimResult r = run_world([pre_fix](model::World& w) {
+      era_variant v;
+      v.leak_writesets = pre_fix;
+      Fixture* f = open_fresh(w, 100, v);
+      REQUIRE(metadata_resize(f->md.get(), 200) == 0);
+      REQUIRE(metadata_resize(f->md.get(), 50) == 0);
+      sim::note("after resizes: " + std::to_string(f->kmem.outstanding()));
+      metadata_close(std::move(f->md));
+      sim::note("after close: " + std::to_string(f->kmem.outstanding()));
+    });
+    INFO(all_text(r));
+    REQUIRE(r.findings.empty());
+    REQUIRE(r.notes == Notes{"after resizes: 2", pre_fix ? "after close: 2" : "after close: 0"});
+  }
+}
+
 TEST_CASE("superblock fields survive a pack and unpack") {
   superblock_fields f;
   f.data_block_size = 8192;

@@ -1,0 +1,15 @@
+// Error numbers as the kernel log and userland print them, from the C library's own tables
+// (glibc >= 2.32), so that every errno has its name and text: "(-ENOTBLK)" in a dm table error,
+// "Block device required" in dmsetup's message.
+#pragma once
+
+#include <string>
+
+namespace model {
+
+// "-ENOTBLK" for -15 (the sign as given); "-E123" for a number the C library does not know.
+std::string errno_name(int err);
+// "Block device required" for -15 or 15, as strerror prints it in the C locale.
+std::string errno_text(int err);
+
+}  // namespace model
