@@ -227,6 +227,8 @@ UnitResult run_exploration(const Scenario& s, uint64_t seed, const std::vector<s
   if (!opt.trace_path.empty()) {
     std::ofstream f(opt.trace_path);
     for (const auto& line : p1.sim.trace) f << line << "\n";
+    f.close();
+    if (!f) throw std::runtime_error("cannot write the trace to " + opt.trace_path);
   }
   const std::string t1 = transcript_of(p1.out, "");
   Exploration base;
@@ -243,7 +245,13 @@ UnitResult run_exploration(const Scenario& s, uint64_t seed, const std::vector<s
     if (p1_bad) record(c, std::move(base));
     const auto points = crash_points(s, p1.out);
     unit.crash_points = points.size();
-    for (size_t pi = 0; pi < points.size(); pi++) {
+    if (opt.only_crash_point &&
+        (*opt.only_crash_point < 0 || static_cast<size_t>(*opt.only_crash_point) >= points.size()))
+      unit.input_error = "--crash-point " + std::to_string(*opt.only_crash_point) + " is out of range: with seed " +
+                         std::to_string(seed) + " the scenario has " + std::to_string(points.size()) +
+                         " crash point(s)" +
+                         (points.empty() ? "" : " (0 to " + std::to_string(points.size() - 1) + ")");
+    for (size_t pi = 0; pi < points.size() && unit.input_error.empty(); pi++) {
       if (opt.only_crash_point && static_cast<int64_t>(pi) != *opt.only_crash_point) continue;
       if (opt.stop_at_first_failure && !unit.passed) break;
       const CrashPoint& cp = points[pi];
@@ -255,6 +263,12 @@ UnitResult run_exploration(const Scenario& s, uint64_t seed, const std::vector<s
         record(c, recover(c, p1.out, t1, space, static_cast<int64_t>(pi), cp, choice, label, bd));
       };
       if (opt.only_choice) {
+        const std::string problem = choice_hex_problem(*opt.only_choice, space.variables());
+        if (!problem.empty()) {
+          unit.input_error =
+              "--crash-choice " + *opt.only_choice + " does not fit crash point " + std::to_string(pi) + ": " + problem;
+          break;
+        }
         try_state(choice_from_hex(*opt.only_choice, space.variables()), "given", nullptr);
         continue;
       }
@@ -303,10 +317,14 @@ UnitResult run_exploration(const Scenario& s, uint64_t seed, const std::vector<s
       }
     }
   }
-  unit.verdict = unit.passed ? "pass: " + std::to_string(unit.explorations) + " exploration(s)"
-                             : "FAIL: " + (unit.failures.empty() ? std::string("violation")
-                                                                 : unit.failures[0].violations[0].kind + ": " +
-                                                                       unit.failures[0].violations[0].title);
+  if (unit.input_error.empty() && opt.only_crash_point && cut >= s.steps.size())
+    unit.input_error = "--crash-point needs a scenario with a power-cut step; this one has none";
+  if (!unit.input_error.empty()) unit.passed = false;
+  unit.verdict = !unit.input_error.empty() ? "ERROR: " + unit.input_error
+                 : unit.passed             ? "pass: " + std::to_string(unit.explorations) + " exploration(s)"
+                                           : "FAIL: " + (unit.failures.empty() ? std::string("violation")
+                                                                               : unit.failures[0].violations[0].kind + ": " +
+                                                                         unit.failures[0].violations[0].title);
   return unit;
 }
 
