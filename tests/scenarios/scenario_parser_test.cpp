@@ -108,8 +108,9 @@ TEST_CASE("each kind of mistake is reported with file, line and column, and noth
     REQUIRE(first_error(scenario("  - dmsetup frobnicate x\n")) == "t.yaml:6:13: unknown dmsetup command 'frobnicate'");
   }
   SECTION("a bad size") {
-    REQUIRE(first_error("name: t\ndisks:\n  sda: {size: 12 parsecs}\nsteps: [sync]\n") ==
-            "t.yaml:3:15: bad size '12 parsecs': unknown unit ' parsecs' (s, K, M, G, T, KiB, MiB, GiB, TiB, kB, MB, GB)");
+    REQUIRE(
+        first_error("name: t\ndisks:\n  sda: {size: 12 parsecs}\nsteps: [sync]\n") ==
+        "t.yaml:3:15: bad size '12 parsecs': unknown unit ' parsecs' (s, K, M, G, T, KiB, MiB, GiB, TiB, kB, MB, GB)");
   }
   SECTION("an unknown device, pointing at the path") {
     REQUIRE(first_error(scenario("  - dd if=/dev/zero of=/dev/sdz bs=4k count=1\n"))
@@ -211,12 +212,14 @@ TEST_CASE("dd operands are non-negative integers, and a block is at most kMaxDdB
                 .rfind("t.yaml:7:41: block size '1T' is above dmsim's maximum of 64MiB", 0) == 0);
   }
   SECTION("seek*bs beyond 64 bits or beyond the largest device") {
-    REQUIRE(first_error(scenario(create + "  - dd if=/dev/zero of=/dev/mapper/x bs=64M seek=281474976710656 count=1\n")) ==
-            "t.yaml:7:50: dd seeks beyond 32TiB, the largest device dmsim models (seek=281474976710656 blocks of "
-            "67108864 bytes)");
+    REQUIRE(
+        first_error(scenario(create + "  - dd if=/dev/zero of=/dev/mapper/x bs=64M seek=281474976710656 count=1\n")) ==
+        "t.yaml:7:50: dd seeks beyond 32TiB, the largest device dmsim models (seek=281474976710656 blocks of "
+        "67108864 bytes)");
     REQUIRE(first_error(scenario(create + "  - dd if=/dev/zero of=/dev/mapper/x bs=1M seek=33554433 count=1\n"))
                 .rfind("t.yaml:7:49: dd seeks beyond 32TiB", 0) == 0);
-    REQUIRE(first_error(scenario(create + "  - dd if=/dev/zero of=/dev/mapper/x bs=1M seek=33554431 count=1\n")).empty());
+    REQUIRE(
+        first_error(scenario(create + "  - dd if=/dev/zero of=/dev/mapper/x bs=1M seek=33554431 count=1\n")).empty());
   }
   SECTION("the largest block is accepted") {
     REQUIRE(first_error(scenario(create + "  - dd if=/dev/zero of=/dev/mapper/x bs=64M count=1\n")).empty());
