@@ -1,8 +1,36 @@
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
 
 #include "cli/cli.hpp"
+#include "scenarios/scenario.hpp"
 
 namespace dmsim::cli {
+
+int run_guarded(const std::function<int()>& body) {
+  static const char kReport[] = "please report this as a bug, with the command line and the scenario file";
+  try {
+    return body();
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "dmsim: %s\n", e.what());
+    if (!e.hint.empty()) std::fprintf(stderr, "%s\n", e.hint.c_str());
+    return kExitUsage;
+  } catch (const scenarios::ScenarioError& e) {
+    for (const auto& line : e.errors) std::fprintf(stderr, "%s\n", line.c_str());
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    // Bad input is diagnosed as UsageError or ScenarioError; anything else is dmsim's own fault.
+    std::fprintf(stderr, "dmsim: internal error: %s\n%s\n", e.what(), kReport);
+    return kExitInternal;
+  } catch (...) {
+    std::fprintf(stderr, "dmsim: internal error: an exception of unknown type\n%s\n", kReport);
+    return kExitInternal;
+  }
+}
 
 bool take_flag(Args& args, const std::string& flag) {
   auto it = std::find(args.begin(), args.end(), flag);
@@ -41,6 +69,31 @@ long parse_count(const std::string& text, const std::string& what, const std::st
                          ", got '" + text + "'",
                      "see 'dmsim " + cmd + " --help'");
   return v;
+}
+
+void require_writable_file(const std::string& path, const std::string& option, const std::string& cmd) {
+  namespace fs = std::filesystem;
+  const std::string hint = "see 'dmsim " + cmd + " --help'";
+  std::error_code ec;
+  if (fs::path(path).has_parent_path()) fs::create_directories(fs::path(path).parent_path(), ec);
+  if (ec) throw UsageError("cannot write " + option + " " + path + ": " + ec.message(), hint);
+  // Opened for appending, so that an existing file is not emptied before the run replaces it.
+  std::FILE* f = std::fopen(path.c_str(), "a");
+  if (!f) throw UsageError("cannot write " + option + " " + path + ": " + std::strerror(errno), hint);
+  std::fclose(f);
+}
+
+void require_writable_dir(const std::string& path, const std::string& option, const std::string& cmd) {
+  namespace fs = std::filesystem;
+  const std::string hint = "see 'dmsim " + cmd + " --help'";
+  std::error_code ec;
+  fs::create_directories(path, ec);
+  if (ec || !fs::is_directory(path) || ::access(path.c_str(), W_OK | X_OK) != 0)
+    throw UsageError("cannot write " + option + " " + path + ": " +
+                         (ec                        ? ec.message()
+                          : !fs::is_directory(path) ? "not a directory"
+                                                    : std::strerror(errno)),
+                     hint);
 }
 
 void reject_leftovers(const Args& args, const std::string& cmd) {

@@ -1,8 +1,15 @@
 // dmsim bench: performance figures measured as medians of several runs, each run in its own
 // process. Benchmarks live here rather than in timed tests.
+#include <sys/mman.h>
+#include <sys/time.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <string>
@@ -14,10 +21,12 @@
 #include "model/crash_states.hpp"
 #include "model/sync_io.hpp"
 #include "model/world.hpp"
+#include "scenarios/parser_fuzz.hpp"
 #include "scenarios/scenario.hpp"
 #include "sim/kernel.hpp"
 #include "sim/schedule_explorer.hpp"
 #include "sim/simulation.hpp"
+#include "verify/results.hpp"
 #include "verify/runner.hpp"
 
 namespace dmsim::cli {
@@ -26,11 +35,18 @@ namespace {
 
 const char* kHelp =
     "usage: dmsim bench runtime|io|kcopyd|crash-search [--json] [--runs N]\n"
+    "       dmsim bench fuzz-parser [--execs N] [--seed S] [--corpus DIR] [--findings DIR] [--json]\n"
     "\n"
     "runtime: context switches per second (two threads yielding, and a completion ping-pong),\n"
     "         mutex lock/unlock pairs per second (uncontended, lockdep and trace on),\n"
     "         queue_work + wait_for_completion round trips per second, and the bare SimGrid\n"
-    "         yield cost as a yardstick. Figures are medians over N runs (default 5).\n";
+    "         yield cost as a yardstick. Figures are medians over N runs (default 5).\n"
+    "fuzz-parser: N (default 1000000) inputs mutated from the scenario files under DIR (default\n"
+    "         ./scenarios) with seed S (default 1), each parsed; every input must parse within\n"
+    "         the language's limits or be refused with FILE:LINE:COL messages. Batches run in\n"
+    "         child processes, so a crash or a hang (5 s per input) is a finding too. Prints\n"
+    "         executions, executions/s, distinct error messages and the findings, each input\n"
+    "         saved under the findings DIR (default ./fuzz-findings). Exit 1 on any finding.\n";
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -354,6 +370,124 @@ int bench_runtime(bool json, int runs) {
   return kExitOk;
 }
 
+// The input a batch's child is parsing, in memory shared with the parent: when the child dies
+// or hangs, the parent knows which input did it.
+struct FuzzSlot {
+  uint64_t execution;
+  uint64_t size;
+  char bytes[scenarios::fuzz::kMaxInputBytes];
+};
+
+constexpr int kFuzzInputSeconds = 5;
+
+int bench_fuzz_parser(Args& args, bool json) {
+  namespace fz = scenarios::fuzz;
+  const uint64_t execs = static_cast<uint64_t>(
+      parse_count(take_option(args, "--execs", "1000000", "bench"), "--execs", "bench", 1, 1000000000000L));
+  const uint64_t seed =
+      static_cast<uint64_t>(parse_count(take_option(args, "--seed", "1", "bench"), "--seed", "bench", 0, 1L << 62));
+  const std::string corpus = take_option(args, "--corpus", "scenarios", "bench");
+  const std::string findings_dir = take_option(args, "--findings", "fuzz-findings", "bench");
+  reject_leftovers(args, "bench");
+  const fz::Mutator mutator(fz::load_corpus(corpus));
+  void* mem = ::mmap(nullptr, sizeof(FuzzSlot), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) throw std::runtime_error(std::string("mmap: ") + std::strerror(errno));
+  auto* slot = static_cast<FuzzSlot*>(mem);
+  const uint64_t batch = 50000;
+  fz::Report total;
+  const auto t0 = Clock::now();
+  uint64_t next = 0;
+  while (next < execs) {
+    const uint64_t first = next, end = std::min(execs, next + batch);
+    slot->execution = UINT64_MAX;
+    auto out = sim::run_in_child(
+        [&] {
+          fz::Report rep;
+          for (uint64_t i = first; i < end; i++) {
+            const std::string input = mutator.input(seed, i);
+            slot->execution = i;
+            slot->size = input.size();
+            std::memcpy(slot->bytes, input.data(), input.size());
+            // SIGALRM's default action ends the child: a parse that does not return is a hang.
+            itimerval limit{{0, 0}, {kFuzzInputSeconds, 0}}, off{};
+            ::setitimer(ITIMER_REAL, &limit, nullptr);
+            fz::Outcome o = fz::check_input(input);
+            ::setitimer(ITIMER_REAL, &off, nullptr);
+            if (o.finding) o.finding->execution = i;
+            rep.add(o);
+          }
+          return rep.serialize();
+        },
+        24 * 3600);
+    if (out.ok) {
+      total.merge(fz::Report::deserialize(out.bytes));
+      next = end;
+      continue;
+    }
+    // The child died or hung at slot->execution: rerun the inputs before it (deterministic, they
+    // passed), record the one that did it, go on after it.
+    const uint64_t bad = slot->execution;
+    if (bad < first || bad >= end) throw std::runtime_error("fuzz batch failed outside an input: " + out.error);
+    fz::Finding f;
+    f.execution = bad;
+    f.kind = out.error.find("signal 14") != std::string::npos ? "hang" : "crash";
+    f.detail = "the parsing process " + out.error;
+    f.input.assign(slot->bytes, slot->size);
+    if (bad > first) {
+      auto redo = sim::run_in_child([&] { return fz::run(mutator, seed, first, bad).serialize(); }, 24 * 3600);
+      if (!redo.ok) throw std::runtime_error("fuzz batch is not deterministic: " + redo.error);
+      total.merge(fz::Report::deserialize(redo.bytes));
+    }
+    total.executions++;
+    total.findings.push_back(f);
+    next = bad + 1;
+  }
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  ::munmap(mem, sizeof(FuzzSlot));
+  std::vector<std::string> saved;
+  if (!total.findings.empty()) {
+    std::filesystem::create_directories(findings_dir);
+    for (const auto& f : total.findings) {
+      const std::string path = findings_dir + "/finding-" + std::to_string(seed) + "-" + std::to_string(f.execution) +
+                               "-" + f.kind + ".yaml";
+      std::ofstream(path, std::ios::binary) << f.input;
+      saved.push_back(path);
+    }
+  }
+  const double rate = total.executions / std::max(secs, 1e-9);
+  if (json) {
+    std::printf(
+        "{\"benchmark\": \"fuzz-parser\", \"seed\": %llu, \"seeds_in_corpus\": %zu, \"executions\": %llu, "
+        "\"executions_per_sec\": %.0f, \"seconds\": %.1f, \"parsed\": %llu, \"refused\": %llu, "
+        "\"distinct_messages\": %zu, \"findings\": [",
+        static_cast<unsigned long long>(seed), mutator.seeds().size(),
+        static_cast<unsigned long long>(total.executions), rate, secs, static_cast<unsigned long long>(total.parsed),
+        static_cast<unsigned long long>(total.refused), total.messages.size());
+    for (size_t i = 0; i < total.findings.size(); i++)
+      std::printf("%s{\"execution\": %llu, \"kind\": \"%s\", \"detail\": \"%s\", \"input\": \"%s\"}", i ? ", " : "",
+                  static_cast<unsigned long long>(total.findings[i].execution),
+                  verify::json_escape(total.findings[i].kind).c_str(),
+                  verify::json_escape(total.findings[i].detail).c_str(), verify::json_escape(saved[i]).c_str());
+    std::printf("]}\n");
+  } else {
+    std::printf("dmsim bench fuzz-parser (seed %llu, %zu seed file(s))\n", static_cast<unsigned long long>(seed),
+                mutator.seeds().size());
+    std::printf("  %-40s %14llu\n", "executions", static_cast<unsigned long long>(total.executions));
+    std::printf("  %-40s %14.0f\n", "executions/s", rate);
+    std::printf("  %-40s %14.1f\n", "seconds", secs);
+    std::printf("  %-40s %14llu\n", "parsed", static_cast<unsigned long long>(total.parsed));
+    std::printf("  %-40s %14llu\n", "refused with FILE:LINE:COL errors",
+                static_cast<unsigned long long>(total.refused));
+    std::printf("  %-40s %14zu\n", "distinct error messages", total.messages.size());
+    std::printf("  %-40s %14zu\n", "findings", total.findings.size());
+    for (size_t i = 0; i < total.findings.size(); i++)
+      std::printf("  finding %llu [%s] %s\n    input: %s\n",
+                  static_cast<unsigned long long>(total.findings[i].execution), total.findings[i].kind.c_str(),
+                  total.findings[i].detail.c_str(), saved[i].c_str());
+  }
+  return total.findings.empty() ? kExitOk : kExitViolation;
+}
+
 }  // namespace
 
 int cmd_bench(const Args& in) {
@@ -365,6 +499,7 @@ int cmd_bench(const Args& in) {
   const std::string what = args.front();
   args.erase(args.begin());
   const bool json = take_flag(args, "--json");
+  if (what == "fuzz-parser") return bench_fuzz_parser(args, json);
   const int runs = static_cast<int>(parse_count(take_option(args, "--runs", "5", "bench"), "--runs", "bench", 1, 101));
   reject_leftovers(args, "bench");
   if (what == "runtime") return bench_runtime(json, runs);

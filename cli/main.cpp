@@ -1,4 +1,7 @@
 // dmsim: deterministic simulator and verification harness for device-mapper targets.
+#include <unistd.h>
+
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -24,13 +27,26 @@ const char* kUsage =
     "  bench runtime|io|kcopyd|crash-search [--json] [--runs N]\n"
     "                                       measure the runtime, the I/O path and crash images,\n"
     "                                       kcopyd's copy bandwidth, or the crash-state search\n"
+    "  bench fuzz-parser [--execs N] [--seed S] [--json]\n"
+    "                                       fuzz the scenario parser with mutated scenario files\n"
     "  help [COMMAND]                       show this text, or a command's help\n"
     "\n"
     "options:\n"
     "  -h, --help      show help\n"
     "  --version       show the version\n"
     "\n"
-    "exit codes: 0 ok, 1 a check failed or a violation was found, 2 bad usage or bad input\n";
+    "exit codes: 0 ok, 1 a check failed or a violation was found, 2 bad usage or bad input,\n"
+    "            3 internal error (a bug in dmsim: please report it)\n";
+
+// A failed assert() in this process (simulations run in children, which reset the handler) is
+// an internal error too: say so and exit with its code instead of dumping core.
+void on_abort(int) {
+  static const char msg[] =
+      "dmsim: internal error: aborted (a failed internal assertion)\n"
+      "please report this as a bug, with the command line and the scenario file\n";
+  [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, msg, sizeof msg - 1);
+  ::_exit(dmsim::cli::kExitInternal);
+}
 
 int dispatch(const std::string& cmd, dmsim::cli::Args args) {
   using namespace dmsim::cli;
@@ -48,8 +64,9 @@ int dispatch(const std::string& cmd, dmsim::cli::Args args) {
 int main(int argc, char** argv) {
   using namespace dmsim::cli;
   Args args(argv + 1, argv + argc);
-  engines::register_engines();  // targets, knobs and tools, before any scenario is parsed
-  try {
+  std::signal(SIGABRT, on_abort);
+  return run_guarded([&args]() -> int {
+    engines::register_engines();  // targets, knobs and tools, before any scenario is parsed
     if (args.empty()) {
       std::fputs(kUsage, stderr);
       return kExitUsage;
@@ -72,11 +89,5 @@ int main(int argc, char** argv) {
       return dispatch(args.front(), {"--help"});
     }
     return dispatch(cmd, args);
-  } catch (const UsageError& e) {
-    std::fprintf(stderr, "dmsim: %s\n%s\n", e.what(), e.hint.c_str());
-    return kExitUsage;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "dmsim: %s\n", e.what());
-    return kExitUsage;
-  }
+  });
 }

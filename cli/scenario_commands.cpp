@@ -34,7 +34,8 @@ const char* kRunHelp =
     "writes the event trace of the steps before any power cut (every lock, wake-up, work item\n"
     "and I/O, with simulated times) to FILE.\n"
     "\n"
-    "exit codes: 0 no violation, 1 a violation was found, 2 bad usage or a bad scenario file\n";
+    "exit codes: 0 no violation, 1 a violation was found, 2 bad usage or a bad scenario file\n"
+    "(--crash-point or --crash-choice that the scenario does not have included), 3 internal error\n";
 
 const char* kCheckHelp =
     "usage: dmsim check PATH... [--jobs N] [--shard K/N] [--junit FILE] [--json FILE]\n"
@@ -48,7 +49,8 @@ const char* kCheckHelp =
     "release lacks) run every scenario, catalog entries included, with those knobs on: does this\n"
     "kernel pass the corpus?\n"
     "\n"
-    "exit codes: 0 every unit passed, 1 a unit failed, 2 bad usage or a bad scenario file\n";
+    "exit codes: 0 every unit passed, 1 a unit failed, 2 bad usage or a bad scenario file (a *.yaml\n"
+    "that is not a regular file, such as a FIFO, is refused by name), 3 internal error\n";
 
 const char* kMergeHelp =
     "usage: dmsim merge OUT.json IN.json...\n"
@@ -66,14 +68,22 @@ const char* kCatalogHelp =
     "\n"
     "exit codes: 0 every catalog scenario detects its knob, 1 one does not, 2 bad usage\n";
 
+// Every *.yaml under the paths. A *.yaml entry that is not a regular file (a FIFO, a device, a
+// dangling link) is kept, so that loading refuses it by name rather than skipping it silently or
+// blocking on it; directories named *.yaml are only walked.
 std::vector<std::string> scenario_files(const std::vector<std::string>& paths) {
   std::set<std::string> files;
   for (const auto& p : paths) {
-    if (!fs::exists(p)) throw UsageError("no such file or directory: " + p, "see 'dmsim check --help'");
-    if (fs::is_directory(p)) {
-      for (const auto& e : fs::recursive_directory_iterator(p))
-        if (e.is_regular_file() && (e.path().extension() == ".yaml" || e.path().extension() == ".yml"))
-          files.insert(e.path().lexically_normal().string());
+    std::error_code ec;
+    if (!fs::exists(fs::symlink_status(p, ec)))
+      throw UsageError("no such file or directory: " + p, "see 'dmsim check --help'");
+    if (fs::is_directory(p, ec)) {
+      for (fs::recursive_directory_iterator it(p, ec), end; it != end; it.increment(ec)) {
+        if (ec) break;
+        if ((it->path().extension() == ".yaml" || it->path().extension() == ".yml") && !it->is_directory(ec))
+          files.insert(it->path().lexically_normal().string());
+      }
+      if (ec) throw UsageError("cannot list " + p + ": " + ec.message(), "");
     } else {
       files.insert(fs::path(p).lexically_normal().string());
     }
@@ -99,11 +109,15 @@ std::vector<scenarios::Scenario> load_all(const std::vector<std::string>& files)
   return out;
 }
 
+// Output files were checked before the run (require_writable_file); a failure now is still the
+// environment's (a full disk), not dmsim's.
 void write_file(const std::string& path, const std::string& text) {
-  if (fs::path(path).has_parent_path()) fs::create_directories(fs::path(path).parent_path());
+  std::error_code ec;
+  if (fs::path(path).has_parent_path()) fs::create_directories(fs::path(path).parent_path(), ec);
   std::ofstream out(path);
-  if (!out) throw std::runtime_error("cannot write " + path);
   out << text;
+  out.close();
+  if (ec || !out) throw UsageError("cannot write " + path, "");
 }
 
 // --knob NAME (repeatable) and --kernel VERSION: the knobs a run turns on.
@@ -159,8 +173,12 @@ int cmd_run(const Args& in) {
   const std::string choice = take_option(args, "--crash-choice", "", "run");
   if (!point.empty()) opt.only_crash_point = parse_count(point, "--crash-point", "run", 0, 1L << 30);
   if (!choice.empty()) {
+    // The number of digits depends on the crash point, so the runner checks the length.
     if (choice.find_first_not_of("0123456789abcdef") != std::string::npos)
-      throw UsageError("--crash-choice must be hexadecimal, got '" + choice + "'", "see 'dmsim run --help'");
+      throw UsageError("--crash-choice must be lowercase hexadecimal, got '" + choice + "'", "see 'dmsim run --help'");
+    if (point.empty())
+      throw UsageError("--crash-choice needs --crash-point: a choice names a crash state of one crash point",
+                       "see 'dmsim run --help'");
     opt.only_choice = choice;
   }
   if (args.size() != 1)
@@ -168,9 +186,14 @@ int cmd_run(const Args& in) {
                      "see 'dmsim run --help'");
   auto scen = load_all({args[0]});
   const scenarios::Scenario& s = scen[0];
+  // Output paths are checked before the run, so that a long run does not end in a lost result.
+  if (!opt.trace_path.empty()) require_writable_file(opt.trace_path, "--trace", "run");
+  if (!json.empty()) require_writable_file(json, "--json", "run");
+  if (!report.empty()) require_writable_dir(report, "--report", "run");
   std::vector<std::string> knobs = s.explore.knobs;
   knobs.insert(knobs.end(), opt.extra_knobs.begin(), opt.extra_knobs.end());
   verify::UnitResult u = verify::run_exploration(s, seed, knobs, opt);
+  if (!u.input_error.empty()) throw UsageError(u.input_error, "see 'dmsim run --help'");
   if (!u.failures.empty()) std::fputs(u.failures[0].transcript.c_str(), stdout);
   print_unit(u);
   if (!report.empty())
@@ -203,6 +226,9 @@ int cmd_check(const Args& in) {
   const auto files = scenario_files(args);
   if (files.empty()) throw UsageError("no scenario files (*.yaml) under the given paths", "");
   const auto all = load_all(files);
+  if (!json.empty()) require_writable_file(json, "--json", "check");
+  if (!junit.empty()) require_writable_file(junit, "--junit", "check");
+  if (!report_dir.empty()) require_writable_dir(report_dir, "--report-dir", "check");
   // Units: every seed of every scenario, in file order; this shard takes every N-th.
   std::vector<std::pair<const scenarios::Scenario*, uint64_t>> units;
   for (const auto& ref : verify::plan_units(all, shard_k, shard_n, !opt.extra_knobs.empty()))
@@ -269,6 +295,8 @@ int cmd_merge(const Args& in) {
   std::vector<verify::UnitResult> all;
   std::set<std::pair<std::string, uint64_t>> seen;
   for (size_t i = 1; i < args.size(); i++) {
+    std::error_code ec;
+    if (!fs::is_regular_file(args[i], ec)) throw UsageError("cannot read " + args[i] + ": not a regular file", "");
     std::ifstream f(args[i]);
     if (!f) throw UsageError("cannot read " + args[i], "");
     std::stringstream ss;

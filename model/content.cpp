@@ -14,6 +14,7 @@ constexpr uint64_t kBytesBit = 1ULL << 61;
 constexpr uint64_t kSectorBits = 36;  // 32 TiB of 512-byte sectors; 26 bits remain for ids
 constexpr uint64_t kSectorMask = (1ULL << kSectorBits) - 1;
 constexpr uint64_t kIdMask = (1ULL << (kTagShift - kSectorBits)) - 1;
+static_assert(kMaxTokenSectors == kSectorMask + 1, "the documented limit is the token's sector field");
 
 uint64_t mix(uint64_t x) {
   x ^= x >> 33;

@@ -12,6 +12,10 @@ namespace model {
 
 using Token = uint64_t;
 
+// Written and initial tokens name their sector in 36 bits: a device of more sectors than this
+// would alias sector S with S + 2^36, so disks (and writes) beyond it are refused (32 TiB).
+constexpr uint64_t kMaxTokenSectors = 1ULL << 36;
+
 enum class TokenKind : uint8_t {
   Zero,     // zeroes (discarded, write-zeroes, or a zero-initialised disk)
   Initial,  // the distinct content every block of a new disk starts with

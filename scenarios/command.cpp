@@ -1,6 +1,7 @@
 #include "scenarios/command.hpp"
 
 #include <cctype>
+#include <cmath>
 #include <cstdlib>
 
 #include "engines/tools.hpp"
@@ -42,11 +43,17 @@ std::vector<Word> split_words(const std::string& line, std::optional<CommandErro
   return words;
 }
 
-std::optional<uint64_t> parse_size(const std::string& s) {
+std::optional<uint64_t> parse_size(const std::string& s, std::string* why) {
+  auto bad = [why](const std::string& reason) -> std::optional<uint64_t> {
+    if (why) *why = reason;
+    return std::nullopt;
+  };
   size_t i = 0;
-  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) i++;
-  if (i == 0 || i > 18) return std::nullopt;
-  const uint64_t n = std::stoull(s.substr(0, i));
+  uint64_t n = 0;
+  bool overflow = false;
+  for (; i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])); i++)
+    overflow |= __builtin_mul_overflow(n, 10, &n) || __builtin_add_overflow(n, s[i] - '0', &n);
+  if (i == 0) return bad("expected a number of bytes with an optional unit (s, K, M, G, T, KiB, ..., kB, MB, GB)");
   std::string unit = s.substr(i);
   for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   uint64_t mult = 0;
@@ -68,8 +75,10 @@ std::optional<uint64_t> parse_size(const std::string& s) {
     mult = 1000 * 1000;
   else if (unit == "gb")
     mult = 1000ULL * 1000 * 1000;
-  if (!mult) return std::nullopt;
-  return n * mult;
+  if (!mult) return bad("unknown unit '" + s.substr(i) + "' (s, K, M, G, T, KiB, MiB, GiB, TiB, kB, MB, GB)");
+  uint64_t bytes = 0;
+  if (overflow || __builtin_mul_overflow(n, mult, &bytes)) return bad("the size does not fit in 64 bits");
+  return bytes;
 }
 
 std::string format_size(uint64_t bytes) {
@@ -83,6 +92,22 @@ std::string format_size(uint64_t bytes) {
 }
 
 namespace {
+
+// A non-negative decimal integer, digits only (no sign, no spaces), that fits in 64 bits.
+bool parse_u64(const std::string& v, uint64_t* out, std::string* why) {
+  if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos) {
+    *why = "expected a non-negative integer";
+    return false;
+  }
+  uint64_t n = 0;
+  for (char c : v)
+    if (__builtin_mul_overflow(n, 10, &n) || __builtin_add_overflow(n, c - '0', &n)) {
+      *why = "the number does not fit in 64 bits";
+      return false;
+    }
+  *out = n;
+  return true;
+}
 
 struct Parser {
   const std::string& text;
@@ -146,9 +171,8 @@ bool parse_dmsetup(Parser& p, Command& c) {
     c.kind = CmdKind::DmMessage;
     std::string sector;
     if (!p.need("a device name", &c.name) || !p.need("a sector", &sector)) return false;
-    char* end = nullptr;
-    c.sector = std::strtoull(sector.c_str(), &end, 10);
-    if (sector.empty() || *end) return p.fail(p.w[p.pos - 1].at, "bad sector '" + sector + "'");
+    std::string why;
+    if (!parse_u64(sector, &c.sector, &why)) return p.fail(p.w[p.pos - 1].at, "bad sector '" + sector + "': " + why);
     if (!p.more()) return p.fail(p.here(), "expected a message");
     for (; p.more(); p.pos++) c.message += (c.message.empty() ? "" : " ") + p.w[p.pos].text;
     return true;
@@ -159,6 +183,7 @@ bool parse_dmsetup(Parser& p, Command& c) {
 bool parse_dd(Parser& p, Command& c) {
   c.kind = CmdKind::Dd;
   bool have_if = false, have_of = false, have_count = false;
+  size_t seek_at = 0;
   for (; p.more(); p.pos++) {
     const Word& word = p.w[p.pos];
     const size_t eq = word.text.find('=');
@@ -174,15 +199,21 @@ bool parse_dd(Parser& p, Command& c) {
       c.device_at = vat;
       have_of = true;
     } else if (k == "bs") {
-      auto s = parse_size(v);
-      if (!s || *s == 0 || *s % 512) return p.fail(vat, "bad block size '" + v + "' (a multiple of 512 bytes)");
+      std::string why;
+      auto s = parse_size(v, &why);
+      if (!s) return p.fail(vat, "bad block size '" + v + "': " + why);
+      if (*s == 0 || *s % 512) return p.fail(vat, "bad block size '" + v + "': expected a multiple of 512 bytes");
+      if (*s > kMaxDdBlockBytes)
+        return p.fail(vat, "block size '" + v + "' is above dmsim's maximum of " + format_size(kMaxDdBlockBytes) +
+                               " (each block is one bio held in memory; use a smaller bs and a larger count)");
       c.bs = *s;
     } else if (k == "count" || k == "seek") {
-      char* end = nullptr;
-      const uint64_t n = std::strtoull(v.c_str(), &end, 10);
-      if (v.empty() || *end) return p.fail(vat, "bad number '" + v + "'");
+      std::string why;
+      uint64_t n = 0;
+      if (!parse_u64(v, &n, &why)) return p.fail(vat, "bad number '" + v + "' for " + k + "=: " + why);
       (k == "count" ? c.count : c.seek) = n;
       have_count |= k == "count";
+      if (k == "seek") seek_at = vat;
     } else if (k == "oflag") {
       size_t from = 0;
       while (from <= v.size()) {
@@ -207,14 +238,21 @@ bool parse_dd(Parser& p, Command& c) {
   if (!have_if) return p.fail(p.text.size(), "dd needs if=/dev/zero or if=/dev/urandom");
   if (!have_of) return p.fail(p.text.size(), "dd needs of=DEVICE");
   if (!have_count) return p.fail(p.text.size(), "dd needs count=N");
+  // Where the first block goes is known from the text; whether it fits the device is known only
+  // at run time (a dm device may have been grown by load and resume).
+  uint64_t start = 0;
+  if (__builtin_mul_overflow(c.seek, c.bs, &start) || start > kMaxDeviceBytes)
+    return p.fail(seek_at, "dd seeks beyond " + format_size(kMaxDeviceBytes) +
+                               ", the largest device dmsim models (seek=" + std::to_string(c.seek) + " blocks of " +
+                               std::to_string(c.bs) + " bytes)");
   return true;
 }
 
 bool parse_number_option(Parser& p, uint64_t* out) {
-  std::string v;
+  std::string v, why;
   if (!p.need("a size", &v)) return false;
-  auto s = parse_size(v);
-  if (!s) return p.fail(p.w[p.pos - 1].at, "bad size '" + v + "'");
+  auto s = parse_size(v, &why);
+  if (!s) return p.fail(p.w[p.pos - 1].at, "bad size '" + v + "': " + why);
   *out = *s;
   return true;
 }
@@ -267,7 +305,13 @@ Command parse_command(const std::string& raw, std::optional<CommandError>* error
     }
     if (!p.need("a device", &c.device)) return c;
     c.device_at = p.w[p.pos - 1].at;
-    if (c.offset % 512 || c.length % 512) p.fail(c.device_at, "blkdiscard offset and length must be multiples of 512");
+    // Every logical block size is a multiple of 512, so these fail on any device; the run checks
+    // the device's own sector size and end, as util-linux does.
+    if (c.offset % 512 || (c.length != UINT64_MAX && c.length % 512))
+      p.fail(c.device_at, "blkdiscard offset and length must be multiples of 512");
+    else if (c.offset > kMaxDeviceBytes)
+      p.fail(c.device_at,
+             "blkdiscard offset is beyond " + format_size(kMaxDeviceBytes) + ", the largest device dmsim models");
     p.at_end();
   } else if (cmd == "blockdev") {
     c.kind = CmdKind::BlockdevGetsz;
@@ -286,7 +330,10 @@ Command parse_command(const std::string& raw, std::optional<CommandError>* error
     if (!p.need("seconds", &v)) return c;
     char* end = nullptr;
     c.seconds = std::strtod(v.c_str(), &end);
-    if (v.empty() || *end || c.seconds < 0) p.fail(p.w[p.pos - 1].at, "bad number of seconds '" + v + "'");
+    // nan, inf and overflowing values (1e400) would stop or wrap the simulated clock.
+    if (v.empty() || *end || !std::isfinite(c.seconds) || c.seconds < 0 || c.seconds > kMaxSleepSeconds)
+      p.fail(p.w[p.pos - 1].at, "bad number of seconds '" + v + "': expected a finite number from 0 to " +
+                                    std::to_string(static_cast<uint64_t>(kMaxSleepSeconds)));
     p.at_end();
   } else if (cmd == "wait") {
     c.kind = CmdKind::Wait;

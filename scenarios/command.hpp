@@ -8,7 +8,16 @@
 #include <string>
 #include <vector>
 
+#include "model/content.hpp"
+
 namespace scenarios {
+
+// Limits the text alone decides. A dd block is one bio whose payload the simulation holds in
+// memory, so blocks are bounded; byte positions beyond what a content token addresses cannot be
+// modelled; a sleep must be finite so that the simulated clock (u64 ns) cannot overflow.
+constexpr uint64_t kMaxDdBlockBytes = 64ULL << 20;
+constexpr uint64_t kMaxDeviceBytes = model::kMaxTokenSectors * 512;
+constexpr double kMaxSleepSeconds = 1e6;
 
 enum class CmdKind {
   DmCreate,
@@ -44,11 +53,12 @@ struct Command {
   // dd / blkdiscard / sync / blockdev / tools: the device path and its offset in `text`.
   std::string device;
   size_t device_at = 0;
-  bool zero_source = false;                // if=/dev/zero (else /dev/urandom)
-  uint64_t bs = 512, count = 0, seek = 0;  // dd: bytes, blocks, blocks
-  bool fua = false;                        // oflag=dsync or oflag=sync: each write is REQ_FUA
-  bool fsync_at_end = false;               // conv=fsync
-  uint64_t offset = 0, length = 0;         // blkdiscard, bytes; length 0 = to the end
+  bool zero_source = false;                  // if=/dev/zero (else /dev/urandom)
+  uint64_t bs = 512, count = 0, seek = 0;    // dd: bytes, blocks, blocks
+  bool fua = false;                          // oflag=dsync or oflag=sync: each write is REQ_FUA
+  bool fsync_at_end = false;                 // conv=fsync
+  uint64_t offset = 0, length = UINT64_MAX;  // blkdiscard, bytes; as util-linux, the range
+                                             // is cut at the device's end (default: to it)
   double seconds = 0;
   std::string tool;
   std::vector<std::string> args;
@@ -69,8 +79,9 @@ struct Word {
 };
 std::vector<Word> split_words(const std::string& line, std::optional<CommandError>* error);
 
-// "64MiB", "1G", "4k", "512": bytes. 0 and nullopt on a bad size.
-std::optional<uint64_t> parse_size(const std::string& s);
+// "64MiB", "1G", "4k", "512": bytes (0 is a size). nullopt on a bad size, with the reason in
+// `why` (unknown unit, or a value that does not fit in 64 bits) when given.
+std::optional<uint64_t> parse_size(const std::string& s, std::string* why = nullptr);
 std::string format_size(uint64_t bytes);
 
 }  // namespace scenarios

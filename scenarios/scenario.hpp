@@ -41,6 +41,14 @@ struct Step {
 enum class CrashPoints { None, Steps, EveryIo, EveryFlush };
 enum class CrashStateMode { Durable, Z3, All, Random, Prefix };
 
+// Bounds on explore settings: each seed is a unit of work and each crash state a recovery run,
+// so a value beyond these is a typo (or a CI job of days), not a plan.
+constexpr uint64_t kMaxSeeds = 10000;
+constexpr uint64_t kMaxCrashStates = 100000;  // N of all<=N and random:N
+constexpr uint64_t kMaxCrashPoints = 100000;  // max-crash-points
+// A scenario file larger than this is not a scenario (and reading it would take the memory).
+constexpr uint64_t kMaxScenarioFileBytes = 4ULL << 20;
+
 struct Explore {
   CrashPoints crash_points = CrashPoints::None;
   CrashStateMode crash_states = CrashStateMode::Durable;  // durable: every cached write lost
@@ -78,7 +86,9 @@ struct ScenarioError : std::runtime_error {
   std::vector<std::string> errors;
 };
 
-// Parses and checks a scenario; throws ScenarioError listing every problem found.
+// Parses and checks a scenario; throws ScenarioError listing every problem found. load_scenario
+// refuses, before reading, anything but a regular file (a FIFO would block, a directory or a
+// device is not a scenario) and files above kMaxScenarioFileBytes.
 Scenario load_scenario(const std::string& path);
 Scenario parse_scenario(const std::string& text, const std::string& file);
 

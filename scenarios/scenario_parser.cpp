@@ -1,8 +1,13 @@
 // Scenario files are YAML; every problem is reported with the file, line and column that
 // yaml-cpp marks, and nothing runs while any is left.
+#include <sys/stat.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -41,13 +46,105 @@ bool known_detect_kind(const std::string& kind) {
 
 namespace {
 
+// Control characters from the file (a newline inside a quoted word, say) are escaped, so that
+// every error stays one "FILE:LINE:COL: message" line.
+std::string printable(const std::string& s) {
+  std::string out;
+  for (unsigned char ch : s) {
+    if (ch == '\n') {
+      out += "\\n";
+    } else if (ch == '\t') {
+      out += "\\t";
+    } else if (ch < 0x20 || ch == 0x7f) {
+      static const char hex[] = "0123456789abcdef";
+      out += std::string("\\x") + hex[ch >> 4] + hex[ch & 15];
+    } else {
+      out += static_cast<char>(ch);
+    }
+  }
+  return out;
+}
+
 struct Ctx {
   std::string file;
   std::vector<std::string> errors;
   void error(const YAML::Mark& m, const std::string& msg, int col_offset = 0) {
     const int line = m.is_null() ? 0 : m.line + 1, col = m.is_null() ? 0 : m.column + 1 + col_offset;
-    errors.push_back(file + ":" + std::to_string(line) + ":" + std::to_string(col) + ": " + msg);
+    errors.push_back(file + ":" + std::to_string(line) + ":" + std::to_string(col) + ": " +
+                     printable(msg.empty() ? "invalid YAML" : msg));
   }
+};
+
+// yaml-cpp keeps one of two equal keys and loads only the first document, without a word; a
+// file that says two things must not run as one of them. This pass sees the parser's events,
+// where every key still has its own mark.
+class StructureCheck : public YAML::EventHandler {
+ public:
+  StructureCheck(Ctx& c, const std::string& text) : c_(c), text_(text) {}
+
+  // yaml-cpp 0.7 starts document after document at a stray ',' without consuming it: the caller
+  // stops once this is true.
+  bool stuck() const { return stuck_; }
+
+  void OnDocumentStart(const YAML::Mark& m) override {
+    if (documents_ > 0 && m.pos <= last_start_) {
+      const std::string ch = m.pos >= 0 && static_cast<size_t>(m.pos) < text_.size() ? text_.substr(m.pos, 1) : "";
+      c_.error(m, "unexpected '" + ch + "' (',' separates the items of a [ ] or { } collection)");
+      stuck_ = true;
+      return;
+    }
+    last_start_ = m.pos;
+    if (++documents_ == 2) c_.error(m, "a second YAML document starts here; a scenario file holds one document");
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& m, YAML::anchor_t) override { node(m, nullptr, "null"); }
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { node(m, nullptr, "an alias"); }
+  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t, const std::string& value) override {
+    node(m, &value, "");
+  }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    node(m, nullptr, "a list");
+    frames_.push_back(Frame{false, true, {}});
+  }
+  void OnSequenceEnd() override { pop(); }
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    node(m, nullptr, "a map");
+    frames_.push_back(Frame{true, true, {}});
+  }
+  void OnMapEnd() override { pop(); }
+
+ private:
+  struct Frame {
+    bool map;
+    bool key_next;  // maps: the next node is a key (else its value)
+    std::map<std::string, YAML::Mark> keys;
+  };
+
+  // A node starts inside the innermost collection; in a map, every other one is a key.
+  void node(const YAML::Mark& m, const std::string* scalar, const char* what) {
+    if (frames_.empty() || !frames_.back().map) return;
+    Frame& f = frames_.back();
+    const bool is_key = f.key_next;
+    f.key_next = !f.key_next;
+    if (!is_key) return;
+    if (!scalar) {
+      c_.error(m, std::string("a key must be a plain string, not ") + what);
+      return;
+    }
+    auto [it, fresh] = f.keys.emplace(*scalar, m);
+    if (!fresh)
+      c_.error(m, "duplicate key '" + *scalar + "' (first at line " + std::to_string(it->second.line + 1) +
+                      ", column " + std::to_string(it->second.column + 1) + ")");
+  }
+  void pop() {
+    if (!frames_.empty()) frames_.pop_back();
+  }
+
+  Ctx& c_;
+  const std::string& text_;
+  int documents_ = 0, last_start_ = -1;
+  bool stuck_ = false;
+  std::vector<Frame> frames_;
 };
 
 std::string as_string(Ctx& c, const YAML::Node& n, const std::string& what) {
@@ -97,9 +194,15 @@ DiskSpec parse_disk(Ctx& c, const YAML::Node& key, const YAML::Node& v) {
     c.error(v.Mark(), "disk '" + d.name + "' needs a size");
   } else {
     const std::string s = as_string(c, v["size"], "size");
-    auto b = parse_size(s);
-    if (!b || *b == 0 || *b % 4096)
+    std::string why;
+    auto b = parse_size(s, &why);
+    if (!b)
+      c.error(v["size"].Mark(), "bad size '" + s + "': " + why);
+    else if (*b == 0 || *b % 4096)
       c.error(v["size"].Mark(), "bad size '" + s + "': expected a multiple of 4 KiB such as 64MiB or 1GiB");
+    else if (*b > kMaxDeviceBytes)
+      c.error(v["size"].Mark(), "disk size '" + s + "' is above dmsim's limit of " + format_size(kMaxDeviceBytes) +
+                                    " (a content token addresses 2^36 sectors)");
     else
       d.bytes = *b;
   }
@@ -171,8 +274,10 @@ void parse_explore(Ctx& c, const YAML::Node& n, Explore& e) {
   if (n["crash-states"]) {
     const std::string v = as_string(c, n["crash-states"], "crash-states");
     auto number = [&](const std::string& s) -> uint64_t {
-      if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 9) {
-        c.error(n["crash-states"].Mark(), "bad count in crash-states '" + v + "'");
+      if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 9 || std::stoull(s) == 0 ||
+          std::stoull(s) > kMaxCrashStates) {
+        c.error(n["crash-states"].Mark(),
+                "bad count in crash-states '" + v + "': expected N from 1 to " + std::to_string(kMaxCrashStates));
         return 0;
       }
       return std::stoull(s);
@@ -195,8 +300,9 @@ void parse_explore(Ctx& c, const YAML::Node& n, Explore& e) {
   }
   if (n["seeds"]) {
     const std::string v = as_string(c, n["seeds"], "seeds");
-    if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 6 || std::stoull(v) == 0)
-      c.error(n["seeds"].Mark(), "seeds must be a positive number");
+    if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 9 || std::stoull(v) == 0 ||
+        std::stoull(v) > kMaxSeeds)
+      c.error(n["seeds"].Mark(), "seeds must be a number from 1 to " + std::to_string(kMaxSeeds));
     else
       e.seeds = std::stoull(v);
   }
@@ -206,13 +312,15 @@ void parse_explore(Ctx& c, const YAML::Node& n, Explore& e) {
     } catch (const std::exception&) {
       c.error(n["preempt-rate"].Mark(), "preempt-rate must be a number between 0 and 1");
     }
-    if (e.preempt_rate < 0 || e.preempt_rate > 1)
+    if (!(e.preempt_rate >= 0 && e.preempt_rate <= 1))  // NaN too
       c.error(n["preempt-rate"].Mark(), "preempt-rate must be between 0 and 1");
   }
   if (n["max-crash-points"]) {
     const std::string v = as_string(c, n["max-crash-points"], "max-crash-points");
-    if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 6)
-      c.error(n["max-crash-points"].Mark(), "max-crash-points must be a number");
+    if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 9 || std::stoull(v) == 0 ||
+        std::stoull(v) > kMaxCrashPoints)
+      c.error(n["max-crash-points"].Mark(),
+              "max-crash-points must be a number from 1 to " + std::to_string(kMaxCrashPoints));
     else
       e.max_crash_points = std::stoull(v);
   }
@@ -230,38 +338,19 @@ void parse_explore(Ctx& c, const YAML::Node& n, Explore& e) {
 }
 
 // What the steps may refer to: declared disks, and dm devices from the create steps before.
+// Only a disk's size is known from the text: a dm device's size is its live table's, which
+// `dmsetup load` + `resume` change at run time, so its bounds are checked when the step runs.
 struct DeviceBook {
-  std::map<std::string, uint64_t> sectors;  // path -> size (0: unknown)
-  void add_dm(const std::string& name, uint64_t size) { sectors["/dev/mapper/" + name] = size; }
+  std::map<std::string, uint64_t> sectors;  // path -> size; 0 for dm devices (a run-time fact)
+  void add_dm(const std::string& name) { sectors["/dev/mapper/" + name] = 0; }
   void remove_dm(const std::string& name) { sectors.erase("/dev/mapper/" + name); }
 };
-
-// Table length, resolving $(blockdev --getsz DEV) against known sizes; 0 when unknown.
-uint64_t static_table_size(const std::string& table, const DeviceBook& book) {
-  uint64_t total = 0;
-  std::istringstream lines(table);
-  std::string line;
-  while (std::getline(lines, line)) {
-    std::istringstream ls(line);
-    std::string start, len;
-    if (!(ls >> start >> len)) continue;
-    if (len.rfind("$(blockdev --getsz ", 0) == 0 && len.back() == ')') {
-      auto it = book.sectors.find(len.substr(19, len.size() - 20));
-      if (it == book.sectors.end() || !it->second) return 0;
-      total += it->second;
-    } else if (!len.empty() && len.find_first_not_of("0123456789") == std::string::npos) {
-      total += std::stoull(len);
-    } else {
-      return 0;
-    }
-  }
-  return total;
-}
 
 void check_steps(Ctx& c, Scenario& s, const std::vector<YAML::Mark>& marks) {
   DeviceBook book;
   for (const auto& d : s.disks) book.sectors["/dev/" + d.name] = d.bytes / 512;
   bool after_cut = false;
+  double slept = 0;
   for (size_t i = 0; i < s.steps.size(); i++) {
     Command& cmd = s.steps[i].cmd;
     const YAML::Mark& m = marks[i];
@@ -271,7 +360,7 @@ void check_steps(Ctx& c, Scenario& s, const std::vector<YAML::Mark>& marks) {
         if (cmd.expect_failure) break;  // a create that must fail leaves no device behind
         if (book.sectors.count("/dev/mapper/" + cmd.name))
           c.error(m, "device '" + cmd.name + "' already exists at this step");
-        book.add_dm(cmd.name, static_table_size(cmd.table, book));
+        book.add_dm(cmd.name);
         break;
       case CmdKind::DmRemove:
         if (!cmd.expect_failure) book.remove_dm(cmd.name);
@@ -285,6 +374,13 @@ void check_steps(Ctx& c, Scenario& s, const std::vector<YAML::Mark>& marks) {
         after_cut = true;
         break;
       }
+      case CmdKind::Sleep:
+        // The sum, not only each sleep, must keep the simulated clock (u64 ns) far from wrapping.
+        slept += cmd.seconds;
+        if (slept > 1000 * kMaxSleepSeconds)
+          c.error(m, "the sleeps up to this step add up to more than " +
+                         std::to_string(static_cast<uint64_t>(1000 * kMaxSleepSeconds)) + " simulated seconds");
+        break;
       case CmdKind::Dd:
       case CmdKind::Blkdiscard:
       case CmdKind::BlockdevGetsz:
@@ -297,14 +393,19 @@ void check_steps(Ctx& c, Scenario& s, const std::vector<YAML::Mark>& marks) {
                     ")");
           break;
         }
-        const uint64_t size = it->second;
-        if (!size) break;
-        if (cmd.kind == CmdKind::Dd && (cmd.seek + cmd.count) * cmd.bs > size * 512)
-          dev_error("dd writes up to byte " + std::to_string((cmd.seek + cmd.count) * cmd.bs) + " but " + cmd.device +
-                    " has " + std::to_string(size * 512) + " bytes");
-        if (cmd.kind == CmdKind::Blkdiscard && cmd.offset + cmd.length > size * 512)
-          dev_error("blkdiscard range ends at byte " + std::to_string(cmd.offset + cmd.length) + " but " + cmd.device +
-                    " has " + std::to_string(size * 512) + " bytes");
+        // A disk never changes size, so a step that must run past its end is a mistake of the
+        // file, reported here; a step marked `!` wants the run-time failure and gets it.
+        const uint64_t bytes = it->second * 512;
+        if (!bytes || cmd.expect_failure) break;
+        uint64_t end = 0;
+        if (cmd.kind == CmdKind::Dd && (__builtin_add_overflow(cmd.seek, cmd.count, &end) ||
+                                        __builtin_mul_overflow(end, cmd.bs, &end) || end > bytes))
+          dev_error("dd writes " + std::to_string(cmd.count) + " block(s) of " + std::to_string(cmd.bs) +
+                    " bytes from block " + std::to_string(cmd.seek) + ", past the end of " + cmd.device + " (" +
+                    std::to_string(bytes) + " bytes); mark the step '!' if it is meant to fail");
+        if (cmd.kind == CmdKind::Blkdiscard && cmd.offset > bytes)
+          dev_error("blkdiscard offset " + std::to_string(cmd.offset) + " is greater than the size of " + cmd.device +
+                    " (" + std::to_string(bytes) + " bytes); mark the step '!' if it is meant to fail");
         break;
       }
       default:
@@ -426,6 +527,11 @@ Scenario parse_scenario(const std::string& text, const std::string& file) {
   s.file = file;
   YAML::Node root;
   try {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    StructureCheck structure(c, text);
+    while (!structure.stuck() && parser.HandleNextDocument(structure)) {
+    }
     root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     c.error(e.mark, e.msg);
@@ -497,10 +603,26 @@ Scenario parse_scenario(const std::string& text, const std::string& file) {
 }
 
 Scenario load_scenario(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw ScenarioError({path + ":0:0: cannot read the file"});
+  auto refuse = [&path](const std::string& why) { return ScenarioError({path + ":0:0: " + why}); };
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw refuse(std::string("cannot read the file: ") + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) {
+    const char* kind = S_ISDIR(st.st_mode)    ? "a directory"
+                       : S_ISFIFO(st.st_mode) ? "a FIFO"
+                       : S_ISCHR(st.st_mode)  ? "a character device"
+                       : S_ISBLK(st.st_mode)  ? "a block device"
+                       : S_ISSOCK(st.st_mode) ? "a socket"
+                                              : "not a regular file";
+    throw refuse(std::string("not a scenario file: ") + kind + " (a scenario must be a regular file)");
+  }
+  if (static_cast<uint64_t>(st.st_size) > kMaxScenarioFileBytes)
+    throw refuse("the file has " + std::to_string(st.st_size) + " bytes; a scenario file has at most " +
+                 format_size(kMaxScenarioFileBytes));
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw refuse(std::string("cannot read the file: ") + std::strerror(errno));
   std::stringstream ss;
   ss << in.rdbuf();
+  if (in.bad()) throw refuse("cannot read the file: read error");
   return parse_scenario(ss.str(), path);
 }
 

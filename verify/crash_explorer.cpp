@@ -161,4 +161,17 @@ std::vector<bool> choice_from_hex(const std::string& hex, size_t n) {
   return c;
 }
 
+std::string choice_hex_problem(const std::string& hex, size_t n) {
+  const size_t digits = n == 0 ? 1 : (n + 3) / 4;
+  if (hex.empty() || hex.find_first_not_of("0123456789abcdef") != std::string::npos)
+    return "expected lowercase hexadecimal digits";
+  if (hex.size() != digits)
+    return "expected " + std::to_string(digits) + " hex digit(s) for " + std::to_string(n) +
+           " crash-state variable(s), got " + std::to_string(hex.size());
+  const int last = hex.back() >= 'a' ? hex.back() - 'a' + 10 : hex.back() - '0';
+  const size_t used = n == 0 ? 0 : n - 4 * (digits - 1);  // variables in the last digit
+  if (last >> used) return "the last digit sets variables beyond the " + std::to_string(n) + " there are";
+  return "";
+}
+
 }  // namespace verify

@@ -48,5 +48,7 @@ class MultiDiskCrashSpace {
 
 std::string choice_to_hex(const std::vector<bool>& c);
 std::vector<bool> choice_from_hex(const std::string& hex, size_t n);
+// Why `hex` is not a choice of `n` variables as choice_to_hex writes it; "" when it is one.
+std::string choice_hex_problem(const std::string& hex, size_t n);
 
 }  // namespace verify

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 
 #include "engines/checks.hpp"
 #include "engines/tools.hpp"
@@ -340,10 +341,17 @@ class Executor {
     return 0;
   }
 
+  // Opens a device path as the tool would, with the tool's own message when it does not exist.
   model::BlockDevice* open(const std::string& tool, const std::string& path, std::string& err) {
     model::BlockDevice* b = world_.lookup(path);
-    if (!b) err = tool + ": failed to open '" + path + "': No such file or directory";
-    return b;
+    if (b) return b;
+    if (tool == "blkdiscard")
+      err = "blkdiscard: cannot open " + path + ": No such file or directory";  // util-linux
+    else if (tool == "sync")
+      err = "sync: error opening '" + path + "': No such file or directory";  // coreutils
+    else
+      err = tool + ": failed to open '" + path + "': No such file or directory";  // coreutils dd
+    return nullptr;
   }
 
   TopIo& log_io(TopIo::Kind k, const std::string& dev, model::BlockDevice* b, uint64_t sector, uint64_t sectors,
@@ -379,14 +387,49 @@ class Executor {
     return st == model::BLK_STS_OK ? 0 : 1;
   }
 
+  // dd's closing statistics as coreutils prints them, on success and on failure alike (without
+  // the timing, which would break determinism).
+  static std::string dd_summary(uint64_t records_in, uint64_t records_out, uint64_t bytes) {
+    return std::to_string(records_in) + "+0 records in\n" + std::to_string(records_out) + "+0 records out\n" +
+           std::to_string(bytes) + " bytes copied\n";
+  }
+
+  // dd to a block device, one bio per block as with O_DIRECT. The run decides the bounds, with
+  // the device's size now (a dm device may have grown by load and resume): lseek past the end
+  // fails (EINVAL); blkdev_write_iter refuses a write at the end (ENOSPC) and cuts one crossing
+  // it short, and dd, retrying the rest, then gets ENOSPC: the block counts as read, not written.
   int dd(const Command& c, std::string& out, std::string& err) {
     KFRAME_NAMED("dd");
     model::BlockDevice* b = open("dd", c.device, err);
     if (!b) return 1;
-    const uint32_t n = static_cast<uint32_t>(c.bs / 512);
-    uint64_t done = 0;
+    // The parser admits only blocks of whole sectors, at most kMaxDdBlockBytes: one bio each.
+    if (c.bs == 0 || c.bs % 512 || c.bs > scenarios::kMaxDdBlockBytes)
+      throw std::logic_error("dd block size " + std::to_string(c.bs) + " passed the parser");
+    const uint64_t size = b->capacity() > UINT64_MAX / 512 ? UINT64_MAX : b->capacity() * 512;
+    uint64_t pos = 0;
+    if (__builtin_mul_overflow(c.seek, c.bs, &pos) || pos > size) {
+      err = "dd: " + c.device + ": cannot seek: Invalid argument";
+      out = dd_summary(0, 0, 0);
+      return 1;
+    }
+    const std::string writing = "dd: error writing '" + c.device + "': ";
+    uint64_t done = 0, bytes = 0;
     for (uint64_t i = 0; i < c.count; i++) {
-      const uint64_t sector = (c.seek + i) * n;
+      if (pos >= size) {
+        err = writing + "No space left on device";
+        out = dd_summary(done + 1, done, bytes);
+        return 1;
+      }
+      const uint64_t len = std::min(c.bs, size - pos);
+      const uint64_t sector = pos / 512;
+      const uint32_t n = static_cast<uint32_t>(len / 512);
+      if (sector + n > model::kMaxTokenSectors) {
+        // Beyond what a content token can name (only a dm device larger than any disk gets here).
+        err = writing + "File too large (dmsim models devices up to " +
+              scenarios::format_size(scenarios::kMaxDeviceBytes) + ")";
+        out = dd_summary(done + 1, done, bytes);
+        return 1;
+      }
       const unsigned flags = model::REQ_SYNC | (c.fua ? unsigned{model::REQ_FUA} : 0u);
       model::Bio* bio = model::bio_alloc(b, model::ReqOp::Write, flags, sector, n);
       for (uint32_t k = 0; k < n; k++)
@@ -398,19 +441,25 @@ class Executor {
       model::bio_put(bio);
       acked(at, st);
       if (st != model::BLK_STS_OK) {
-        err = "dd: error writing '" + c.device +
-              "': " + (st == model::BLK_STS_NOTSUPP ? "Operation not supported" : "Input/output error");
-        out = std::to_string(done) + "+0 records in\n" + std::to_string(done) + "+0 records out\n";
+        err = writing + (st == model::BLK_STS_NOTSUPP ? "Operation not supported" : "Input/output error");
+        out = dd_summary(done + 1, done, bytes);
+        return 1;
+      }
+      bytes += len;
+      pos += len;
+      if (len < c.bs) {  // a short write at the end; the retry of the rest gets ENOSPC
+        err = writing + "No space left on device";
+        out = dd_summary(done + 1, done, bytes);
         return 1;
       }
       done++;
     }
     if (c.fsync_at_end && flush_device(c.device, b)) {
       err = "dd: fsync failed for '" + c.device + "': Input/output error";
+      out = dd_summary(done, done, bytes);
       return 1;
     }
-    out = std::to_string(done) + "+0 records in\n" + std::to_string(done) + "+0 records out\n" +
-          std::to_string(done * c.bs) + " bytes copied\n";
+    out = dd_summary(done, done, bytes);
     return 0;
   }
 
@@ -435,24 +484,50 @@ class Executor {
     return rc;
   }
 
+  // blkdiscard as util-linux runs it: the offset must be aligned to the device's sector size and
+  // not past its end, the length is cut at the end; then BLKDISCARD, which the kernel issues as
+  // bios of at most UINT_MAX bytes rounded down to the discard granularity (bio_discard_limit),
+  // here one after another.
   int blkdiscard(const Command& c, std::string& err) {
     model::BlockDevice* b = open("blkdiscard", c.device, err);
     if (!b) return 1;
-    const uint64_t start = c.offset / 512;
-    const uint64_t len = c.length ? c.length / 512 : b->capacity() - std::min(b->capacity(), start);
-    model::Bio* bio = model::bio_alloc(b, model::ReqOp::Discard, 0, start, static_cast<uint32_t>(len));
-    log_io(TopIo::Discard, c.device, b, start, len, bio->id, false);
-    const size_t at = out_.io.ios.size() - 1;
-    const model::BlkStatus st = model::submit_bio_wait(bio);
-    model::bio_put(bio);
-    acked(at, st);
-    if (st == model::BLK_STS_NOTSUPP) {
-      err = "blkdiscard: " + c.device + ": BLKDISCARD ioctl failed: Operation not supported";
+    const std::string who = "blkdiscard: " + c.device + ": ";
+    const uint64_t size = b->capacity() > UINT64_MAX / 512 ? UINT64_MAX : b->capacity() * 512;
+    const uint64_t secsize = b->limits.logical_block_size;
+    if (c.offset % secsize) {
+      err = who + "offset " + std::to_string(c.offset) + " is not aligned to sector size " + std::to_string(secsize);
       return 1;
     }
-    if (st != model::BLK_STS_OK) {
-      err = "blkdiscard: " + c.device + ": BLKDISCARD ioctl failed: Input/output error";
+    if (c.offset > size) {
+      err = who + "offset is greater than device size";
       return 1;
+    }
+    uint64_t end = c.offset + c.length;
+    if (end < c.offset || end > size) end = size;
+    if ((end - c.offset) % secsize) {
+      err = who + "length " + std::to_string(end - c.offset) + " is not aligned to sector size " +
+            std::to_string(secsize);
+      return 1;
+    }
+    const uint64_t gran = std::max<uint64_t>(b->limits.discard_granularity, 512);
+    const uint64_t max_sectors = (UINT32_MAX / gran * gran) >> 9;
+    for (uint64_t start = c.offset / 512; start < end / 512;) {
+      const uint64_t len = std::min(max_sectors, end / 512 - start);
+      model::Bio* bio = model::bio_alloc(b, model::ReqOp::Discard, 0, start, static_cast<uint32_t>(len));
+      log_io(TopIo::Discard, c.device, b, start, len, bio->id, false);
+      const size_t at = out_.io.ios.size() - 1;
+      const model::BlkStatus st = model::submit_bio_wait(bio);
+      model::bio_put(bio);
+      acked(at, st);
+      if (st == model::BLK_STS_NOTSUPP) {
+        err = who + "BLKDISCARD ioctl failed: Operation not supported";
+        return 1;
+      }
+      if (st != model::BLK_STS_OK) {
+        err = who + "BLKDISCARD ioctl failed: Input/output error";
+        return 1;
+      }
+      start += len;
     }
     return 0;
   }

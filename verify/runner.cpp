@@ -310,6 +310,8 @@ UnitResult run_exploration(const Scenario& s, uint64_t seed, const std::vector<s
   if (!opt.trace_path.empty()) {
     std::ofstream f(opt.trace_path);
     for (const auto& line : p1.sim.trace) f << line << "\n";
+    f.close();
+    if (!f) throw std::runtime_error("cannot write the trace to " + opt.trace_path);
   }
   collect_notes(p1.out, unit);
   const std::string t1 = transcript_of(p1.out, "");
@@ -328,7 +330,13 @@ UnitResult run_exploration(const Scenario& s, uint64_t seed, const std::vector<s
     const std::vector<DiskHistory> p1_disks = disk_histories(p1.out.disks);
     unit.crash_points = points.size();
     uint64_t first_truncated = 0;
-    for (size_t pi = 0; pi < points.size(); pi++) {
+    if (opt.only_crash_point &&
+        (*opt.only_crash_point < 0 || static_cast<size_t>(*opt.only_crash_point) >= points.size()))
+      unit.input_error = "--crash-point " + std::to_string(*opt.only_crash_point) + " is out of range: with seed " +
+                         std::to_string(seed) + " the scenario has " + std::to_string(points.size()) +
+                         " crash point(s)" +
+                         (points.empty() ? "" : " (0 to " + std::to_string(points.size() - 1) + ")");
+    for (size_t pi = 0; pi < points.size() && unit.input_error.empty(); pi++) {
       if (opt.only_crash_point && static_cast<int64_t>(pi) != *opt.only_crash_point) continue;
       if (opt.stop_at_first_failure && !unit.passed) break;
       const CrashPoint& cp = points[pi];
@@ -344,6 +352,12 @@ UnitResult run_exploration(const Scenario& s, uint64_t seed, const std::vector<s
       };
       const std::vector<bool> durable(space.variables(), false);
       if (opt.only_choice) {
+        const std::string problem = choice_hex_problem(*opt.only_choice, space.variables());
+        if (!problem.empty()) {
+          unit.input_error =
+              "--crash-choice " + *opt.only_choice + " does not fit crash point " + std::to_string(pi) + ": " + problem;
+          break;
+        }
         try_state(choice_from_hex(*opt.only_choice, space.variables()), "given");
         continue;
       }
@@ -402,7 +416,12 @@ UnitResult run_exploration(const Scenario& s, uint64_t seed, const std::vector<s
       unit.notes.push_back(std::to_string(unit.z3.unlocated) +
                            " obligation(s) had no known place on the disks; only the recovered states judged them");
   }
-  if (unit.harness_timeout)
+  if (unit.input_error.empty() && opt.only_crash_point && cut >= s.steps.size())
+    unit.input_error = "--crash-point needs a scenario with a power-cut step; this one has none";
+  if (!unit.input_error.empty()) unit.passed = false;
+  if (!unit.input_error.empty())
+    unit.verdict = "ERROR: " + unit.input_error;
+  else if (unit.harness_timeout)
     unit.verdict = "TIMEOUT: the harness killed a run after its wall-clock budget; no verdict";
   else
     unit.verdict = (unit.passed ? pass_verdict(s, unit)

@@ -59,6 +59,9 @@ struct UnitResult {
   bool harness_timeout = false;  // a run was killed by the wall clock: no verdict either way
   std::string verdict;           // one line
   std::string catalog;           // catalog entries: what the knob-on run showed
+  // --crash-point / --crash-choice that do not fit this run (found once phase 1 has told how
+  // many crash points and crash-state variables there are): nothing was explored, not passed.
+  std::string input_error;
 };
 
 struct RunOptions {
@@ -68,7 +71,8 @@ struct RunOptions {
   size_t keep_failures = 3;
   bool stop_at_first_failure = false;  // benchmarks: how far the search had to go
   double wall_timeout_s = 300;
-  std::string trace_path;  // --trace: the first phase's event trace goes to this file
+  std::string trace_path;  // --trace: the first phase's event trace goes to this file (throws
+                           // std::runtime_error when it cannot be written)
 };
 
 // Config of a seed: seed 0 is SimGrid's own order; others perturb the schedule.

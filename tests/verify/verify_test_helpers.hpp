@@ -5,6 +5,7 @@
 
 #include "engines/tools.hpp"
 #include "scenarios/scenario.hpp"
+#include "verify/phase.hpp"
 #include "verify/runner.hpp"
 
 namespace verifytest {
@@ -20,6 +21,19 @@ inline void register_once() {
 inline scenarios::Scenario scenario(const std::string& yaml) {
   register_once();
   return scenarios::parse_scenario(yaml, "inline.yaml");
+}
+
+// Runs every step of `s` (up to a power cut) once with seed 0 and returns what the executor
+// recorded: each step's exit code and output, and every I/O the top of the stack saw.
+inline verify::PhaseOutput run_steps(const scenarios::Scenario& s) {
+  verify::PhaseInput in;
+  in.scenario = &s;
+  in.first_step = 0;
+  in.end_step = s.first_power_cut();
+  in.config = verify::seed_config(s, 0);
+  verify::PhaseRun run = verify::run_phase(in);
+  REQUIRE(run.out.finished);
+  return run.out;
 }
 
 inline std::string violations_text(const verify::UnitResult& u) {
