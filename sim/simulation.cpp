@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <regex>
 #include <simgrid/s4u.hpp>
 #include <string>
 
@@ -38,12 +39,23 @@ bool write_all(int fd, const std::string& s) {
 SimResult failed(FindingKind kind, const std::string& title, const std::string& err) {
   SimResult r;
   r.status = kind == FindingKind::Crash ? RunStatus::Crashed : RunStatus::Budget;
-  std::string tail = err.size() > 4000 ? err.substr(err.size() - 4000) : err;
+  std::string tail = reproducible_text(err.size() > 4000 ? err.substr(err.size() - 4000) : err);
   r.findings.push_back({kind, 0, title, title + (tail.empty() ? "" : "\nlast stderr of the simulation:\n" + tail)});
   return r;
 }
 
 }  // namespace
+
+std::string reproducible_text(const std::string& text) {
+  // Source paths from assertions and sanitizers, relative to the project's top folder.
+  static const std::regex path(
+      R"((/[^\s:'"()]*/)((sim|model|engines|scenarios|verify|reports|cli|tests)/[^\s:'"()]+))");
+  static const std::regex pid(R"(==\d+==)");
+  static const std::regex address(R"(0x[0-9a-fA-F]{6,})");
+  std::string s = std::regex_replace(text, path, "$2");
+  s = std::regex_replace(s, pid, "==PID==");
+  return std::regex_replace(s, address, "0x(address)");
+}
 
 ChildOutput run_in_child(const std::function<std::string()>& fn, double wall_timeout_s) {
   ChildOutput res;

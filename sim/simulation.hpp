@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <string>
 
 #include "sim/config.hpp"
 #include "sim/result.hpp"
@@ -29,6 +30,11 @@ struct ChildOutput {
   std::string stderr_text;
 };
 ChildOutput run_in_child(const std::function<std::string()>& fn, double wall_timeout_s);
+
+// `text` (a dying simulation's stderr) without what differs between runs and machines: absolute
+// source paths become paths from the project's top folder, process ids and heap addresses
+// placeholders; findings built from it are the same bytes for the same seed.
+std::string reproducible_text(const std::string& text);
 
 // Bare SimGrid cost of one yield between two actors, in ns: the yardstick for the runtime's
 // own overhead. Creates an engine, so it must run in a child process (run_in_child).

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "reports/report_writer.hpp"
 #include "tests/verify/verify_test_helpers.hpp"
 #include "verify/results.hpp"
 
@@ -221,4 +222,19 @@ steps:
   UnitResult u = run_exploration(scenario(yaml), 0, {}, {});
   INFO(violations_text(u));
   REQUIRE(u.passed);
+}
+
+TEST_CASE("a run the harness kills on the wall clock is a harness timeout, never a verdict about the engine") {
+  const std::string recovery = "  - dmsetup create lin --table \"0 32768 linear /dev/sda 0\"\n";
+  RunOptions opt;
+  opt.wall_timeout_s = 0.0001;  // no simulation can finish in time
+  UnitResult u = run_exploration(scenario(crash_then(recovery, "")), 0, {}, opt);
+  INFO(violations_text(u));
+  REQUIRE(u.harness_timeout);
+  REQUIRE_FALSE(u.passed);
+  REQUIRE(u.verdict.rfind("TIMEOUT:", 0) == 0);
+  REQUIRE(has_kind(u, "harness-timeout"));
+  const std::string junit = reports::junit_xml({u}, 1.0);
+  REQUIRE(junit.find("<error message=\"TIMEOUT:") != std::string::npos);
+  REQUIRE(junit.find("failures=\"0\" errors=\"1\"") != std::string::npos);
 }
