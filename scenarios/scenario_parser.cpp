@@ -31,8 +31,8 @@ std::vector<std::string> builtin_check_names() {
 
 bool known_detect_kind(const std::string& kind) {
   static const std::set<std::string> kinds = {
-      "deadlock", "hung-task",    "lock-order", "recursive-locking", "atomic-sleep", "lock-misuse", "warning", "bug",
-      "errors",   "block-device", "leak",       "step-failed",       "budget",       "crash"};
+      "deadlock", "hung-task",    "lock-order", "recursive-locking", "atomic-sleep", "lock-misuse", "warning",   "bug",
+      "errors",   "block-device", "leak",       "step-failed",       "budget",       "crash",       "annotation"};
   return kinds.count(kind) || engines::find_check(kind);
 }
 

@@ -30,6 +30,8 @@ const char* finding_kind_name(FindingKind k) {
       return "budget";
     case FindingKind::Crash:
       return "crash";
+    case FindingKind::Annotation:
+      return "annotation";
   }
   return "?";
 }

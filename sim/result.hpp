@@ -21,6 +21,7 @@ enum class FindingKind {
   Leak,              // memory an instance allocated and did not free (kmemleak)
   Budget,            // time or event budget exceeded
   Crash,             // the simulation process died (signal, abort)
+  Annotation,        // a waker annotation (add_signaler) that the run contradicted
 };
 
 const char* finding_kind_name(FindingKind k);

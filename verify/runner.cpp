@@ -80,6 +80,7 @@ std::string check_for_kind(const std::string& kind) {
       {"warning", "no-errors"},       {"bug", "no-errors"},
       {"errors", "no-errors"},        {"step-failed", "no-errors"},
       {"leak", "no-leaks"},           {"block-device", "block-device"},
+      {"annotation", "no-deadlock"},
   };
   auto it = m.find(kind);
   if (it != m.end()) return it->second;
