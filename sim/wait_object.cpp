@@ -89,28 +89,49 @@ uint64_t Holder::id() const {
   return id_;
 }
 
+void Holder::push(const At& a) {
+  if (!has_first_) {
+    first_ = a;
+    has_first_ = true;
+  } else {
+    rest_.push_back(a);
+  }
+}
+
+template <class Pred>
+void Holder::erase_one(Pred pred) {
+  if (has_first_ && pred(first_)) {
+    if (rest_.empty()) {
+      has_first_ = false;
+    } else {
+      first_ = rest_.front();
+      rest_.erase(rest_.begin());
+    }
+    return;
+  }
+  auto it = std::find_if(rest_.begin(), rest_.end(), pred);
+  if (it != rest_.end()) rest_.erase(it);
+}
+
 void Holder::set(const WaitObject& by, const char* why) {
-  at_.clear();
-  at_.push_back({by.id(), why, false});
+  clear();
+  push({by.id(), why, false});
 }
 
 void Holder::add(const WaitObject& by, const char* why) {
-  at_.push_back({by.id(), why, false});
+  push({by.id(), why, false});
 }
 
 void Holder::drop(const WaitObject& by) {
-  auto it = std::find_if(at_.begin(), at_.end(), [&](const At& a) { return !a.part && a.id == by.id(); });
-  if (it != at_.end()) at_.erase(it);
+  erase_one([&](const At& a) { return !a.part && a.id == by.id(); });
 }
 
 void Holder::add_part(const Holder& part) {
-  at_.push_back({part.id(), nullptr, true});
+  push({part.id(), nullptr, true});
 }
 
 void Holder::drop_part(const Holder& part) {
-  if (!part.id_) return;
-  auto it = std::find_if(at_.begin(), at_.end(), [&](const At& a) { return a.part && a.id == part.id_; });
-  if (it != at_.end()) at_.erase(it);
+  if (part.id_) erase_one([&](const At& a) { return a.part && a.id == part.id_; });
 }
 
 namespace {
@@ -129,7 +150,8 @@ void push_position(const Runtime& rt, uint64_t id, const char* why, std::vector<
 void Holder::positions(std::vector<Releaser>& out, std::vector<uint64_t>& seen) const {
   if (!Runtime::active()) return;
   const Runtime& rt = Runtime::get();
-  for (const At& a : at_) {
+  for (size_t i = 0; has_first_ && i <= rest_.size(); i++) {
+    const At& a = i == 0 ? first_ : rest_[i - 1];
     if (!a.part) {
       push_position(rt, a.id, a.why, out);
       continue;

@@ -94,8 +94,11 @@ class Holder {
   void add_part(const Holder& part);
   void drop_part(const Holder& part);
   // Nowhere the runtime knows of.
-  void clear() { at_.clear(); }
-  bool empty() const { return at_.empty(); }
+  void clear() {
+    has_first_ = false;
+    rest_.clear();
+  }
+  bool empty() const { return !has_first_; }
 
   uint64_t id() const;  // registers on first use
   // The threads and objects holding the work now, parts resolved; `seen` guards against loops.
@@ -107,7 +110,14 @@ class Holder {
     const char* why;
     bool part;
   };
-  std::vector<At> at_;
+  void push(const At& a);
+  template <class Pred>
+  void erase_one(Pred pred);
+  // The first place inline (a bio is in one place at a time, without an allocation), the rest
+  // in rest_; `has_first_` is false only when there are none.
+  At first_{};
+  bool has_first_ = false;
+  std::vector<At> rest_;
   mutable uint64_t id_ = 0;
 };
 
