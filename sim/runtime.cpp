@@ -179,6 +179,7 @@ bool Runtime::park(TaskState st, const WaitObject* on, const char* how, uint64_t
     t.state = TaskState::Sleeping;
     engine_->forever->acquire();
   }
+  // Spinning on a spinlock is not scheduling.
   if (t.preempt_count > 0 && st != TaskState::Spinning) schedule_debug(how);
   t.state = st;
   t.waiting_on = on;
