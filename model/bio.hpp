@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "model/content.hpp"
+#include "sim/wait_object.hpp"
 
 namespace model {
 
@@ -61,6 +62,9 @@ struct Bio {
   int remaining = 1;                   // __bi_remaining
   std::shared_ptr<void> per_bio_data;  // dm_per_bio_data storage
   int submitter_pid = 0;
+  // Where the bio is now, for whoever waits for its completion (sim::WaitingFor): a disk's
+  // queue, a deferred list and the worker that serves it, or its clones (a dm bio).
+  sim::Holder where;
 
   bool has_data() const { return size > 0 && (op == ReqOp::Read || op == ReqOp::Write); }
   uint64_t end_sector() const { return sector + size; }

@@ -119,6 +119,7 @@ BlkStatus submit_bio_wait(Bio* bio) {
   auto saved = bio->end_io;
   bio->end_io = [&done](Bio*) { done.complete(); };
   submit_bio(bio);
+  sim::WaitingFor wf(bio->where);
   done.wait();
   bio->end_io = saved;
   return bio->status;

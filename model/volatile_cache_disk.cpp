@@ -69,6 +69,7 @@ void Disk::submit(Bio* bio) {
   if (bio->flags & REQ_PREFLUSH) latency += cfg_.write_cache ? profile_.flush_latency_s : 0;
   latency += fault.extra_delay_s;
   const uint64_t bytes = bio->has_data() ? static_cast<uint64_t>(bio->size) * 512 : 0;
+  bio->where.set(channel_, "in flight on the disk");
   channel_.submit(write, bytes, latency, [this, bio, rec, fault] { complete(bio, rec, fault); });
 }
 

@@ -40,7 +40,8 @@ bool known_detect_kind(const std::string& kind) {
   static const std::set<std::string> kinds = {"deadlock",     "hung-task",       "lock-order", "recursive-locking",
                                               "atomic-sleep", "lock-misuse",     "warning",    "bug",
                                               "errors",       "block-device",    "leak",       "step-failed",
-                                              "step-output",  "step-unfinished", "budget",     "crash"};
+                                              "step-output",  "step-unfinished", "budget",     "crash",
+                                              "annotation"};
   return kinds.count(kind) || engines::find_check(kind);
 }
 

@@ -55,6 +55,7 @@ bool Completion::try_wait() {
 
 void Completion::complete() {
   Runtime& rt = Runtime::get();
+  check_annotation("complete");
   if (waiters_.empty()) {
     if (done_ != UINT_MAX) done_++;
   } else {
@@ -69,6 +70,7 @@ void Completion::complete() {
 
 void Completion::complete_all() {
   Runtime& rt = Runtime::get();
+  check_annotation("complete_all");
   done_ = UINT_MAX;
   while (!waiters_.empty()) {
     Waiter* w = waiters_.front();

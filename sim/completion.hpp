@@ -1,5 +1,6 @@
-// struct completion. wait_for_completion is an uninterruptible sleep. The waker is known only
-// by annotation (add_signaler), which is how the detector closes a cycle through it.
+// struct completion. wait_for_completion is an uninterruptible sleep. Who completes it is known
+// from what the waiter says it waits for (WaitingFor: a bio, a queued request) or, for facts the
+// runtime cannot see, from a checked annotation (add_signaler).
 #pragma once
 
 #include <climits>

@@ -27,7 +27,8 @@ struct SimConfig {
   // CONFIG_PREEMPT_RT: spinlock_t becomes a sleeping lock, raw_spinlock_t stays a spinning one.
   bool preempt_rt = false;
   unsigned hz = 250;
-  // /proc/sys/kernel/hung_task_timeout_secs; 0 disables the watchdog.
+  // /proc/sys/kernel/hung_task_timeout_secs; 0 disables the watchdog. Also how long a wait
+  // cycle must persist to be reported as a deadlock (120 s when the watchdog is off).
   double hung_task_timeout_secs = 120;
   // Detectors run between slices of this many simulated seconds.
   double check_interval_secs = 1.0;

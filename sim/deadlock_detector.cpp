@@ -57,7 +57,18 @@ WaitForGraph build_wait_for_graph(const Runtime& rt) {
       }
       return it->second;
     };
-    add_edge(from, onode(t->waiting_on), t->wait_how ? t->wait_how : "waits");
+    const size_t won = onode(t->waiting_on);
+    add_edge(from, won, t->wait_how ? t->wait_how : "waits");
+    // What the thread said it waits for (a bio, a queued request): wherever that is now.
+    rel.clear();
+    waiting_for_positions(*t, rel);
+    for (const Releaser& r : rel) {
+      if (r.thread) {
+        if (r.thread->state != TaskState::Dead) add_edge(won, tnode(r.thread), r.why);
+      } else {
+        add_edge(won, onode(r.object), r.why);
+      }
+    }
     while (!todo.empty()) {
       auto [o, on] = todo.front();
       todo.pop_front();
@@ -145,22 +156,66 @@ std::string describe_thread_wait(const Thread& t) {
   return s;
 }
 
-std::set<std::vector<int>>& reported_cycles() {
-  static std::set<std::vector<int>> s;
+// Between passes: the cycles seen so far, each with when it was first seen, and those reported.
+// A cycle is the set of its threads, each with what it waits on: a thread woken and put back
+// to sleep on the same object (a shared wait queue) keeps its cycle, one that moved on does not.
+using CycleKey = std::vector<std::pair<int, uint64_t>>;
+struct DetectorState {
+  std::map<CycleKey, uint64_t> seen_since_ns;
+  std::set<std::vector<int>> reported;
+};
+DetectorState& state() {
+  static DetectorState s;
   return s;
+}
+
+// Nothing runs, sleeps with a deadline, waits for a timer or for I/O, and at least one thread
+// is blocked: nothing can ever change again.
+bool total_stall(const Runtime& rt) {
+  bool any_blocked = false;
+  for (const auto& tp : rt.threads()) {
+    const Thread& t = *tp;
+    if (t.state == TaskState::Dead) continue;
+    if (t.blocked()) {
+      any_blocked = true;
+      continue;
+    }
+    if (t.parked && t.state == TaskState::Idle && !t.wait_timed) continue;  // idle worker
+    return false;  // running, runnable, or in a wait that ends by itself
+  }
+  return any_blocked && rt.timers_armed() == 0 && rt.activities() == 0;
 }
 
 }  // namespace
 
 void detect_deadlocks(Runtime& rt, bool final_pass) {
-  (void)final_pass;
+  DetectorState& st = state();
   const WaitForGraph g = build_wait_for_graph(rt);
-  for (const auto& wc : find_wait_cycles(g)) {
-    const auto& cyc = wc.path;
+  const std::vector<WaitCycle> cycles = find_wait_cycles(g);
+  const bool stalled = total_stall(rt);
+  const uint64_t now = rt.now_ns();
+  // A cycle can dissolve (an over-approximated releaser, a wrong annotation): it is a deadlock
+  // only if it persists for as long as the hung-task watchdog waits, lasts to the end of the
+  // run, or nothing can change any more.
+  const double persist_s = rt.config().hung_task_timeout_secs > 0 ? rt.config().hung_task_timeout_secs : 120;
+  const uint64_t persist_ns = static_cast<uint64_t>(persist_s * 1e9);
+  std::map<CycleKey, uint64_t> still;
+  for (const auto& wc : cycles) {
+    CycleKey ck;
     std::vector<int> key;
-    for (size_t n : wc.threads) key.push_back(g.nodes[n].thread->pid);
+    for (size_t n : wc.threads) {
+      const Thread* t = g.nodes[n].thread;
+      ck.push_back({t->pid, t->waiting_on->id() ? t->waiting_on->id() : reinterpret_cast<uintptr_t>(t->waiting_on)});
+      key.push_back(t->pid);
+    }
+    std::sort(ck.begin(), ck.end());
     std::sort(key.begin(), key.end());
-    if (!reported_cycles().insert(key).second) continue;
+    auto prev = st.seen_since_ns.find(ck);
+    const uint64_t since = prev == st.seen_since_ns.end() ? now : prev->second;
+    still[ck] = since;
+    if (!final_pass && !stalled && now - since < persist_ns) continue;
+    if (!st.reported.insert(key).second) continue;
+    const auto& cyc = wc.path;
     std::string path;
     for (size_t n : cyc) path += g.label(n) + " -> ";
     path += g.label(cyc.front());
@@ -168,7 +223,12 @@ void detect_deadlocks(Runtime& rt, bool final_pass) {
     for (size_t n : wc.threads)
       if (std::find(cyc.begin(), cyc.end(), n) == cyc.end()) others += (others.empty() ? "" : ", ") + g.label(n);
     if (!others.empty()) path += " (also stuck in it: " + others + ")";
-    std::string body = "circular wait among " + std::to_string(key.size()) + " thread(s):\n";
+    std::string body = "circular wait among " + std::to_string(key.size()) + " thread(s), unchanged since " +
+                       format_time(since) +
+                       (stalled      ? " (nothing else can run)"
+                        : final_pass ? " (end of run)"
+                                     : "") +
+                       ":\n";
     for (size_t i = 0; i < cyc.size(); i++) {
       const size_t n = cyc[i], next = cyc[(i + 1) % cyc.size()];
       if (g.nodes[n].thread) {
@@ -181,24 +241,12 @@ void detect_deadlocks(Runtime& rt, bool final_pass) {
       if (std::find(cyc.begin(), cyc.end(), n) == cyc.end()) body += "\n" + describe_thread_wait(*g.nodes[n].thread);
     body += "\nwait-for graph (dot):\n" + g.to_dot();
     rt.report(FindingKind::Deadlock, "deadlock: " + path, body);
-    rt.set_deadlock_reported();
+    rt.set_deadlock_reported(since);
   }
+  st.seen_since_ns.swap(still);
 
-  // Total stall: nothing runs, sleeps with a deadline, waits for a timer or for I/O, and at
-  // least one thread is blocked. No cycle is needed: a wait nobody is known to end counts.
-  if (rt.deadlock_reported()) return;
-  bool any_blocked = false;
-  for (const auto& tp : rt.threads()) {
-    const Thread& t = *tp;
-    if (t.state == TaskState::Dead) continue;
-    if (t.blocked()) {
-      any_blocked = true;
-      continue;
-    }
-    if (t.parked && t.state == TaskState::Idle && !t.wait_timed) continue;  // idle worker
-    return;  // running, runnable, or in a wait that ends by itself
-  }
-  if (!any_blocked || rt.timers_armed() > 0 || rt.activities() > 0) return;
+  // Total stall: reported even without a cycle; a wait nobody is known to end counts.
+  if (rt.deadlock_reported() || !stalled) return;
   std::string body = "every thread is blocked and no timer or I/O is pending: nothing can make progress.\n";
   std::string title = "deadlock: all threads blocked:";
   for (const auto& tp : rt.threads()) {
@@ -207,13 +255,14 @@ void detect_deadlocks(Runtime& rt, bool final_pass) {
     body += "\n" + describe_thread_wait(*tp);
     std::vector<Releaser> rel;
     tp->waiting_on->releasers(*tp, rel);
+    waiting_for_positions(*tp, rel);
     if (rel.empty()) body += "   nobody is known to end this wait\n";
     for (const Releaser& r : rel)
       body += "   ended by " + (r.thread ? r.thread->ident() : r.object->describe()) + " (" + r.why + ")\n";
   }
   body += "\nwait-for graph (dot):\n" + g.to_dot();
   rt.report(FindingKind::Deadlock, title, body);
-  rt.set_deadlock_reported();
+  rt.set_deadlock_reported(now);
 }
 
 }  // namespace sim

@@ -1,5 +1,6 @@
 // Deadlock detection over a wait-for graph: threads point at what they wait on, objects point
-// at who can end the wait (owners, readers, busy workers, annotated signalers). A strongly
+// at who can end the wait (owners, readers, busy workers, where the work a thread waits for is
+// now (WaitingFor), annotated signalers). A strongly
 // connected component made of blocked threads is a deadlock, even while other threads (timers,
 // workers) keep running; a system where nothing can ever run again is a total stall.
 #pragma once
@@ -40,7 +41,10 @@ struct WaitCycle {
 };
 std::vector<WaitCycle> find_wait_cycles(const WaitForGraph& g);
 
-// Runs both checks and reports new findings; called between simulation slices.
+// Runs both checks and reports new findings; called between simulation slices. A cycle is
+// reported once it has persisted for hung_task_timeout_secs (120 s when the watchdog is off),
+// at once when nothing can run any more (a total stall), and on the `final_pass` at the end of
+// the run; one that dissolves before then is not a deadlock.
 void detect_deadlocks(Runtime& rt, bool final_pass);
 
 }  // namespace sim

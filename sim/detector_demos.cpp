@@ -34,6 +34,7 @@ struct EraLikeDevice {
   Atomic suspended{0};
   struct Rpc {
     Completion complete{"rpc->complete"};
+    Holder where;
   };
   std::deque<Rpc*> rpc_calls;
   WorkStruct worker{"era->worker", [this](WorkStruct*) { do_work(); }, "do_work"};
@@ -52,9 +53,10 @@ struct EraLikeDevice {
   }
   void perform_rpc(Rpc* rpc) {
     KFRAME();
-    rpc->complete.add_signaler(worker, "completed by do_work");
+    rpc->where.set(worker, "on rpc_calls, for do_work");
     rpc_calls.push_back(rpc);
     wake_worker();
+    WaitingFor wf(rpc->where);
     wait_for_completion(&rpc->complete);
   }
   void stop_worker() {

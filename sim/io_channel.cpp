@@ -13,17 +13,26 @@ struct IoChannelImpl {
 };
 
 IoChannel::IoChannel(std::string name, double read_bw, double write_bw)
-    : name_(std::move(name)), read_bw_(read_bw), write_bw_(write_bw), impl_(std::make_unique<IoChannelImpl>()) {
+    : WaitObject("disk", std::move(name)),
+      read_bw_(read_bw),
+      write_bw_(write_bw),
+      impl_(std::make_unique<IoChannelImpl>()) {
   if (read_bw_ > 0 || write_bw_ > 0) {
     // SimGrid needs finite bandwidths; an infinite side just never gets a transfer.
-    impl_->disk =
-        Runtime::get().engine_host_create_disk(name_, read_bw_ > 0 ? read_bw_ : 1e18, write_bw_ > 0 ? write_bw_ : 1e18);
+    impl_->disk = Runtime::get().engine_host_create_disk(this->name(), read_bw_ > 0 ? read_bw_ : 1e18,
+                                                         write_bw_ > 0 ? write_bw_ : 1e18);
   }
   irq_ = &Runtime::get().spawn(
-      "irq/" + name_, [this] { completion_main(); }, ThreadKind::Softirq);
+      "irq/" + this->name(), [this] { completion_main(); }, ThreadKind::Softirq);
 }
 
 IoChannel::~IoChannel() = default;
+
+void IoChannel::releasers(const Thread&, std::vector<Releaser>& out) const {
+  // The transfer itself always ends; its completion is delivered by the irq thread, which only
+  // matters while that thread is stuck in an end_io.
+  out.push_back({irq_, nullptr, "delivers its completions"});
+}
 
 void IoChannel::submit(bool write, uint64_t bytes, double latency_s, std::function<void()> done) {
   Runtime& rt = Runtime::get();
@@ -40,7 +49,7 @@ void IoChannel::submit(bool write, uint64_t bytes, double latency_s, std::functi
   }
   // One short-lived SimGrid actor per transfer does the timing; it is not a simulated thread,
   // so it hands the completion to the irq thread instead of running engine code itself.
-  rt.start_raw_actor("io/" + name_ + "/" + std::to_string(seq_++), [this, write, bytes, latency_s, disk, done] {
+  rt.start_raw_actor("io/" + name() + "/" + std::to_string(seq_++), [this, write, bytes, latency_s, disk, done] {
     if (latency_s > 0) sg4::this_actor::sleep_for(latency_s);
     if (disk) (write ? disk->write_async(bytes) : disk->read_async(bytes))->wait();
     deliver(done);
@@ -65,9 +74,9 @@ void IoChannel::completion_main() {
     std::function<void()> done = std::move(completed_.front());
     completed_.pop_front();
     rt.preempt_point("io_complete");
-    self.preempt_count++;  // end_io runs in interrupt context
+    self.preempt_count += kSoftirqOffset;  // end_io runs in softirq context (blk_done_softirq)
     done();
-    self.preempt_count--;
+    self.preempt_count -= kSoftirqOffset;
     in_flight_--;
     rt.activity_end();
   }

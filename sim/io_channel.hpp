@@ -9,13 +9,18 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include "sim/wait_object.hpp"
 
 namespace sim {
 
 class Thread;
 struct IoChannelImpl;
 
-class IoChannel {
+// As a wait object it is the device's queue: a bio in flight there (Holder) ends by itself,
+// unless its completion thread is stuck.
+class IoChannel : public WaitObject {
  public:
   // Bandwidths in bytes per second; 0 means infinite (the transfer takes no time).
   IoChannel(std::string name, double read_bw, double write_bw);
@@ -26,14 +31,13 @@ class IoChannel {
   // Transfers `bytes` after `latency_s`, then runs `done` on the completion thread.
   void submit(bool write, uint64_t bytes, double latency_s, std::function<void()> done);
   uint64_t in_flight() const { return in_flight_; }
-  const std::string& name() const { return name_; }
+  void releasers(const Thread& waiter, std::vector<Releaser>& out) const override;
 
  private:
   friend struct IoChannelImpl;
   void completion_main();
   void deliver(std::function<void()> done);
 
-  std::string name_;
   double read_bw_, write_bw_;
   std::unique_ptr<IoChannelImpl> impl_;
   std::deque<std::function<void()>> completed_;

@@ -1,6 +1,7 @@
 #include "sim/lockdep.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <deque>
 
 #include "sim/runtime.hpp"
@@ -18,6 +19,11 @@ const char* mode_letter(AcquireMode m) {
       return "RR";
   }
   return "?";
+}
+std::string hex(int v) {
+  char b[16];
+  std::snprintf(b, sizeof b, "%x", static_cast<unsigned>(v));
+  return b;
 }
 const char* top_frame(const Thread& t) {
   return t.frames.empty() ? "(no frame)" : t.frames.back();
@@ -92,11 +98,14 @@ bool Lockdep::find_path(uint32_t from, uint32_t to, AcquireMode arrive_mode, Acq
 }
 
 void Lockdep::acquire(Thread& t, uint32_t cls, const WaitObject* obj, AcquireMode mode, bool trylock) {
+  // The kernel's lockdep turns itself off after its first report (debug_locks_off); here it
+  // goes on, so that an AA report does not hide the inversions recorded after it: the
+  // acquisition's other dependencies are recorded below as usual.
   for (const HeldLock& h : t.held) {
     if (h.lock_class != cls) continue;
     if (mode == AcquireMode::RecursiveRead && h.recursive_read) continue;  // nested read sections
     const std::string site = "AA " + rt_.name_of(cls) + " " + top_frame(t);
-    if (!reported_sites_.insert(site).second) return;
+    if (!reported_sites_.insert(site).second) break;
     std::string body = t.ident() + " is trying to acquire lock:\n " + class_name(cls) + ", at: " + top_frame(t) +
                        "\n\nbut task is already holding lock:\n " + class_name(cls) + ", at: " + h.at +
                        "\n\nother info that might help us debug this:\n Possible unsafe locking scenario:\n\n"
@@ -106,7 +115,7 @@ void Lockdep::acquire(Thread& t, uint32_t cls, const WaitObject* obj, AcquireMod
                        held_locks_text(t) + "\nCall Trace:\n" + t.call_trace();
     rt_.report(FindingKind::RecursiveLocking,
                "WARNING: possible recursive locking detected: " + t.ident() + " takes " + obj->name() + " twice", body);
-    return;
+    break;
   }
   if (trylock) return;  // a trylock cannot deadlock, so it adds no dependency towards itself
   for (const HeldLock& h : t.held) {
@@ -169,7 +178,7 @@ void Lockdep::check_might_sleep(Thread& t, const char* where) {
   const std::string site = std::string("sleep ") + where + " " + top_frame(t);
   if (!reported_sites_.insert(site).second) return;
   std::string body = "in_atomic(): 1, irqs_disabled(): 0, non_block: 0, pid: " + std::to_string(t.pid) +
-                     ", name: " + t.name() + "\npreempt_count: " + std::to_string(t.preempt_count) + ", expected: 0\n" +
+                     ", name: " + t.name() + "\npreempt_count: " + hex(t.preempt_count) + ", expected: 0\n" +
                      held_locks_text(t) + "Call Trace:\n" + t.call_trace();
   rt_.report(FindingKind::AtomicSleep,
              std::string("BUG: sleeping function called from invalid context at ") + where + " (" + t.ident() + ")",

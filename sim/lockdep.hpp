@@ -38,6 +38,9 @@ class Lockdep {
   // might_sleep(): BUG when in atomic context.
   void check_might_sleep(Thread& t, const char* where);
 
+  // "N locks held by NAME/PID:" and one line per lock, as lockdep prints them.
+  std::string held_locks_text(const Thread& t) const;
+
   size_t classes() const { return edges_.size(); }
   size_t dependencies() const { return dep_count_; }
 
@@ -50,7 +53,6 @@ class Lockdep {
   };
   bool find_path(uint32_t from, uint32_t to, AcquireMode arrive_mode, AcquireMode leave_mode,
                  std::vector<const Dep*>& path) const;
-  std::string held_locks_text(const Thread& t) const;
   std::string class_name(uint32_t c) const;
 
   Runtime& rt_;

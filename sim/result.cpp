@@ -32,6 +32,8 @@ const char* finding_kind_name(FindingKind k) {
       return "crash";
     case FindingKind::HarnessTimeout:
       return "harness-timeout";
+    case FindingKind::Annotation:
+      return "annotation";
   }
   return "?";
 }

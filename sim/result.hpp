@@ -22,6 +22,7 @@ enum class FindingKind {
   Budget,            // time or event budget exceeded
   Crash,             // the simulation process died (signal, abort)
   HarnessTimeout,    // killed after the wall-clock budget: no verdict about what it simulated
+  Annotation,        // a waker annotation (add_signaler) that the run contradicted
 };
 
 const char* finding_kind_name(FindingKind k);

@@ -179,6 +179,8 @@ bool Runtime::park(TaskState st, const WaitObject* on, const char* how, uint64_t
     t.state = TaskState::Sleeping;
     engine_->forever->acquire();
   }
+  // Spinning on a spinlock is not scheduling.
+  if (t.preempt_count > 0 && st != TaskState::Spinning) schedule_debug(how);
   t.state = st;
   t.waiting_on = on;
   t.wait_how = how;
@@ -380,6 +382,44 @@ const WaitObject* Runtime::object_by_id(uint64_t id) const {
   return it == objects_.end() ? nullptr : it->second;
 }
 
+uint64_t Runtime::register_holder(const Holder* h) {
+  const uint64_t id = next_object_id_++;
+  holders_[id] = h;
+  return id;
+}
+void Runtime::unregister_holder(uint64_t id) {
+  holders_.erase(id);
+}
+const Holder* Runtime::holder_by_id(uint64_t id) const {
+  auto it = holders_.find(id);
+  return it == holders_.end() ? nullptr : it->second;
+}
+
+void Runtime::report_annotation(const WaitObject& o, const Thread& t, const char* op, const std::string& names) {
+  if (!reported_sites_.insert("annotation " + o.describe() + " " + t.name()).second) return;
+  report(FindingKind::Annotation, "annotation names " + names + ", completed by " + t.ident(),
+         "the annotation on " + o.describe() + " names " + names + " as what ends its waits, but " + op +
+             " was called by " + t.ident() + ", which is none of them: a wait-for graph built on it is wrong.\n" +
+             (t.workqueue.empty() ? "" : "Workqueue: " + t.workqueue + "\n") + "Call Trace:\n" + t.call_trace());
+}
+
+void Runtime::set_deadlock_reported(uint64_t since_ns) {
+  deadlock_reported_ = true;
+  deadlock_time_ns_ = std::min(deadlock_time_ns_, since_ns);
+}
+
+void Runtime::schedule_debug(const char* how) {
+  Thread& t = *current_;
+  const char* frame = t.frames.empty() ? "(no frame)" : t.frames.back();
+  if (!reported_sites_.insert(std::string("sched ") + how + " " + frame + " " + t.name()).second) return;
+  // schedule() runs __schedule with preemption disabled: the count printed includes that.
+  char count[16];
+  std::snprintf(count, sizeof count, "0x%08x", static_cast<unsigned>(t.preempt_count + 1));
+  report(FindingKind::Bug, "BUG: scheduling while atomic: " + t.name() + "/" + std::to_string(t.pid) + "/" + count,
+         lockdep_.held_locks_text(t) + "CPU: 0 PID: " + std::to_string(t.pid) + " Comm: " + t.name() +
+             "\nCall Trace:\n __schedule_bug\n __schedule\n schedule\n " + how + "\n" + t.call_trace());
+}
+
 std::string Runtime::format_event(const TraceEvent& e) const {
   std::string s = "[" + format_time(e.t_ns) + "] ";
   if (e.pid > 0) {
@@ -413,7 +453,7 @@ SimResult Runtime::run(std::function<void()> main) {
   // Safety net: the ticker should keep SimGrid from ever declaring its own global deadlock.
   sg4::Engine::on_deadlock_cb([this] {
     report(FindingKind::Deadlock, "deadlock: SimGrid found no runnable actor and no pending event");
-    set_deadlock_reported();
+    set_deadlock_reported(now_ns());
   });
   SimResult res;
   double until = 0;
@@ -425,7 +465,7 @@ SimResult Runtime::run(std::function<void()> main) {
     if (user_threads_alive_ == 0) break;
     if (budget_exceeded_ || stop_requested_) break;
     if (deadlock_reported_ && cfg_.stop_on_deadlock) {
-      if (deadlock_time_ns_ == 0) deadlock_time_ns_ = now_ns();
+      // Once the hung-task watchdog has seen the stuck threads too, as on a real machine.
       const double wait = cfg_.hung_task_timeout_secs > 0 ? cfg_.hung_task_timeout_secs + interval : 0;
       if (now_ns() >= deadlock_time_ns_ + static_cast<uint64_t>(wait * 1e9)) break;
     }
@@ -540,6 +580,7 @@ void might_sleep(const char* where) {
 void msleep(unsigned ms) {
   Runtime& rt = Runtime::get();
   might_sleep("msleep");
+  if (rt.current().preempt_count > 0) rt.schedule_debug("msleep");
   // msleep sleeps at least msecs_to_jiffies(ms) + 1 jiffies, as in kernel/time/timer.c.
   const double hz = rt.config().hz;
   const double jiffies = std::ceil(ms * hz / 1000.0) + 1;
@@ -559,6 +600,7 @@ void udelay_sim(double seconds) {
 
 void schedule() {
   Runtime& rt = Runtime::get();
+  if (rt.current().preempt_count > 0) rt.schedule_debug("schedule");
   rt.event("schedule");
   rt.yield();
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -20,6 +21,7 @@
 namespace sim {
 
 class TimerBase;
+class Holder;
 struct EngineHandle;
 }  // namespace sim
 namespace simgrid::s4u {
@@ -86,6 +88,16 @@ class Runtime {
   uint64_t register_object(WaitObject* o);
   void unregister_object(uint64_t id);
   const WaitObject* object_by_id(uint64_t id) const;
+  // Holders that something refers to (WaitingFor, a part of another holder).
+  uint64_t register_holder(const Holder* h);
+  void unregister_holder(uint64_t id);
+  const Holder* holder_by_id(uint64_t id) const;
+
+  // An annotated signal (complete, up, ...) on `o` by `t`, who is not among `names`.
+  void report_annotation(const WaitObject& o, const Thread& t, const char* op, const std::string& names);
+  // __schedule_bug: the current thread gives up the CPU (blocks, sleeps, yields) in atomic
+  // context. Reported, and the thread goes on as the kernel's does.
+  void schedule_debug(const char* how);
 
   // Activity outside threads (I/O in flight on a simulated device): while any is pending the
   // system is not stalled even if every thread is blocked.
@@ -100,7 +112,9 @@ class Runtime {
   uint64_t timers_armed() const;
   uint64_t activities() const { return activities_; }
   bool deadlock_reported() const { return deadlock_reported_; }
-  void set_deadlock_reported() { deadlock_reported_ = true; }
+  // `since_ns`: when the reported wait began, which is when the hung-task watchdog's clock
+  // started too; the run stops once that watchdog has had its say.
+  void set_deadlock_reported(uint64_t since_ns);
   std::string format_event(const TraceEvent& e) const;
   void thread_main(Thread& t);  // body wrapper run by each actor
 
@@ -130,6 +144,8 @@ class Runtime {
   Thread* current_ = nullptr;
   std::unique_ptr<TimerBase> timers_;
   std::unordered_map<uint64_t, WaitObject*> objects_;
+  std::unordered_map<uint64_t, const Holder*> holders_;
+  std::set<std::string> reported_sites_;  // annotation and scheduling-while-atomic sites
   uint64_t next_object_id_ = 1;
   uint64_t activities_ = 0;
   uint64_t events_ = 0;
@@ -137,7 +153,7 @@ class Runtime {
   int user_threads_alive_ = 0;
   bool budget_exceeded_ = false;
   bool deadlock_reported_ = false;
-  uint64_t deadlock_time_ns_ = 0;
+  uint64_t deadlock_time_ns_ = UINT64_MAX;
   std::vector<Finding> findings_;
   std::vector<std::string> notes_;
   std::vector<std::string> dmesg_;

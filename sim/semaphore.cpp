@@ -55,6 +55,7 @@ bool Semaphore::down_timeout(uint64_t jiffies) {
 
 void Semaphore::up() {
   Runtime& rt = Runtime::get();
+  check_annotation("up");
   if (waiters_.empty()) {
     count_++;
   } else {

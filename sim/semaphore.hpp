@@ -1,6 +1,6 @@
 // struct semaphore: a counting semaphore with FIFO waiters. down() sleeps in D state. Who will
 // up() it is not knowable from the code at the wait, so deadlock cycles through a semaphore
-// need an add_signaler() annotation.
+// need an add_signaler() annotation (checked at each up()).
 #pragma once
 
 #include <deque>

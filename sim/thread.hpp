@@ -40,6 +40,9 @@ struct HeldLock {
 
 struct ThreadImpl;  // SimGrid side, private to sim/
 
+// SOFTIRQ_OFFSET of include/linux/preempt.h: what serving a softirq adds to preempt_count.
+constexpr int kSoftirqOffset = 0x100;
+
 class Thread : public WaitObject {
  public:
   Thread(int pid, std::string name, ThreadKind kind);
@@ -65,12 +68,23 @@ class Thread : public WaitObject {
   bool sigpending = false;
 
   std::vector<HeldLock> held;
-  int preempt_count = 0;                 // atomic context depth (spinlocks, softirq)
+  // The kernel's preempt_count: spinning locks held (one each), plus kSoftirqOffset while a
+  // softirq (timer, I/O completion) runs. Non-zero is atomic context.
+  int preempt_count = 0;
   std::string workqueue;                 // "dm-era do_work" while a worker runs an item
   std::vector<const char*> oops_frames;  // frames when an exception escaped
 
+  // What the thread's WaitingFor scopes say its sleep waits for (innermost last).
+  struct WaitsFor {
+    uint64_t id;      // a Holder's id, or an object's
+    const char* why;  // for an object
+    bool holder;
+  };
+  std::vector<WaitsFor> waits_for;
+
   // Joining: waiting on a thread ends when it exits.
   void releasers(const Thread& waiter, std::vector<Releaser>& out) const override;
+  const Thread* as_thread() const override { return this; }
   std::vector<Thread*> joiners;
 
   std::string call_trace(const std::string& indent = " ") const;  // innermost first

@@ -69,13 +69,13 @@ void TimerBase::softirq_main() {
       queue_.erase(queue_.begin());
       t->pending_ = false;
       t->running_ = true;
-      self.preempt_count++;  // softirq context is atomic
+      self.preempt_count += kSoftirqOffset;  // softirq context is atomic
       {
         KFRAME_NAMED("call_timer_fn");
         rt_.event("timer_fire", t);
         t->function(t);
       }
-      self.preempt_count--;
+      self.preempt_count -= kSoftirqOffset;
       t->running_ = false;
       for (Thread* w : t->sync_waiters_) rt_.unpark(*w);
       t->sync_waiters_.clear();
@@ -121,6 +121,7 @@ bool del_timer_sync(TimerList* t) {
 void schedule_timeout_uninterruptible(uint64_t j) {
   Runtime& rt = Runtime::get();
   might_sleep("schedule_timeout");
+  if (rt.current().preempt_count > 0) rt.schedule_debug("schedule_timeout");
   rt.sleep_for(static_cast<double>(j) / rt.config().hz);
 }
 

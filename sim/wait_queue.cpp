@@ -32,6 +32,7 @@ void WaitQueueHead::finish_wait(Entry& e) {
 
 void WaitQueueHead::wake_up() {
   Runtime& rt = Runtime::get();
+  check_annotation("wake_up");
   std::vector<Entry*> woken;
   woken.swap(entries_);
   for (Entry* e : woken) {

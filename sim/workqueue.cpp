@@ -70,6 +70,9 @@ bool Workqueue::queue(WorkStruct* w) {
     rt.preempt_point("queue_work");
     return false;
   }
+  // An idle item annotated with who restarts it (a stopped worker) is restarted now; the
+  // annotation says nothing about a running item (WorkStruct::releasers ignores it then).
+  if (!w->running()) w->check_annotation("queue_work");
   w->pending_ = true;
   insert(w);
   rt.preempt_point("queue_work");

@@ -40,6 +40,7 @@ struct rpc {
   void* arg = nullptr;
   int result = 0;
   sim::Completion complete{"rpc->complete"};
+  sim::Holder where;  // on e->rpc_calls until process_rpc_calls completes it
 };
 
 struct era {
@@ -198,6 +199,7 @@ void era::do_work() {
 }
 
 void defer_bio(era* e, Bio* bio) {
+  bio->where.set(e->worker, "on era->deferred_bios, for do_work");
   sim::spin_lock(&e->deferred_lock);
   e->deferred_bios.push_back(bio);
   sim::spin_unlock(&e->deferred_lock);
@@ -209,11 +211,12 @@ int perform_rpc(era* e, rpc* c) {
   KFRAME();
   c->result = 0;
   sim::reinit_completion(&c->complete);
-  c->complete.add_signaler(e->worker, "completed by do_work (process_rpc_calls)");
+  c->where.set(e->worker, "on era->rpc_calls, for do_work");
   sim::spin_lock(&e->rpc_lock);
   e->rpc_calls.push_front(c);  // list_add: newest first
   sim::spin_unlock(&e->rpc_lock);
   wake_worker(e);
+  sim::WaitingFor wf(c->where);
   sim::wait_for_completion(&c->complete);
   return c->result;
 }

@@ -23,6 +23,7 @@ DmBufioClient::~DmBufioClient() {
   KFRAME_NAMED("dm_bufio_client_destroy");
   // drop_buffers: dirty buffers are written back (asynchronously, no flush), then freed.
   write_dirty_buffers_async();
+  sim::WaitingFor wf(writes_where_);
   sim::wait_event(io_wait_, [this] { return writes_in_flight_ == 0; });
   for (auto& [blk, b] : buffers_)
     if (b->hold_count)
@@ -45,6 +46,7 @@ void DmBufioClient::touch(DmBuffer* b) {
 }
 
 void DmBufioClient::wait_io(DmBuffer* b) {
+  sim::WaitingFor wf(b->io);
   sim::wait_event(io_wait_, [b] { return !b->reading && !b->writing; });
 }
 
@@ -52,10 +54,13 @@ void DmBufioClient::submit_read(DmBuffer* b) {
   const uint32_t sectors = block_size_ / 512;
   Bio* bio = model::bio_alloc(bdev_, ReqOp::Read, model::REQ_META, b->block * sectors, sectors);
   b->reading = true;
+  b->io.clear();
+  b->io.add_part(bio->where);
   bio->end_io = [this, b](Bio* done) {
     for (uint32_t i = 0; i < done->size; i++) done->data()[i].to_bytes(b->data.data() + 512 * i);
     b->read_error = done->status == model::BLK_STS_OK ? 0 : -5;
     b->reading = false;
+    b->io.clear();
     model::bio_put(done);
     sim::wake_up(&io_wait_);
   };
@@ -75,7 +80,12 @@ void DmBufioClient::submit_write(DmBuffer* b) {
   writes_in_flight_++;
   writes_submitted_++;
   written_blocks_.push_back(b->block);
+  b->io.clear();
+  b->io.add_part(bio->where);
+  writes_where_.add_part(bio->where);
   bio->end_io = [this, b](Bio* done) {
+    b->io.clear();
+    writes_where_.drop_part(done->where);
     if (done->status != model::BLK_STS_OK) {
       b->write_error = -5;
       if (!async_write_error_) async_write_error_ = -5;
@@ -146,7 +156,10 @@ int DmBufioClient::read(uint64_t block, DmBuffer** result) {
   b->hold_count++;
   touch(b);
   sim::mutex_unlock(&lock_);
-  if (b->reading) sim::wait_event(io_wait_, [b] { return !b->reading; });
+  if (b->reading) {
+    sim::WaitingFor wf(b->io);
+    sim::wait_event(io_wait_, [b] { return !b->reading; });
+  }
   if (b->read_error) {
     const int err = b->read_error;
     release(b);
@@ -164,7 +177,10 @@ int DmBufioClient::new_buffer(uint64_t block, DmBuffer** result) {
   b->hold_count++;
   touch(b);
   sim::mutex_unlock(&lock_);
-  if (b->reading) sim::wait_event(io_wait_, [b] { return !b->reading; });
+  if (b->reading) {
+    sim::WaitingFor wf(b->io);
+    sim::wait_event(io_wait_, [b] { return !b->reading; });
+  }
   b->read_error = 0;
   *result = b;
   return 0;

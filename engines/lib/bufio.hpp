@@ -27,6 +27,7 @@ struct DmBuffer {
   int read_error = 0, write_error = 0;
   void* aux = nullptr;  // the block manager's per-buffer state
   std::list<uint64_t>::iterator lru;
+  sim::Holder io;  // the read or write in flight, for those who wait for it
 };
 
 class DmBufioClient {
@@ -82,6 +83,7 @@ class DmBufioClient {
   std::list<uint64_t> lru_;  // front: least recently used
   sim::Mutex lock_;          // dm_bufio_lock
   sim::WaitQueueHead io_wait_;
+  sim::Holder writes_where_;  // every write in flight, for the final wait
   size_t cache_limit_ = 1024;
   int async_write_error_ = 0;
   uint64_t writes_in_flight_ = 0;

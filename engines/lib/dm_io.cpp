@@ -28,6 +28,9 @@ int dm_io(const DmIoRequest& req, const std::vector<DmIoRegion>& where, unsigned
   sim::Completion done("dm_io->wait");
   const bool sync = !req.notify;
   if (sync) io->wait = &done;
+  sim::Holder sync_where;  // a synchronous caller waits for every region's bio
+  sim::Holder* follows = sync ? &sync_where : req.where;
+  if (follows) follows->clear();
   for (unsigned i = 0; i < where.size(); i++) {
     const DmIoRegion& r = where[i];
     if (r.count == 0 && !(req.flags & model::REQ_PREFLUSH)) continue;
@@ -37,6 +40,7 @@ int dm_io(const DmIoRequest& req, const std::vector<DmIoRegion>& where, unsigned
       bio->buf_off = req.offset;
     }
     io->count++;
+    if (follows) follows->add_part(bio->where);
     bio->end_io = [io, i](model::Bio* b) {
       const bool err = b->status != model::BLK_STS_OK;
       model::bio_put(b);
@@ -49,6 +53,7 @@ int dm_io(const DmIoRequest& req, const std::vector<DmIoRegion>& where, unsigned
     return 0;
   }
   dec_count(io, 0, false);
+  sim::WaitingFor wf(sync_where);
   sim::wait_for_completion(&done);
   const unsigned long bits = io->error_bits;
   delete io;

@@ -10,6 +10,7 @@
 
 #include "model/bio.hpp"
 #include "model/block_device.hpp"
+#include "sim/wait_object.hpp"
 
 namespace engines {
 
@@ -28,6 +29,9 @@ struct DmIoRequest {
   uint32_t offset = 0;
   // Set for an asynchronous request; `error_bits` has bit i set when region i failed.
   std::function<void(unsigned long error_bits)> notify;
+  // For an asynchronous request: made to follow the request's bios, for whoever waits for the
+  // notification (a kcopyd job).
+  sim::Holder* where = nullptr;
 };
 
 // Returns 0, or -EIO for a synchronous request with a failed region (see *error_bits).

@@ -21,6 +21,8 @@ struct DmKcopydClient::Job {
   sim::Atomic sub_jobs{0};
   unsigned in_flight = 0;
   std::vector<std::unique_ptr<Job>> subs;
+  // On a job list (kcopyd's worker), in dm-io (its bios), or split (its sub-jobs).
+  sim::Holder where;
 };
 
 DmKcopydClient::DmKcopydClient(DmKcopydThrottle* throttle, uint32_t sub_job_size)
@@ -32,6 +34,7 @@ DmKcopydClient::DmKcopydClient(DmKcopydThrottle* throttle, uint32_t sub_job_size
 
 DmKcopydClient::~DmKcopydClient() {
   KFRAME_NAMED("dm_kcopyd_client_destroy");
+  sim::WaitingFor wf(jobs_where_);
   sim::wait_event(destroyq_, [this] { return sim::atomic_read(&nr_jobs_) == 0; });
   BUG_ON(!callback_jobs_.empty() || !complete_jobs_.empty() || !io_jobs_.empty() || !pages_jobs_.empty());
   sim::destroy_workqueue(wq_);
@@ -39,6 +42,7 @@ DmKcopydClient::~DmKcopydClient() {
 
 void DmKcopydClient::push(std::deque<Job*>& list, Job* job) {
   unsigned long flags;
+  job->where.set(kcopyd_work_, "on kcopyd's job lists, for do_work");
   sim::spin_lock_irqsave(&job_lock_, flags);
   list.push_back(job);
   sim::spin_unlock_irqrestore(&job_lock_, flags);
@@ -94,6 +98,7 @@ void DmKcopydClient::copy(const DmIoRegion& from, const std::vector<DmIoRegion>&
   job->dests = dests;
   job->fn = std::move(fn);
   job->master = job;
+  jobs_where_.add_part(job->where);
   if (from.bdev) {
     job->source = from;
     job->op = model::ReqOp::Read;
@@ -132,12 +137,14 @@ void DmKcopydClient::split_job(Job* master) {
   sim::atomic_inc(&nr_jobs_);
   master->lock = new sim::Mutex("job->lock");
   sim::atomic_set(&master->sub_jobs, kSplitCount);
+  master->where.clear();  // wherever its sub-jobs are
   for (unsigned i = 0; i < kSplitCount; i++) {
     auto sub = std::make_unique<Job>();
     sub->kc = this;
     sub->master = master;
     Job* s = sub.get();
     master->subs.push_back(std::move(sub));
+    master->where.add_part(s->where);
     segment_complete(s, 0, 0);
   }
 }
@@ -184,6 +191,7 @@ int DmKcopydClient::run_complete_job(Job* job) {
   const unsigned long write_err = job->write_err;
   KcopydNotifyFn fn = std::move(job->fn);
   if (job == job->master) {
+    jobs_where_.drop_part(job->where);
     delete job->lock;
     delete job;
   }
@@ -230,6 +238,7 @@ int DmKcopydClient::run_io_job(Job* job) {
   req.op = job->op;
   req.buf = job->pages;
   req.notify = [this, job](unsigned long error) { complete_io(job, error); };
+  req.where = &job->where;
   if (job->op == model::ReqOp::Read) return dm_io(req, {job->source});
   if (job->op == model::ReqOp::Write && !job->pages)
     req.buf = std::make_shared<model::SectorBuffer>(job->source.count);  // the zero page

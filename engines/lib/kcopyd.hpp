@@ -45,6 +45,9 @@ class DmKcopydClient {
   void zero(const std::vector<DmIoRegion>& dests, unsigned flags, KcopydNotifyFn fn);
 
   uint32_t sub_job_size() const { return sub_job_size_; }
+  // Where every job not yet notified is: a caller sleeping until its notify function runs
+  // waits for these (sim::WaitingFor).
+  const sim::Holder& jobs() const { return jobs_where_; }
   // For tests and benchmarks: sub-jobs dispatched, and the most I/O jobs in flight at once for
   // any one master job.
   uint64_t sub_jobs_dispatched() const { return sub_jobs_dispatched_; }
@@ -72,6 +75,7 @@ class DmKcopydClient {
   sim::Workqueue* wq_;
   sim::WorkStruct kcopyd_work_;
   sim::WaitQueueHead destroyq_{"kc->destroyq"};
+  sim::Holder jobs_where_;
   sim::Atomic nr_jobs_{0};
   uint64_t sub_jobs_dispatched_ = 0;
   unsigned max_in_flight_per_job_ = 0;

@@ -83,9 +83,21 @@ void MappedDevice::submit(Bio* bio) {
   put_live_table(srcu_idx);
 }
 
+void MappedDevice::set_deferred_where(Bio* bio) {
+  if (test_flag(DMF_BLOCK_IO_FOR_SUSPEND))
+    bio->where.set(suspend_lock, "parked on md->deferred until dm_resume, which takes md->suspend_lock");
+  else
+    bio->where.set(work_, "on md->deferred, for dm_wq_work");
+}
+
+void MappedDevice::retarget_deferred() {
+  for (Bio* bio : deferred_) set_deferred_where(bio);
+}
+
 void MappedDevice::queue_io(Bio* bio) {
   unsigned long flags;
   sim::spin_lock_irqsave(&deferred_lock, flags);
+  set_deferred_where(bio);
   deferred_.push_back(bio);
   sim::spin_unlock_irqrestore(&deferred_lock, flags);
   sim::queue_work(wq_, &work_);
@@ -110,6 +122,9 @@ void MappedDevice::split_and_process_bio(DmTable* map, Bio* bio) {
   KFRAME_NAMED("dm_split_and_process_bio");
   auto* io = new DmIo{this, bio, 1, BLK_STS_OK};
   start_io_acct();
+  // The bio is now wherever its clones are.
+  bio->where.clear();
+  in_flight_where_.add_part(bio->where);
   if (bio->flags & REQ_PREFLUSH) {
     // __send_empty_flush: num_flush_bios empty flushes to every target; the data part, if
     // any, is resubmitted once they have all completed.
@@ -121,6 +136,7 @@ void MappedDevice::split_and_process_bio(DmTable* map, Bio* bio) {
         clone->sector = 0;
         clone->size = 0;
         io->io_count++;
+        bio->where.add_part(clone->where);
         DmIoOps::map_bio(t.get(), clone, io);
       }
     }
@@ -152,6 +168,7 @@ void MappedDevice::split_and_process_bio(DmTable* map, Bio* bio) {
         clone->size = len;
         clone->buf_off = off;
         io->io_count++;
+        bio->where.add_part(clone->where);
         DmIoOps::map_bio(ti, clone, io);
       }
       sector += len;
@@ -216,11 +233,13 @@ void DmIoOps::complete(DmIo* io) {
   Bio* bio = io->orig;
   BlkStatus st = io->status;
   delete io;
+  md->in_flight_where_.drop_part(bio->where);
   md->end_io_acct();
   if (st == BLK_STS_DM_REQUEUE) {
     if (md->noflush_suspending()) {
       // Pushed back: replayed after resume, possibly against a new table.
       sim::spin_lock(&md->deferred_lock);
+      md->set_deferred_where(bio);
       md->deferred_.push_front(bio);
       sim::spin_unlock(&md->deferred_lock);
       return;
@@ -238,7 +257,9 @@ void DmIoOps::complete(DmIo* io) {
 
 int MappedDevice::wait_for_completion() {
   KFRAME_NAMED("dm_wait_for_completion");
-  // Userspace suspends wait interruptibly (TASK_INTERRUPTIBLE): a signal ends the wait.
+  // Userspace suspends wait interruptibly (TASK_INTERRUPTIBLE) for the bios in flight: a
+  // signal ends the wait.
+  sim::WaitingFor wf(in_flight_where_);
   return sim::wait_event_interruptible(wait_, [this] { return in_flight_ == 0; }) ? -4 /* -EINTR */ : 0;
 }
 
@@ -255,6 +276,7 @@ int MappedDevice::suspend(bool noflush) {
     if (noflush) set_flag(DMF_NOFLUSH_SUSPENDING);
     if (map) map->presuspend_targets();
     set_flag(DMF_BLOCK_IO_FOR_SUSPEND);
+    retarget_deferred();
     // Waits for every bio inside dm_submit_bio and every other reader of the live table.
     if (map) sim::synchronize_srcu(&io_barrier);
     sim::flush_workqueue(wq_);
@@ -320,6 +342,7 @@ int MappedDevice::resume() {
 
 void MappedDevice::dm_queue_flush() {
   clear_flag(DMF_BLOCK_IO_FOR_SUSPEND);
+  retarget_deferred();
   sim::queue_work(wq_, &work_);
 }
 

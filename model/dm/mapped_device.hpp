@@ -56,6 +56,9 @@ class MappedDevice : public BlockDevice {
  private:
   friend struct DmIoOps;
   void queue_io(Bio* bio);
+  // Where a bio on md->deferred waits: for dm_wq_work, or while suspended for dm_resume.
+  void set_deferred_where(Bio* bio);
+  void retarget_deferred();
   void dm_wq_work();
   void split_and_process_bio(DmTable* map, Bio* bio);
   void start_io_acct();
@@ -73,6 +76,7 @@ class MappedDevice : public BlockDevice {
   sim::WorkStruct work_;
   sim::WaitQueueHead wait_;
   uint64_t in_flight_ = 0;
+  sim::Holder in_flight_where_;  // the bios counted in in_flight_, for dm_wait_for_completion
   uint64_t event_nr_ = 0;
 };
 

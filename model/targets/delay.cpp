@@ -150,6 +150,7 @@ int delay_map(DmTarget* ti, Bio* bio) {
     return DM_MAPIO_REMAPPED;
   }
   c->ops++;
+  bio->where.set(dc->delay_timer, "on dc->delayed_bios, until the delay timer queues kdelayd");
   dc->delayed_bios.push_back({bio, c, expires});
   sim::mutex_unlock(&dc->delayed_bios_lock);
   queue_timeout(dc, expires);

@@ -46,10 +46,10 @@ TEST_CASE("two processes running the same scenario and seed write byte-identical
   std::string json[2], trace[2], report[2], out[2];
   for (int i = 0; i < 2; i++) {
     const std::string n = std::to_string(i);
-    const Ran r = run_dmsim({"run", file, "--seed", "5", "--knob", "era.leak_writesets", "--json",
-                             dir.path + "/r" + n + ".json", "--trace", dir.path + "/t" + n + ".txt", "--report",
-                             dir.path + "/rep" + n},
-                            120);
+    const Ran r =
+        run_dmsim({"run", file, "--seed", "5", "--knob", "era.leak_writesets", "--json", dir.path + "/r" + n + ".json",
+                   "--trace", dir.path + "/t" + n + ".txt", "--report", dir.path + "/rep" + n},
+                  120);
     INFO(r.err);
     REQUIRE(r.code == 1);  // the leak knob is found
     json[i] = slurp(dir.path + "/r" + n + ".json");

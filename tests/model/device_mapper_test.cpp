@@ -473,3 +473,59 @@ TEST_CASE("a table error names its errno and dmsetup prints the C library's text
   REQUIRE(r.dmesg[0].find("device-mapper: table: 253:0: test-hooks: not a block device (-ENOTBLK)") !=
           std::string::npos);
 }
+
+TEST_CASE("a thread in submit_bio_wait on a dm device waits for the disk its clone is queued on") {
+  SimResult r = run_world([](World& w) {
+    disk(w, "sda", 1 << 16, true, "hdd");
+    w.dm().create("dev", "0 65536 linear /dev/sda 0");
+    BlockDevice* dev = w.lookup("/dev/mapper/dev");
+    sim::kthread_run([dev] { blk_write(dev, 0, 8); }, "writer");
+    sim::msleep(1);
+    note(wait_edges_from("writer"));
+  });
+  REQUIRE_CLEAN(r);
+  REQUIRE(r.notes.size() == 1);
+  INFO(r.notes[0]);
+  REQUIRE(r.notes[0].find("writer:") == 0);
+  REQUIRE(r.notes[0].find(" -> completion submit_bio_wait (wait_for_completion)\n"
+                          "completion submit_bio_wait -> disk sda (in flight on the disk)\n"
+                          "disk sda -> irq/sda:") != std::string::npos);
+}
+
+TEST_CASE(
+    "a write parked on a suspended device waits for dm_resume: a resumer stuck on the writer's lock is a "
+    "deadlock") {
+  SimResult r = run_world([](World& w) {
+    disk(w, "sda", 1 << 16);
+    DmControl& dm = w.dm();
+    dm.create("dev", "0 65536 linear /dev/sda 0");
+    MappedDevice* md = dm.device("dev");
+    BlockDevice* dev = w.lookup("/dev/mapper/dev");
+    auto* l = new sim::Mutex("fs->lock");
+    dm.suspend("dev");
+    sim::kthread_run(
+        [dev, l] {
+          KFRAME_NAMED("fs_writeback");
+          sim::mutex_lock(l);
+          blk_write(dev, 0, 8);  // parked until the device is resumed
+          sim::mutex_unlock(l);
+        },
+        "writer");
+    sim::msleep(10);
+    // What a resume whose preresume needs the writer's lock looks like from the locks' side.
+    sim::kthread_run(
+        [md, l] {
+          KFRAME_NAMED("do_resume");
+          sim::mutex_lock(&md->suspend_lock);
+          sim::mutex_lock(l);
+        },
+        "resumer");
+    sim::msleep(200000);  // keeps the system running: never a total stall
+  });
+  INFO(all_text(r));
+  const Finding* f =
+      finding(r, FindingKind::Deadlock, " -> completion submit_bio_wait -> mutex md->suspend_lock -> resumer:");
+  REQUIRE(f);
+  REQUIRE(f->title.find("-> mutex fs->lock -> writer:") != std::string::npos);
+  REQUIRE(f->text.find("parked on md->deferred until dm_resume, which takes md->suspend_lock") != std::string::npos);
+}

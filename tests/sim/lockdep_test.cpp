@@ -118,3 +118,42 @@ TEST_CASE("mutex_lock_nested with a subclass is not recursive locking") {
   });
   REQUIRE_CLEAN(r);
 }
+
+TEST_CASE("lockdep keeps recording dependencies after a recursive-locking report, so a later inversion is found") {
+  SimResult r = run([] {
+    // Two instances of one class: taking the second while holding the first is reported as AA
+    // (no nesting annotation), and the thread goes on.
+    auto* c1 = new Mutex("c1->lock", "client->lock");
+    auto* c2 = new Mutex("c2->lock", "client->lock");
+    auto* x = new Mutex("X");
+    auto* y = new Mutex("Y");
+    {
+      KFRAME_NAMED("path_aa");
+      mutex_lock(c1);
+      mutex_lock(x);
+      mutex_lock(c2);  // AA on client->lock; also X -> client->lock
+      mutex_unlock(c2);
+      mutex_unlock(x);
+      mutex_unlock(c1);
+    }
+    {
+      KFRAME_NAMED("path_two");
+      mutex_lock(c1);
+      mutex_lock(y);  // client->lock -> Y
+      mutex_unlock(y);
+      mutex_unlock(c1);
+    }
+    {
+      KFRAME_NAMED("path_three");
+      mutex_lock(y);
+      mutex_lock(x);  // Y -> X closes X -> client->lock -> Y
+      mutex_unlock(x);
+      mutex_unlock(y);
+    }
+  });
+  INFO(all_text(r));
+  REQUIRE(finding(r, FindingKind::RecursiveLocking, "main:1 takes c2->lock twice"));
+  const Finding* f = finding(r, FindingKind::LockOrder, "main:1 takes (X) while holding (Y)");
+  REQUIRE(f);
+  REQUIRE(f->text.find("main:1 took (client->lock) holding (X), at:\n     path_aa") != std::string::npos);
+}

@@ -8,7 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "sim/deadlock_detector.hpp"
 #include "sim/kernel.hpp"
+#include "sim/runtime.hpp"
 #include "sim/simulation.hpp"
 
 namespace simtest {
@@ -46,6 +48,30 @@ inline const sim::Finding* finding(const SimResult& r, FindingKind kind, const s
   for (const auto& f : r.findings)
     if (f.kind == kind && f.title.find(words) != std::string::npos) return &f;
   return nullptr;
+}
+
+// Called inside a simulation: the wait-for graph's edges reachable from the blocked thread
+// named `name`, one "from -> to (why)" per line: what the deadlock detector believes can end
+// that thread's wait, right now.
+inline std::string wait_edges_from(const std::string& name) {
+  const sim::WaitForGraph g = sim::build_wait_for_graph(sim::Runtime::get());
+  std::vector<size_t> todo;
+  for (size_t i = 0; i < g.nodes.size(); i++)
+    if (g.nodes[i].thread && g.nodes[i].thread->name() == name) todo.push_back(i);
+  std::vector<bool> seen(g.nodes.size());
+  std::string s;
+  while (!todo.empty()) {
+    const size_t n = todo.front();
+    todo.erase(todo.begin());
+    if (seen[n]) continue;
+    seen[n] = true;
+    for (const auto& e : g.edges) {
+      if (e.from != n) continue;
+      s += g.label(e.from) + " -> " + g.label(e.to) + " (" + e.why + ")\n";
+      todo.push_back(e.to);
+    }
+  }
+  return s;
 }
 
 }  // namespace simtest

@@ -85,7 +85,7 @@ TEST_CASE("a spinlock serialises its holders") {
             for (int k = 0; k < 100; k++) {
               spin_lock(l);
               int v = *counter;
-              schedule();  // another thread runs here, but cannot enter
+              udelay_sim(1e-6);  // other CPUs run meanwhile (a busy-wait), but cannot enter
               *counter = v + 1;
               spin_unlock(l);
             }
@@ -96,4 +96,47 @@ TEST_CASE("a spinlock serialises its holders") {
   });
   REQUIRE_CLEAN(r);
   REQUIRE(r.notes == Notes{"300"});
+}
+
+TEST_CASE("schedule() while holding a spinlock is a BUG: scheduling while atomic, as __schedule_bug prints it") {
+  SimResult r = run(
+      [] {
+        auto* l = new Spinlock("s->lock");
+        KFRAME_NAMED("snapshot_map");
+        spin_lock(l);
+        schedule();
+        spin_unlock(l);
+      },
+      rt_config(false));
+  INFO(all_text(r));
+  // One spinlock (1) plus schedule()'s own preempt_disable (1).
+  const Finding* f = finding(r, FindingKind::Bug, "BUG: scheduling while atomic: main/1/0x00000002");
+  REQUIRE(f);
+  REQUIRE(f->text.find("1 lock held by main/1:") != std::string::npos);
+  REQUIRE(f->text.find("schedule\n snapshot_map\n") != std::string::npos);
+  REQUIRE(r.status == RunStatus::Completed);  // the kernel prints it and goes on
+}
+
+TEST_CASE("blocking on a contended mutex under a spinlock is reported by might_sleep and again when it schedules") {
+  SimResult r = run(
+      [] {
+        auto* l = new Spinlock("s->lock");
+        auto* m = new Mutex("m");
+        kthread_run(
+            [m] {
+              mutex_lock(m);
+              msleep(10);
+              mutex_unlock(m);
+            },
+            "holder");
+        msleep(1);
+        spin_lock(l);
+        mutex_lock(m);
+        mutex_unlock(m);
+        spin_unlock(l);
+      },
+      rt_config(false));
+  INFO(all_text(r));
+  REQUIRE(finding(r, FindingKind::AtomicSleep, "BUG: sleeping function called from invalid context at mutex_lock"));
+  REQUIRE(finding(r, FindingKind::Bug, "BUG: scheduling while atomic: main/1/0x00000002"));
 }

@@ -60,6 +60,9 @@ TEST_CASE("sleeping in a timer callback is a BUG: softirq context is atomic") {
   const Finding* f = finding(r, FindingKind::AtomicSleep, "at msleep (ksoftirqd/0");
   REQUIRE(f);
   REQUIRE(f->text.find("bad_timer_fn") != std::string::npos);
+  REQUIRE(f->text.find("preempt_count: 100, expected: 0") != std::string::npos);
+  // And the sleep itself schedules in softirq context (SOFTIRQ_OFFSET plus schedule's own).
+  REQUIRE(finding(r, FindingKind::Bug, "BUG: scheduling while atomic: ksoftirqd/0/2/0x00000101"));
 }
 
 TEST_CASE("del_timer_sync on a pending timer cancels it and says it was pending") {

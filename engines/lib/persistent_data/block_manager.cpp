@@ -74,6 +74,7 @@ struct DmBlockManager::Aux {
   const DmBlockValidator* validator = nullptr;
   bool write_locked = false;
   std::vector<sim::Thread*> holders;  // the threads holding the block lock
+  sim::Holder lockers;                // the same, for those who wait for the lock
 };
 
 DmBlockManager::DmBlockManager(model::BlockDevice* bdev, unsigned block_size, unsigned max_held_per_thread)
@@ -127,8 +128,13 @@ int DmBlockManager::lock(DmBlock* b, bool write) {
     return kEINVAL;
   }
   // At most four readers; a writer is alone.
-  sim::wait_event(lock_wait_, [&] { return write ? a->holders.empty() : (!a->write_locked && a->holders.size() < 4); });
+  {
+    sim::WaitingFor wf(a->lockers);
+    sim::wait_event(lock_wait_,
+                    [&] { return write ? a->holders.empty() : (!a->write_locked && a->holders.size() < 4); });
+  }
   a->holders.push_back(self);
+  a->lockers.add(*self, "holds the block lock");
   a->write_locked = write;
   return 0;
 }
@@ -205,6 +211,7 @@ void DmBlockManager::unlock(DmBlock* b) {
   if (it == a->holders.end())
     sim::bug("dm_bm_unlock: block " + std::to_string(b->block) + " is not locked by this thread");
   a->holders.erase(it);
+  a->lockers.drop(*self);
   if (a->write_locked) {
     a->write_locked = false;
     bufio_.mark_buffer_dirty(b);

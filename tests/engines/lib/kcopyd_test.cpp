@@ -171,3 +171,27 @@ TEST_CASE("dm_io writes one buffer to several regions and reports the failed one
   REQUIRE_CLEAN(r);
   REQUIRE(r.notes == Notes{"-5 bits=2 write#77@0"});
 }
+
+TEST_CASE("a caller waiting for its copy waits, in the wait-for graph, for wherever kcopyd's job is: its bios' disk") {
+  SimResult r = run_world([](World& w) {
+    Disk& src = disk(w, "sda", 1 << 16, true, "hdd");
+    Disk& dst = disk(w, "sdb", 1 << 16, true, "hdd");
+    auto* kc = new DmKcopydClient();
+    sim::kthread_run(
+        [&src, &dst, kc] {
+          sim::Completion done("copy done");
+          kc->copy({&src, 0, 8}, {{&dst, 0, 8}}, 0, [&](int, unsigned long) { sim::complete(&done); });
+          sim::WaitingFor wf(kc->jobs());
+          sim::wait_for_completion(&done);
+        },
+        "copier");
+    sim::msleep(1);
+    note(wait_edges_from("copier"));
+    sim::msleep(1000);
+    delete kc;
+  });
+  REQUIRE_CLEAN(r);
+  REQUIRE(r.notes.size() == 1);
+  INFO(r.notes[0]);
+  REQUIRE(r.notes[0].find("completion copy done -> disk sda (in flight on the disk)\n") != std::string::npos);
+}

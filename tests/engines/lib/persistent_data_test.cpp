@@ -491,3 +491,32 @@ TEST_CASE("a data space map keeps its counts in metadata blocks and reads them b
   REQUIRE_CLEAN(r);
   REQUIRE(r.notes == Notes{"metadata blocks taken: 100", "0 2 0 1 99991", "next allocation 5"});
 }
+
+TEST_CASE("a thread waiting for a block lock waits, in the wait-for graph, for the lock's holder") {
+  SimResult r = run_world([](World& w) {
+    Disk& d = meta_disk(w);
+    auto* bm = new engines::pd::DmBlockManager(&d, 4096, 16);
+    sim::kthread_run(
+        [bm] {
+          engines::pd::DmBlock* b;
+          if (bm->write_lock_zero(1, nullptr, &b)) return;
+          sim::msleep(100);
+          bm->unlock(b);
+        },
+        "holder");
+    sim::msleep(1);
+    sim::kthread_run(
+        [bm] {
+          engines::pd::DmBlock* b;
+          if (bm->write_lock_zero(1, nullptr, &b)) return;
+          bm->unlock(b);
+        },
+        "waiter");
+    sim::msleep(1);
+    note(wait_edges_from("waiter"));
+    sim::msleep(200);
+  });
+  REQUIRE_CLEAN(r);
+  REQUIRE(r.notes == Notes{"waiter:4 -> wait_queue bm->lock_wait (wait_event)\n"
+                           "wait_queue bm->lock_wait -> holder:3 (holds the block lock)\n"});
+}
