@@ -53,6 +53,9 @@ struct Explore {
   CrashPoints crash_points = CrashPoints::None;
   CrashStateMode crash_states = CrashStateMode::Durable;  // durable: every cached write lost
   uint64_t crash_state_count = 0;                         // N of all<=N / random:N
+  // z3+random:N: beside Z3's states, N seeded random ones at each crash point, for what the
+  // obligations Z3 encodes do not cover (recovery logic, metadata the checks read).
+  uint64_t also_random = 0;
   uint64_t seeds = 1;
   double preempt_rate = 0.2;            // used when seeds > 1
   std::vector<std::string> preempt_at;  // only these preemption points (empty: all)

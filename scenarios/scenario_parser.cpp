@@ -283,9 +283,12 @@ void parse_explore(Ctx& c, const YAML::Node& n, Explore& e) {
       }
       return std::stoull(s);
     };
-    if (v == "z3")
+    if (v == "z3") {
       e.crash_states = CrashStateMode::Z3;
-    else if (v == "prefix")
+    } else if (v.rfind("z3+random:", 0) == 0) {
+      e.crash_states = CrashStateMode::Z3;
+      e.also_random = number(v.substr(10));
+    } else if (v == "prefix")
       e.crash_states = CrashStateMode::Prefix;
     else if (v == "durable")
       e.crash_states = CrashStateMode::Durable;
@@ -296,7 +299,7 @@ void parse_explore(Ctx& c, const YAML::Node& n, Explore& e) {
       e.crash_states = CrashStateMode::Random;
       e.crash_state_count = number(v.substr(7));
     } else {
-      c.error(n["crash-states"].Mark(), "crash-states must be z3, all<=N, random:N, prefix or durable");
+      c.error(n["crash-states"].Mark(), "crash-states must be z3, z3+random:N, all<=N, random:N, prefix or durable");
     }
   }
   if (n["seeds"]) {

@@ -398,6 +398,10 @@ UnitResult run_exploration(const Scenario& s, uint64_t seed, const std::vector<s
             confirmed = try_state(*ch, "z3 model " + std::to_string(model + 1));
             if (!confirmed) unit.z3.unconfirmed++;
           }
+          // Random states besides: what Z3's obligations do not encode is only seen by running.
+          if (s.explore.also_random)
+            space.sample(seed * 1000003 + pi, s.explore.also_random,
+                         [&](const auto& ch) { try_state(ch, "random " + std::to_string(k++)); });
           if (proven) {
             unit.z3.ruled_out++;
           } else if (!confirmed) {

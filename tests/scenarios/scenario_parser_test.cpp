@@ -107,7 +107,7 @@ TEST_CASE("each kind of mistake is reported with file, line and column, and noth
   }
   SECTION("a bad crash-states value") {
     REQUIRE(first_error(scenario("  - power-cut\n", "explore: {crash-states: everything}\n")) ==
-            "t.yaml:7:25: crash-states must be z3, all<=N, random:N, prefix or durable");
+            "t.yaml:7:25: crash-states must be z3, z3+random:N, all<=N, random:N, prefix or durable");
   }
   SECTION("crash points without a power cut to recover from") {
     REQUIRE(first_error(scenario("  - sync\n", "explore:\n  crash-points: every-io\n"))
