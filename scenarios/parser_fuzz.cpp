@@ -38,11 +38,13 @@ const std::vector<std::string>& dictionary() {
       "name: ", "about: ", "source: ", "disks:", "steps:", "expect:", "explore:", "catalog:", "size: ", "profile: ",
       "write_cache: ", "logical_block_size: ", "initial: ", "discard: ", "discard_zeroes: ", "crash-points: ",
       "crash-states: ", "seeds: ", "knobs: ", "preempt-rate: ", "preempt-at: ", "max-crash-points: ", "knob: ",
-      "detects: ",
+      "detects: ", "run: ", "output: ", "output-file: ", "error: ", "error-file: ", "kind: ", "match: ",
+      "- run: dmsetup status x\n    output: '^0 8 linear $'\n", "detects: {kind: deadlock, match: 'srcu'}",
       // values
       "sata-ssd", "nvme", "hdd", "instant", "zero", "random", "true", "false", "512", "4096", "none", "steps",
-      "every-io", "every-flush", "z3", "prefix", "durable", "all<=", "all<=0", "random:", "random:0", "random:1",
-      "era.status_in_worker", "no-deadlock", "block-device", "deadlock", "atomic_read", "queue_work",
+      "every-io", "every-flush", "z3", "z3+random:", "z3+random:0", "prefix", "(unclosed", "[a-", "\\d+", "durable",
+      "all<=", "all<=0", "random:", "random:0", "random:1", "era.status_in_worker", "no-deadlock", "block-device",
+      "deadlock", "atomic_read", "queue_work",
       // commands
       "dmsetup create ", "dmsetup load ", "dmsetup suspend ", "dmsetup resume ", "dmsetup status ", "dmsetup message ",
       "dmsetup remove ", "dmsetup clear ", "dmsetup table ", "dmsetup info ", "--table ", "--noflush ", "--nolockfs ",
@@ -220,6 +222,8 @@ std::string limits_problem(const Scenario& s) {
   if ((e.crash_states == CrashStateMode::All || e.crash_states == CrashStateMode::Random) &&
       (e.crash_state_count < 1 || e.crash_state_count > kMaxCrashStates))
     return "crash-state count " + std::to_string(e.crash_state_count);
+  if (e.also_random > kMaxCrashStates) return "z3+random count " + std::to_string(e.also_random);
+  if (s.catalog && s.catalog->match.empty()) return "catalog without a match";
   if (e.max_crash_points < 1 || e.max_crash_points > kMaxCrashPoints)
     return "max-crash-points " + std::to_string(e.max_crash_points);
   if (!(e.preempt_rate >= 0 && e.preempt_rate <= 1)) return "preempt-rate " + std::to_string(e.preempt_rate);
