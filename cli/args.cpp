@@ -7,7 +7,7 @@
 #include <filesystem>
 
 #include "cli/cli.hpp"
-#include "scenarios/scenario.hpp"
+#include "language/scenario.hpp"
 
 namespace dmsim::cli {
 

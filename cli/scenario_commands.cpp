@@ -9,9 +9,9 @@
 
 #include "cli/cli.hpp"
 #include "engines/tools.hpp"
+#include "language/scenario.hpp"
 #include "model/knobs.hpp"
 #include "reports/report_writer.hpp"
-#include "scenarios/scenario.hpp"
 #include "verify/process_pool.hpp"
 #include "verify/results.hpp"
 #include "verify/runner.hpp"

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "cli/cli.hpp"
-#include "sim/detector_demos.hpp"
+#include "selftest/detector_demos.hpp"
 #include "sim/simulation.hpp"
 
 namespace dmsim::cli {
@@ -34,7 +34,7 @@ int cmd_selftest(const Args& in) {
   const std::string only = take_option(args, "--only", "", "selftest");
   reject_leftovers(args, "selftest");
 
-  auto demos = sim::all_detector_demos();
+  auto demos = selftest::all_detector_demos();
   int run = 0, passed = 0;
   std::printf("dmsim selftest: detector demonstrations\n\n");
   for (const auto& d : demos) {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "scenarios/scenario.hpp"
+#include "language/scenario.hpp"
 #include "verify/runner.hpp"
 
 namespace reports {

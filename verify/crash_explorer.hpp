@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "language/scenario.hpp"
 #include "model/crash_states.hpp"
-#include "scenarios/scenario.hpp"
 #include "verify/phase.hpp"
 
 namespace verify {

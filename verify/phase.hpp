@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "engines/journal.hpp"
+#include "language/scenario.hpp"
 #include "model/disk_image.hpp"
-#include "scenarios/scenario.hpp"
 #include "sim/config.hpp"
 #include "sim/result.hpp"
 #include "verify/top_io_log.hpp"

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "scenarios/scenario.hpp"
+#include "language/scenario.hpp"
 #include "sim/config.hpp"
 #include "sim/result.hpp"
 

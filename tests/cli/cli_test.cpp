@@ -2,7 +2,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "scenarios/scenario.hpp"
+#include "language/scenario.hpp"
 #include "tests/cli/cli_test_helpers.hpp"
 
 using namespace clitest;

@@ -4,7 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "engines/tools.hpp"
-#include "scenarios/scenario.hpp"
+#include "language/scenario.hpp"
 #include "verify/phase.hpp"
 #include "verify/runner.hpp"
 

@@ -1,6 +1,6 @@
 // The scenario parser under a seeded mutational fuzzer: a small deterministic campaign; the
 // benchmark-sized one is `dmsim bench fuzz-parser`.
-#include "scenarios/parser_fuzz.hpp"
+#include "bench/parser_fuzz.hpp"
 
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -8,6 +8,7 @@
 #include "engines/tools.hpp"
 
 using namespace scenarios;
+namespace fuzz = bench::fuzz;
 
 namespace {
 

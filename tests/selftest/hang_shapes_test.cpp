@@ -1,10 +1,11 @@
-// The seed's three hang shapes, built from runtime primitives alone (sim/detector_demos.cpp),
+// The seed's three hang shapes, built from runtime primitives alone (selftest/detector_demos.cpp),
 // and the detector verdicts they must produce: the exact cycle, or the misbehaviour.
-#include "sim/detector_demos.hpp"
+#include "selftest/detector_demos.hpp"
 #include "tests/sim/sim_test_helpers.hpp"
 
 using namespace simtest;
 using namespace sim;
+using namespace selftest;
 
 namespace {
 SimResult run_demo(const DetectorDemo& d) {

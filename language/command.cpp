@@ -1,4 +1,4 @@
-#include "scenarios/command.hpp"
+#include "language/command.hpp"
 
 #include <cctype>
 #include <cmath>

@@ -3,7 +3,7 @@
 
 #include <filesystem>
 
-#include "tests/scenarios/scenario_test_helpers.hpp"
+#include "tests/language/scenario_test_helpers.hpp"
 
 using namespace scenarios;
 using scenariotest::first_error;

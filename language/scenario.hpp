@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "scenarios/command.hpp"
+#include "language/command.hpp"
 
 namespace scenarios {
 

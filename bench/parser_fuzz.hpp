@@ -12,9 +12,11 @@
 #include <string>
 #include <vector>
 
-#include "scenarios/scenario.hpp"
+#include "language/scenario.hpp"
 
-namespace scenarios::fuzz {
+namespace bench::fuzz {
+
+using scenarios::Scenario;
 
 // The file name the fuzzer parses under: no ':' in it, so the message format is unambiguous.
 constexpr const char* kFuzzFile = "fuzz.yaml";
@@ -72,4 +74,4 @@ Report run(const Mutator& m, uint64_t seed, uint64_t first, uint64_t end);
 // The *.yaml regular files under `dir` (sorted), read whole; a built-in scenario when none.
 std::vector<std::string> load_corpus(const std::string& dir);
 
-}  // namespace scenarios::fuzz
+}  // namespace bench::fuzz

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "engines/tools.hpp"
-#include "scenarios/scenario.hpp"
+#include "language/scenario.hpp"
 
 namespace scenariotest {
 

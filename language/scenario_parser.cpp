@@ -16,9 +16,9 @@
 #include <sstream>
 
 #include "engines/checks.hpp"
+#include "language/scenario.hpp"
 #include "model/disk_profile.hpp"
 #include "model/knobs.hpp"
-#include "scenarios/scenario.hpp"
 #include "sim/config.hpp"
 
 namespace scenarios {

@@ -10,16 +10,16 @@
 #include "sim/config.hpp"
 #include "sim/result.hpp"
 
-namespace sim {
+namespace selftest {
 
 struct DetectorDemo {
   std::string name;
   std::string about;
-  SimConfig config;
+  sim::SimConfig config;
   std::function<void()> body;
   // Empty when the result shows what the demonstration claims, else what is wrong. It reads
   // only the findings and notes of a real run.
-  std::function<std::string(const SimResult&)> judge;
+  std::function<std::string(const sim::SimResult&)> judge;
 };
 
 // (1) dm-era: status blocked on a stopped worker under the SRCU read lock, resume with a new
@@ -39,4 +39,4 @@ DetectorDemo demo_hung_not_deadlocked();
 
 std::vector<DetectorDemo> all_detector_demos();
 
-}  // namespace sim
+}  // namespace selftest

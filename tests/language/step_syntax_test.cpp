@@ -1,5 +1,5 @@
 // Steps that assert their output, and catalog entries that name their finding precisely.
-#include "tests/scenarios/scenario_test_helpers.hpp"
+#include "tests/language/scenario_test_helpers.hpp"
 
 using namespace scenarios;
 using scenariotest::first_error;

@@ -1,11 +1,13 @@
-#include "sim/detector_demos.hpp"
+#include "selftest/detector_demos.hpp"
 
 #include <algorithm>
 #include <deque>
 
 #include "sim/kernel.hpp"
 
-namespace sim {
+namespace selftest {
+
+using namespace sim;
 
 namespace {
 
@@ -396,4 +398,4 @@ std::vector<DetectorDemo> all_detector_demos() {
           demo_hung_not_deadlocked()};
 }
 
-}  // namespace sim
+}  // namespace selftest

@@ -1,4 +1,4 @@
-#include "scenarios/parser_fuzz.hpp"
+#include "bench/parser_fuzz.hpp"
 
 #include <cxxabi.h>
 
@@ -12,10 +12,13 @@
 #include <sstream>
 #include <typeinfo>
 
-#include "scenarios/scenario.hpp"
+#include "language/scenario.hpp"
 #include "sim/wire.hpp"
 
-namespace scenarios::fuzz {
+namespace bench::fuzz {
+
+// The fuzzer judges the language from outside, in the language's own terms.
+using namespace scenarios;
 
 namespace {
 
@@ -433,4 +436,4 @@ std::vector<std::string> load_corpus(const std::string& dir) {
   return seeds;
 }
 
-}  // namespace scenarios::fuzz
+}  // namespace bench::fuzz
