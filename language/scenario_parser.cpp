@@ -19,7 +19,7 @@
 #include "language/scenario.hpp"
 #include "model/disk_profile.hpp"
 #include "model/knobs.hpp"
-#include "sim/config.hpp"
+#include "sim/preemption_point.hpp"
 
 namespace scenarios {
 

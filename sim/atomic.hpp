@@ -5,37 +5,39 @@
 
 #include <cstdint>
 
+#include "sim/preemption_point.hpp"
+
 namespace sim {
 
-void atomic_preempt_point(const char* op);
+void atomic_preempt_point(PreemptionPoint op);
 
 class Atomic {
  public:
   explicit Atomic(long v = 0) : v_(v) {}
   long read() const { return v_; }
   void set(long v) {
-    atomic_preempt_point("atomic_set");
+    atomic_preempt_point(PreemptionPoint::atomic_set);
     v_ = v;
   }
   long add_return(long d) {
-    atomic_preempt_point("atomic_add_return");
+    atomic_preempt_point(PreemptionPoint::atomic_add_return);
     v_ += d;
     return v_;
   }
   long fetch_add(long d) {
-    atomic_preempt_point("atomic_fetch_add");
+    atomic_preempt_point(PreemptionPoint::atomic_fetch_add);
     long old = v_;
     v_ += d;
     return old;
   }
   long cmpxchg(long expected, long desired) {
-    atomic_preempt_point("atomic_cmpxchg");
+    atomic_preempt_point(PreemptionPoint::atomic_cmpxchg);
     long old = v_;
     if (old == expected) v_ = desired;
     return old;
   }
   long xchg(long v) {
-    atomic_preempt_point("atomic_xchg");
+    atomic_preempt_point(PreemptionPoint::atomic_xchg);
     long old = v_;
     v_ = v;
     return old;
@@ -49,7 +51,7 @@ class Atomic {
 // after: the preemption point is after the load.
 inline long atomic_read(const Atomic* a) {
   const long v = a->read();
-  atomic_preempt_point("atomic_read");
+  atomic_preempt_point(PreemptionPoint::atomic_read);
   return v;
 }
 inline void atomic_set(Atomic* a, long v) {
@@ -88,21 +90,21 @@ inline bool test_bit(unsigned nr, const unsigned long* w) {
   return (*w >> nr) & 1UL;
 }
 inline void set_bit(unsigned nr, unsigned long* w) {
-  atomic_preempt_point("set_bit");
+  atomic_preempt_point(PreemptionPoint::set_bit);
   *w |= 1UL << nr;
 }
 inline void clear_bit(unsigned nr, unsigned long* w) {
-  atomic_preempt_point("clear_bit");
+  atomic_preempt_point(PreemptionPoint::clear_bit);
   *w &= ~(1UL << nr);
 }
 inline bool test_and_set_bit(unsigned nr, unsigned long* w) {
-  atomic_preempt_point("test_and_set_bit");
+  atomic_preempt_point(PreemptionPoint::test_and_set_bit);
   bool old = test_bit(nr, w);
   *w |= 1UL << nr;
   return old;
 }
 inline bool test_and_clear_bit(unsigned nr, unsigned long* w) {
-  atomic_preempt_point("test_and_clear_bit");
+  atomic_preempt_point(PreemptionPoint::test_and_clear_bit);
   bool old = test_bit(nr, w);
   *w &= ~(1UL << nr);
   return old;

@@ -65,7 +65,7 @@ void Completion::complete() {
     rt.unpark(*w->t);
   }
   rt.event("complete", this);
-  rt.preempt_point("complete");
+  rt.preempt_point(PreemptionPoint::complete);
 }
 
 void Completion::complete_all() {
@@ -79,7 +79,7 @@ void Completion::complete_all() {
     rt.unpark(*w->t);
   }
   rt.event("complete_all", this);
-  rt.preempt_point("complete");
+  rt.preempt_point(PreemptionPoint::complete);
 }
 
 }  // namespace sim

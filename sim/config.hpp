@@ -44,7 +44,4 @@ struct SimConfig {
   bool trace = true;
 };
 
-// The names preemption points go by (what SimConfig::preempt_only may list).
-const std::vector<std::string>& preemption_point_names();
-
 }  // namespace sim

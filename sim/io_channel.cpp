@@ -73,7 +73,7 @@ void IoChannel::completion_main() {
     }
     std::function<void()> done = std::move(completed_.front());
     completed_.pop_front();
-    rt.preempt_point("io_complete");
+    rt.preempt_point(PreemptionPoint::io_complete);
     self.preempt_count += kSoftirqOffset;  // end_io runs in softirq context (blk_done_softirq)
     done();
     self.preempt_count -= kSoftirqOffset;

@@ -10,7 +10,7 @@ void Mutex::lock_nested(unsigned subclass) {
   Runtime& rt = Runtime::get();
   Thread& t = rt.current();
   might_sleep("mutex_lock");
-  rt.preempt_point("mutex_lock");
+  rt.preempt_point(PreemptionPoint::mutex_lock);
   const uint32_t cls = subclass ? rt.intern(class_name_ + "/" + std::to_string(subclass)) : class_;
   rt.lockdep().acquire(t, cls, this, AcquireMode::Write, false);
   take(t, TaskState::Uninterruptible, "mutex_lock");
@@ -21,7 +21,7 @@ void Mutex::lock_nested(unsigned subclass) {
 bool Mutex::trylock() {
   Runtime& rt = Runtime::get();
   Thread& t = rt.current();
-  rt.preempt_point("mutex_trylock");
+  rt.preempt_point(PreemptionPoint::mutex_trylock);
   if (is_locked()) return false;
   rt.lockdep().acquire(t, class_, this, AcquireMode::Write, true);
   try_take(t);
@@ -39,7 +39,7 @@ void Mutex::unlock() {
   rt.lockdep().release(t, this);
   hand_off();
   rt.event("mutex_unlock", this);
-  rt.preempt_point("mutex_unlock");
+  rt.preempt_point(PreemptionPoint::mutex_unlock);
 }
 
 }  // namespace sim

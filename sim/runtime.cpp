@@ -69,6 +69,13 @@ Runtime::Runtime(const SimConfig& cfg)
       background_rng_(cfg.seed ^ 0xb0c6b0c6b0c6b0c6ULL),
       lockdep_(*this) {
   if (g_runtime) throw std::logic_error("SimGrid allows one engine per process: one Runtime only");
+  if (cfg.preempt_only.empty()) preempt_at_.set();
+  for (const std::string& name : cfg.preempt_only) {
+    const auto point = find_preemption_point(name);
+    // The scenario parser accepts only listed names: an unknown one here is a harness bug.
+    if (!point) throw std::logic_error("preempt_only names no preemption point: '" + name + "'");
+    preempt_at_.set(static_cast<size_t>(*point));
+  }
   g_runtime = this;
   engine_ = std::make_unique<EngineHandle>();
 }
@@ -274,13 +281,12 @@ void Runtime::check_budget() {
   report(FindingKind::Budget, "event budget exceeded: more than " + std::to_string(cfg_.event_limit) + " events");
 }
 
-void Runtime::preempt_point(const char* where) {
+void Runtime::preempt_point(PreemptionPoint point) {
   check_budget();
   if (budget_exceeded_ && current_) park(TaskState::Sleeping, nullptr, "budget");
   if (!explorer_.enabled() || !current_) return;
-  if (!cfg_.preempt_only.empty() &&
-      std::find(cfg_.preempt_only.begin(), cfg_.preempt_only.end(), where) == cfg_.preempt_only.end())
-    return;
+  if (!preempt_at_[static_cast<size_t>(point)]) return;
+  const char* where = preemption_point_name(point);
   const PreemptDecision d = explorer_.decide();
   switch (d.action) {
     case PreemptAction::None:
@@ -294,42 +300,6 @@ void Runtime::preempt_point(const char* where) {
       sleep_for(d.delay_ns * 1e-9);
       return;
   }
-}
-
-const std::vector<std::string>& preemption_point_names() {
-  static const std::vector<std::string> names = {"atomic_add_return",
-                                                 "atomic_cmpxchg",
-                                                 "atomic_fetch_add",
-                                                 "atomic_read",
-                                                 "atomic_set",
-                                                 "atomic_xchg",
-                                                 "clear_bit",
-                                                 "complete",
-                                                 "down",
-                                                 "down_read",
-                                                 "down_write",
-                                                 "flush_workqueue",
-                                                 "io_complete",
-                                                 "kthread_run",
-                                                 "mutex_lock",
-                                                 "mutex_trylock",
-                                                 "mutex_unlock",
-                                                 "process_one_work",
-                                                 "queue_work",
-                                                 "set_bit",
-                                                 "spin_lock",
-                                                 "spin_unlock",
-                                                 "srcu_read_lock",
-                                                 "srcu_read_unlock",
-                                                 "synchronize_rcu",
-                                                 "synchronize_srcu",
-                                                 "test_and_clear_bit",
-                                                 "test_and_set_bit",
-                                                 "up",
-                                                 "up_read",
-                                                 "up_write",
-                                                 "wake_up"};
-  return names;
 }
 
 bool Runtime::chance(double p) {
@@ -518,7 +488,7 @@ void synchronize_rcu() {
   Runtime& rt = Runtime::get();
   might_sleep("synchronize_rcu");
   rt.event("synchronize_rcu");
-  rt.preempt_point("synchronize_rcu");
+  rt.preempt_point(PreemptionPoint::synchronize_rcu);
 }
 bool background_chance(double p) {
   return Runtime::get().chance(p);
@@ -546,7 +516,7 @@ void set_payload_provider(std::function<std::string()> fn) {
 Thread& kthread_run(std::function<void()> fn, std::string name, ThreadKind kind) {
   Runtime& rt = Runtime::get();
   Thread& t = rt.spawn(std::move(name), std::move(fn), kind);
-  rt.preempt_point("kthread_run");
+  rt.preempt_point(PreemptionPoint::kthread_run);
   return t;
 }
 

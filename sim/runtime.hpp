@@ -3,6 +3,7 @@
 // it; engines use the kernel-like functions in sim/kernel.hpp instead.
 #pragma once
 
+#include <bitset>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -13,6 +14,7 @@
 
 #include "sim/config.hpp"
 #include "sim/lockdep.hpp"
+#include "sim/preemption_point.hpp"
 #include "sim/result.hpp"
 #include "sim/schedule_explorer.hpp"
 #include "sim/thread.hpp"
@@ -64,7 +66,7 @@ class Runtime {
   void sleep_for(double seconds);
   void yield();
   // A place where the real kernel could be preempted; the explorer may yield or delay here.
-  void preempt_point(const char* where);
+  void preempt_point(PreemptionPoint where);
   // A seeded coin for background activity other than scheduling (write-back, jitter): true
   // with probability p. Its own random stream, so it does not disturb the schedule's.
   bool chance(double p);
@@ -135,6 +137,7 @@ class Runtime {
   SimConfig cfg_;
   std::unique_ptr<EngineHandle> engine_;
   ScheduleExplorer explorer_;
+  std::bitset<kPreemptionPoints> preempt_at_;  // the points the explorer may perturb
   Rng background_rng_;
   Lockdep lockdep_;
   Interner names_;

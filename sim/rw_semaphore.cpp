@@ -21,7 +21,7 @@ void RwSemaphore::down_read() {
   Runtime& rt = Runtime::get();
   Thread& t = rt.current();
   might_sleep("down_read");
-  rt.preempt_point("down_read");
+  rt.preempt_point(PreemptionPoint::down_read);
   rt.lockdep().acquire(t, class_, this, AcquireMode::Read, false);
   if (!writer_ && queue_.empty())
     readers_.push_back(&t);
@@ -56,14 +56,14 @@ void RwSemaphore::up_read() {
   rt.lockdep().release(t, this);
   if (readers_.empty()) grant();
   rt.event("up_read", this);
-  rt.preempt_point("up_read");
+  rt.preempt_point(PreemptionPoint::up_read);
 }
 
 void RwSemaphore::down_write() {
   Runtime& rt = Runtime::get();
   Thread& t = rt.current();
   might_sleep("down_write");
-  rt.preempt_point("down_write");
+  rt.preempt_point(PreemptionPoint::down_write);
   rt.lockdep().acquire(t, class_, this, AcquireMode::Write, false);
   if (!writer_ && readers_.empty() && queue_.empty())
     writer_ = &t;
@@ -97,7 +97,7 @@ void RwSemaphore::up_write() {
   rt.lockdep().release(t, this);
   grant();
   rt.event("up_write", this);
-  rt.preempt_point("up_write");
+  rt.preempt_point(PreemptionPoint::up_write);
 }
 
 void RwSemaphore::downgrade_write() {

@@ -12,7 +12,7 @@ void Semaphore::down() {
   Runtime& rt = Runtime::get();
   Thread& t = rt.current();
   might_sleep("down");
-  rt.preempt_point("down");
+  rt.preempt_point(PreemptionPoint::down);
   if (count_ > 0) {
     count_--;
   } else {
@@ -65,7 +65,7 @@ void Semaphore::up() {
     rt.unpark(*w->t);
   }
   rt.event("up", this, std::to_string(count_));
-  rt.preempt_point("up");
+  rt.preempt_point(PreemptionPoint::up);
 }
 
 }  // namespace sim

@@ -16,7 +16,7 @@ void Spinlock::lock() {
   Thread& t = rt.current();
   // On RT a spinlock_t is an rtmutex: taking it may sleep, so it must not be taken atomically.
   if (!atomic()) might_sleep("rt_spin_lock");
-  rt.preempt_point("spin_lock");
+  rt.preempt_point(PreemptionPoint::spin_lock);
   rt.lockdep().acquire(t, class_, this, AcquireMode::Write, false);
   take(t, atomic() ? TaskState::Spinning : TaskState::Uninterruptible, "spin_lock");
   if (atomic()) t.preempt_count++;
@@ -44,7 +44,7 @@ void Spinlock::unlock() {
   if (atomic()) t.preempt_count--;
   hand_off();
   rt.event("spin_unlock", this);
-  rt.preempt_point("spin_unlock");
+  rt.preempt_point(PreemptionPoint::spin_unlock);
 }
 
 }  // namespace sim

@@ -13,7 +13,7 @@ Srcu::Srcu(std::string name) : WaitObject("srcu", std::move(name)) {
 int Srcu::read_lock() {
   Runtime& rt = Runtime::get();
   Thread& t = rt.current();
-  rt.preempt_point("srcu_read_lock");
+  rt.preempt_point(PreemptionPoint::srcu_read_lock);
   rt.lockdep().acquire(t, class_, this, AcquireMode::RecursiveRead, false);
   readers_.push_back({next_seq_++, &t, idx_});
   rt.lockdep().acquired(t, class_, this, AcquireMode::RecursiveRead);
@@ -38,7 +38,7 @@ void Srcu::read_unlock(int idx) {
   rt.lockdep().release(t, this);
   rt.event("srcu_read_unlock", this, "idx " + std::to_string(idx));
   wake_syncers();
-  rt.preempt_point("srcu_read_unlock");
+  rt.preempt_point(PreemptionPoint::srcu_read_unlock);
 }
 
 void Srcu::wake_syncers() {
@@ -55,7 +55,7 @@ void Srcu::synchronize() {
   might_sleep("synchronize_srcu");
   // lockdep sees synchronize_srcu as a write acquisition and release of the domain.
   rt.lockdep().acquire(t, class_, this, AcquireMode::Write, false);
-  rt.preempt_point("synchronize_srcu");
+  rt.preempt_point(PreemptionPoint::synchronize_srcu);
   Syncer s{&t, next_seq_};
   idx_ ^= 1;  // new readers use the other index from now on
   rt.event("synchronize_srcu", this, "waits for readers before seq " + std::to_string(s.before));

@@ -68,7 +68,7 @@ FrameGuard::~FrameGuard() {
 #include "sim/atomic.hpp"
 
 namespace sim {
-void atomic_preempt_point(const char* op) {
+void atomic_preempt_point(PreemptionPoint op) {
   if (!Runtime::active()) return;
   Runtime& rt = Runtime::get();
   if (rt.config().preempt_on_atomics && rt.current_or_null()) rt.preempt_point(op);

@@ -41,7 +41,7 @@ void WaitQueueHead::wake_up() {
     rt.unpark(*e->t);
   }
   rt.event("wake_up", this, std::to_string(woken.size()));
-  rt.preempt_point("wake_up");
+  rt.preempt_point(PreemptionPoint::wake_up);
 }
 
 double wait_queue_now() {

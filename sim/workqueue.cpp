@@ -67,7 +67,7 @@ bool Workqueue::queue(WorkStruct* w) {
   }
   if (w->pending_) {
     rt.event("queue_work", w, "already pending");
-    rt.preempt_point("queue_work");
+    rt.preempt_point(PreemptionPoint::queue_work);
     return false;
   }
   // An idle item annotated with who restarts it (a stopped worker) is restarted now; the
@@ -75,7 +75,7 @@ bool Workqueue::queue(WorkStruct* w) {
   if (!w->running()) w->check_annotation("queue_work");
   w->pending_ = true;
   insert(w);
-  rt.preempt_point("queue_work");
+  rt.preempt_point(PreemptionPoint::queue_work);
   return true;
 }
 
@@ -167,7 +167,7 @@ void Workqueue::worker_main(Thread* self) {
     unfinished_.erase(item.seq);
     self->workqueue.clear();
     wake_waiters();
-    rt.preempt_point("process_one_work");
+    rt.preempt_point(PreemptionPoint::process_one_work);
     // cond_resched() between items: on a real machine other CPUs run meanwhile; here the
     // threads that are ready get their turn, so a worker that re-queues itself cannot starve
     // them.
@@ -205,7 +205,7 @@ void Workqueue::flush() {
   rt.event("flush_workqueue", this, "up to seq " + std::to_string(target));
   flush_upto(target, this, "flush_workqueue");
   rt.event("flush_workqueue_done", this);
-  rt.preempt_point("flush_workqueue");
+  rt.preempt_point(PreemptionPoint::flush_workqueue);
 }
 
 void Workqueue::drain() {
