@@ -27,9 +27,6 @@ using scenarios::CmdKind;
 const char* const kWhat = "phase output";
 
 void add_disks(const PhaseInput& in, model::World& world) {
-  // REQUIRES: a crash image for every disk, or none (new disks).
-  DMSIM_ASSERT(in.images.empty() || in.images.size() == in.scenario->disks.size(),
-               "a recovery starts from one image per scenario disk");
   for (size_t i = 0; i < in.scenario->disks.size(); i++) {
     const auto& spec = in.scenario->disks[i];
     model::DiskConfig c;
@@ -130,6 +127,10 @@ void run_in_simulation(const PhaseInput& in, PhaseOutput& out, model::World& wor
 }  // namespace
 
 PhaseRun run_phase(const PhaseInput& in, double wall_timeout_s) {
+  // REQUIRES: a crash image for every disk, or none (new disks). Checked here, in the parent:
+  // in the simulation an abort would read as a crash of the engine.
+  DMSIM_ASSERT(in.images.empty() || in.images.size() == in.scenario->disks.size(),
+               "a recovery starts from one image per scenario disk");
   PhaseRun run;
   run.sim = sim::run_isolated(
       in.config,
