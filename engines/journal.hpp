@@ -1,7 +1,7 @@
 // dmsim instrumentation, not kernel code: facts an engine records about what it did, for the
 // checkers of the same simulation and of the recovery after a power cut (the journal crosses
 // the process boundary with the phase's output). Two kinds:
-//  - events, e.g. "era.map" (write id, era block, era when era_map saw it), the ground truth a
+//  - events, e.g. an era map (write id, era block, era when era_map saw it), the ground truth a
 //    checker compares recovered metadata with (the reference's e_map(W));
 //  - commit records: the content of a metadata superblock sector in one commit and the data
 //    blocks that commit newly records, which lets the Z3 crash search ask "can the superblock
@@ -14,13 +14,28 @@
 
 namespace engines {
 
-// "era.map" / "era.mark" {write id, era block, era}: era_map saw the write / the block was
-// marked for it; "era.resize" {nr_blocks}; "era.format" {}: a constructor found the metadata
-// device blank and formatted it (device: the metadata device, not the top one).
+// One struct for every kind; the fields a kind does not name stay zero. Engines record them
+// with designated initializers, so each call names what it tells:
+//   journal_event({.kind = JournalEvent::EraResize, .device = dev, .nr_blocks = n});
 struct JournalEvent {
-  std::string kind;
-  std::string device;  // the top device, "/dev/mapper/eradev"
-  std::vector<uint64_t> v;
+  enum Kind : uint8_t {
+    EraMap,     // era_map saw the write {write_id, era_block, era}
+    EraMark,    // the write's block was marked in the current writeset {write_id, era_block, era}
+    EraResize,  // the era device's origin now has {nr_blocks}
+    EraFormat,  // a constructor found the metadata device blank and formatted it {}
+  };
+  Kind kind = EraMap;
+  std::string device;      // the top device, "/dev/mapper/eradev"; EraFormat: the metadata device
+  uint64_t write_id = 0;   // the top bio's id as in the data tokens; 0: not a write of the steps
+  uint64_t era_block = 0;  // in the era target's block size
+  uint32_t era = 0;
+  uint64_t nr_blocks = 0;
+
+  template <class Ar>
+  void serialize(Ar& ar) {
+    ar(kind, device, write_id, era_block, era, nr_blocks);
+  }
+  bool operator==(const JournalEvent&) const = default;
 };
 
 struct CommitRecord {
@@ -30,19 +45,28 @@ struct CommitRecord {
   std::string top_device;        // whose writes the commit records
   uint64_t block_sectors = 0;    // the engine's block size
   std::vector<uint64_t> blocks;  // blocks this commit records for the first time
+
+  template <class Ar>
+  void serialize(Ar& ar) {
+    ar(metadata_device, sector, token, top_device, block_sectors, blocks);
+  }
+  bool operator==(const CommitRecord&) const = default;
 };
 
 struct Journal {
   std::vector<JournalEvent> events;
   std::vector<CommitRecord> commits;
 
-  std::string serialize() const;
-  static Journal deserialize(const std::string& bytes);
+  template <class Ar>
+  void serialize(Ar& ar) {
+    ar(events, commits);
+  }
+  bool operator==(const Journal&) const = default;
 };
 
 // The running simulation's journal (one simulation per process).
 Journal& journal();
-void journal_event(const std::string& kind, const std::string& device, std::vector<uint64_t> v);
+void journal_event(JournalEvent e);
 void journal_commit(CommitRecord r);
 
 }  // namespace engines

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include "sim/assert.hpp"
+
 namespace verify {
 
 using model::Token;
@@ -150,7 +152,23 @@ void BlockDeviceOracle::add_later_below(const std::string& device, uint64_t sect
   }
 }
 
-LegalValues BlockDeviceOracle::legal(const std::string& device, uint64_t sector) const {
+// Writes to the sector submitted before the crash, in the order they completed (the ones still
+// in flight last, by submission).
+std::vector<const TopIo*> BlockDeviceOracle::writes_before_crash(const std::string& device, uint64_t sector) const {
+  std::vector<const TopIo*> writes;
+  for (const TopIo* io : before_.at(device, sector))
+    if (io->submit_ns <= crash_ns_ && (io->acked || io->status == 0)) writes.push_back(io);
+  std::stable_sort(writes.begin(), writes.end(), [&](const TopIo* a, const TopIo* b) {
+    const uint64_t ka = a->acked && a->ack_ns <= crash_ns_ ? a->ack_ns : UINT64_MAX;
+    const uint64_t kb = b->acked && b->ack_ns <= crash_ns_ ? b->ack_ns : UINT64_MAX;
+    return ka < kb;
+  });
+  return writes;
+}
+
+// The index in `writes` of the last one a completed flush or FUA made durable, if any.
+std::optional<size_t> BlockDeviceOracle::last_durable(const std::string& device,
+                                                      const std::vector<const TopIo*>& writes) const {
   // Flushes of this device that completed before the crash, by submission time.
   std::vector<uint64_t> flush_submits;
   if (auto f = before_.flushes.find(device); f != before_.flushes.end())
@@ -161,30 +179,16 @@ LegalValues BlockDeviceOracle::legal(const std::string& device, uint64_t sector)
     if (w.fua) return true;
     return std::any_of(flush_submits.begin(), flush_submits.end(), [&](uint64_t f) { return w.ack_ns <= f; });
   };
-  // Writes to the sector submitted before the crash, in the order they completed (the ones
-  // still in flight last, by submission).
-  std::vector<const TopIo*> writes;
-  for (const TopIo* io : before_.at(device, sector))
-    if (io->submit_ns <= crash_ns_ && (io->acked || io->status == 0)) writes.push_back(io);
-  std::stable_sort(writes.begin(), writes.end(), [&](const TopIo* a, const TopIo* b) {
-    const uint64_t ka = a->acked && a->ack_ns <= crash_ns_ ? a->ack_ns : UINT64_MAX;
-    const uint64_t kb = b->acked && b->ack_ns <= crash_ns_ ? b->ack_ns : UINT64_MAX;
-    return ka < kb;
-  });
-  LegalValues l;
-  size_t from = 0;
-  bool any_covered = false;
   for (size_t i = writes.size(); i-- > 0;)
-    if (covered(*writes[i])) {
-      from = i;
-      any_covered = true;
-      break;
-    }
-  // The places below the stack the sector was written at (one, unless tables changed).
-  uint64_t first_submit = UINT64_MAX;
+    if (covered(*writes[i])) return i;
+  return std::nullopt;
+}
+
+// The places below the stack `writes` put the sector at (one, unless tables changed), each
+// narrowed to that one sector.
+std::vector<Placement> BlockDeviceOracle::places_of(const std::vector<const TopIo*>& writes, uint64_t sector) {
   std::vector<Placement> places;
   for (const TopIo* w : writes) {
-    first_submit = std::min(first_submit, w->submit_ns);
     const Placement* p = placement_of(*w, sector);
     Placement at = p ? *p : Placement{sector, 1, -1, 0, false};
     at.disk_sector += sector - at.sector;
@@ -195,36 +199,43 @@ LegalValues BlockDeviceOracle::legal(const std::string& device, uint64_t sector)
         }))
       places.push_back(at);
   }
-  // A discard that is the durable value may keep whatever could be there before it.
-  const bool durable_discard = any_covered && writes[from]->kind == TopIo::Discard;
-  if (!any_covered || durable_discard)
-    for (const Placement& p : places) add_original(p, sector, first_submit, l);
-  for (size_t i = any_covered ? from : 0; i < writes.size(); i++) {
-    const TopIo& w = *writes[i];
+  return places;
+}
+
+LegalValues BlockDeviceOracle::legal(const std::string& device, uint64_t sector) const {
+  const std::vector<const TopIo*> writes = writes_before_crash(device, sector);
+  const std::optional<size_t> durable = last_durable(device, writes);
+  uint64_t first_submit = UINT64_MAX;
+  for (const TopIo* w : writes) first_submit = std::min(first_submit, w->submit_ns);
+  const std::vector<Placement> places = places_of(writes, sector);
+  LegalValues l;
+  auto written = [&](const TopIo& w) {
     if (w.kind == TopIo::Data)
       l.tokens.push_back(model::written_token(w.id, sector));
     else
       l.zero_allowed = true;  // a zero write, or a discard (which may also keep the old data)
-  }
+  };
+  // A discard that is the durable value may keep whatever could be there before it.
+  const bool durable_discard = durable && writes[*durable]->kind == TopIo::Discard;
+  if (!durable || durable_discard)
+    for (const Placement& p : places) add_original(p, sector, first_submit, l);
+  for (size_t i = durable.value_or(0); i < writes.size(); i++) written(*writes[i]);
   if (durable_discard)
-    for (size_t i = 0; i < from; i++)
+    for (size_t i = 0; i < *durable; i++)
       if (writes[i]->kind == TopIo::Data) l.tokens.push_back(model::written_token(writes[i]->id, sector));
   for (const Placement& p : places)
     if (p.disk >= 0) add_later_below(device, sector, p, first_submit, l);
   // The recovery's own writes to the sector are later writes too.
   if (has_after_)
-    for (const TopIo* w : after_.at(device, sector)) {
-      if (w->kind == TopIo::Data)
-        l.tokens.push_back(model::written_token(w->id, sector));
-      else
-        l.zero_allowed = true;
-    }
+    for (const TopIo* w : after_.at(device, sector)) written(*w);
   std::sort(l.tokens.begin(), l.tokens.end());
   l.tokens.erase(std::unique(l.tokens.begin(), l.tokens.end()), l.tokens.end());
   return l;
 }
 
 std::vector<BlockDeviceOracle::Obligation> BlockDeviceOracle::obligations(const std::string& device) const {
+  // REQUIRES: the phase before the crash has a top I/O log (obligations come from its writes).
+  DMSIM_ASSERT(before_.view.io, "obligations need the first phase's top I/O log");
   std::set<uint64_t> sectors;
   for (const auto& io : before_.view.io->ios)
     if (io.kind != TopIo::Flush && io.device == device && io.submit_ns <= crash_ns_)

@@ -16,12 +16,13 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "model/content.hpp"
 #include "verify/disk_history.hpp"
-#include "verify/phase.hpp"
+#include "verify/phase_output.hpp"
 #include "verify/top_io_log.hpp"
 
 namespace verify {
@@ -94,6 +95,9 @@ class BlockDeviceOracle {
   // Where `io` put `sector`, if it wrote it.
   static const Placement* placement_of(const TopIo& io, uint64_t sector);
   static bool claimed_since(const PhaseView& v, const std::string& device, uint64_t ns);
+  std::vector<const TopIo*> writes_before_crash(const std::string& device, uint64_t sector) const;
+  std::optional<size_t> last_durable(const std::string& device, const std::vector<const TopIo*>& writes) const;
+  static std::vector<Placement> places_of(const std::vector<const TopIo*>& writes, uint64_t sector);
   void add_original(const Placement& p, uint64_t sector, uint64_t first_submit, LegalValues& l) const;
   void add_later_below(const std::string& device, uint64_t sector, const Placement& p, uint64_t first_submit,
                        LegalValues& l) const;

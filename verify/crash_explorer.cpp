@@ -5,6 +5,7 @@
 #include <set>
 #include <sstream>
 
+#include "sim/assert.hpp"
 #include "sim/schedule_explorer.hpp"
 
 namespace verify {
@@ -49,6 +50,8 @@ std::vector<CrashPoint> crash_points(const scenarios::Scenario& s, const PhaseOu
   std::vector<CrashPoint> kept;
   for (size_t i = 0; i < max - 1; i++) kept.push_back(all[i * (all.size() - 1) / (max - 1)]);
   kept.push_back(all.back());
+  // Invariant: the power cut is a crash point whatever the thinning (the latest one).
+  DMSIM_ASSERT(kept.back().ns == cut, "the power cut is the last crash point");
   return kept;
 }
 
@@ -69,6 +72,8 @@ MultiDiskCrashSpace::MultiDiskCrashSpace(const PhaseOutput& p1, uint64_t crash_n
 }
 
 std::vector<model::DiskImage> MultiDiskCrashSpace::images(const std::vector<bool>& choice) const {
+  // REQUIRES: one choice per may-persist block of every disk, as the search made it.
+  DMSIM_ASSERT(choice.size() == total_, "a crash state chooses every may-persist block");
   std::vector<model::DiskImage> out;
   for (size_t i = 0; i < spaces_.size(); i++) {
     const size_t n = spaces_[i]->variables();

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <map>
 
+#include "sim/assert.hpp"
+
 namespace verify {
 
 struct CrashSearch::Impl {
@@ -64,7 +66,9 @@ CrashSearch::CrashSearch(const MultiDiskCrashSpace& space, const BlockDeviceOrac
     // written) is checked at every one of them.
     bool placed = false;
     for (const auto& p : ob.places) {
-      if (p.disk < 0 || static_cast<size_t>(p.disk) >= space.disks()) continue;
+      // A place is on a disk of the scenario, or unknown (-1): never a disk the space lacks.
+      DMSIM_ASSERT(p.disk < 0 || static_cast<size_t>(p.disk) < space.disks(), "an obligation names an unknown disk");
+      if (p.disk < 0) continue;
       placed = true;
       bads.push_back(bad_at(ob, static_cast<size_t>(p.disk), p.sector));
     }

@@ -9,7 +9,7 @@
 
 #include "model/content.hpp"
 #include "model/disk_trace.hpp"
-#include "verify/phase.hpp"
+#include "verify/phase_output.hpp"
 
 namespace verify {
 

@@ -1,5 +1,6 @@
 // A phase of a scenario: the steps up to a power cut (or the end), or the recovery steps after
-// one, run in a simulation of its own. What a phase hands back crosses the process boundary.
+// one, run in a simulation of its own. What a phase hands back crosses the process boundary
+// (verify/phase_output.hpp).
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include "model/disk_image.hpp"
 #include "sim/config.hpp"
 #include "sim/result.hpp"
+#include "verify/phase_output.hpp"
 #include "verify/top_io_log.hpp"
 
 namespace verify {
@@ -27,72 +29,13 @@ struct PhaseInput {
   uint64_t crash_ns = 0;
 };
 
-struct StepRecord {
-  size_t index = 0;
-  std::string text;
-  bool finished = false;
-  int exit_code = 0;
-  bool expect_failure = false;
-  std::string out, err;
-  uint64_t start_ns = 0, end_ns = 0;
-  size_t dmesg_from = 0, dmesg_to = 0;  // kernel log lines written while it ran
-};
-
-// Where a top device's sectors live on the disks at the end of a phase.
-struct Extent {
-  std::string device;
-  Placement at;
-};
-
-// A top device that some table held open (a target owned it) when a step ended.
-struct Claim {
-  std::string device;
-  uint64_t ns = 0;
-};
-
-struct DiskState {
-  std::string trace;  // DiskTrace text
-  uint32_t disk_id = 0;
-  uint64_t sectors = 0;
-  uint32_t logical_block_size = 512;
-  bool initial_zero = false, discard_zeroes = true;
-};
-
-struct OracleRead {
-  std::string device;
-  bool present = false;
-  std::vector<std::pair<uint64_t, uint64_t>> values;  // (sector, token)
-  std::vector<uint64_t> failed;                       // sectors whose read failed
-};
-
-struct PhaseOutput {
-  bool finished = false;  // the main step thread got to the end (or to the power cut)
-  std::vector<StepRecord> steps;
-  TopIoLog io;
-  uint64_t end_ns = 0;  // the power cut, or the end of the steps
-  std::vector<DiskState> disks;
-  std::vector<Extent> data_map;
-  std::vector<Claim> claims;
-  std::vector<OracleRead> reads;
-  std::vector<std::pair<std::string, std::string>> check_violations;  // (check, message)
-  std::vector<std::pair<std::string, std::string>> check_notes;       // (check, why it could not judge)
-  uint64_t leaked_bios = 0;
-  engines::Journal journal;  // what the engines recorded (events, commit records)
-
-  std::string serialize() const;
-  static PhaseOutput deserialize(const std::string& bytes);
-};
-
 struct PhaseRun {
   sim::SimResult sim;
   PhaseOutput out;
 };
 
-// Runs the phase in a process of its own.
+// Runs the phase in a process of its own. Throws sim::WireError when what the process handed
+// back is not exactly one PhaseOutput (a harness bug: no verdict may come of it).
 PhaseRun run_phase(const PhaseInput& in, double wall_timeout_s = 300);
-
-// The sectors of each top device that the steps before the crash wrote or discarded.
-std::vector<std::pair<std::string, std::vector<uint64_t>>> sectors_to_check(const TopIoLog& log, uint64_t crash_ns,
-                                                                            uint64_t limit);
 
 }  // namespace verify

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "engines/checks.hpp"
+#include "sim/assert.hpp"
 #include "sim/trace.hpp"
 #include "verify/block_device_oracle.hpp"
 #include "verify/crash_explorer.hpp"
@@ -189,25 +190,6 @@ std::string notes_suffix(const UnitResult& u) {
   return s;
 }
 
-struct Ctx {
-  const Scenario& s;
-  uint64_t seed;
-  std::vector<std::string> knobs;
-  const RunOptions& opt;
-  UnitResult& unit;
-};
-
-// Returns whether the exploration showed a violation.
-bool record(Ctx& c, Exploration e) {
-  c.unit.explorations++;
-  if (e.violations.empty()) return false;
-  for (const auto& v : e.violations) c.unit.harness_timeout |= v.kind == "harness-timeout";
-  if (c.unit.passed) c.unit.recoveries_to_first_failure = c.unit.recoveries;
-  c.unit.passed = false;
-  if (c.unit.failures.size() < c.opt.keep_failures) c.unit.failures.push_back(std::move(e));
-  return true;
-}
-
 // The block-device oracle's verdict on a recovery's read-back.
 void judge_block_device(const Scenario& s, const BlockDeviceOracle& oracle, const PhaseOutput& recovered,
                         std::vector<Violation>& out) {
@@ -233,50 +215,6 @@ PhaseView view_of(const PhaseOutput& p, const std::vector<DiskHistory>& disks) {
   return PhaseView{&p.io, &disks, &p.claims};
 }
 
-// Runs the recovery on one crash state and judges it.
-Exploration recover(Ctx& c, const PhaseOutput& p1, const std::vector<DiskHistory>& p1_disks,
-                    const std::string& p1_transcript, const MultiDiskCrashSpace& space, int64_t point,
-                    const CrashPoint& cp, const std::vector<bool>& choice, const std::string& state) {
-  const size_t cut = c.s.first_power_cut();
-  PhaseInput in;
-  in.scenario = &c.s;
-  in.first_step = cut + 1;
-  in.end_step = c.s.steps.size();
-  in.images = space.images(choice);
-  in.knobs = c.knobs;
-  in.config = seed_config(c.s, c.seed);
-  in.before_crash = &p1.io;
-  in.before_crash_journal = &p1.journal;
-  in.crash_ns = cp.ns;
-  PhaseRun run = run_phase(in, c.opt.wall_timeout_s);
-  c.unit.recoveries++;
-  collect_notes(run.out, c.unit);
-  Exploration e;
-  e.seed = c.seed;
-  e.knobs = c.knobs;
-  e.crash_point = point;
-  e.crash_ns = cp.ns;
-  e.crash_label = cp.label;
-  e.crash_state = state;
-  e.choice_hex = choice_to_hex(choice);
-  e.lost_writes = space.describe(choice);
-  e.transcript =
-      p1_transcript + "# power cut at " + seconds(cp.ns) + " s (" + cp.label + ")\n" + transcript_of(run.out, "");
-  phase_violations(c.s, run, false, e.violations);
-  // A recovery that did not get to its read-back has nothing for the oracle to judge; what
-  // stopped it (a hang, an unfinished step, a crash) is already a violation.
-  if (!run.out.finished) {
-    if (e.violations.empty()) e.violations.push_back({"crash", "the recovery steps did not finish", run.sim.summary()});
-    return e;
-  }
-  if (!expects(c.s, "block-device")) return e;
-  const std::vector<DiskHistory> after = disk_histories(run.out.disks);
-  BlockDeviceOracle oracle(view_of(p1, p1_disks), cp.ns);
-  oracle.add_recovery(view_of(run.out, after));
-  judge_block_device(c.s, oracle, run.out, e.violations);
-  return e;
-}
-
 constexpr int kZ3MaxModels = 8;  // unconfirmed models per crash point before the search gives up
 
 std::string pass_verdict(const Scenario& s, const UnitResult& u) {
@@ -288,6 +226,258 @@ std::string pass_verdict(const Scenario& s, const UnitResult& u) {
   return v;
 }
 
+// The verdict line of a finished unit, before any catalog wording.
+std::string verdict_of(const Scenario& s, const UnitResult& unit) {
+  if (!unit.input_error.empty()) return "ERROR: " + unit.input_error;
+  if (unit.harness_timeout) return "TIMEOUT: the harness killed a run after its wall-clock budget; no verdict";
+  return (unit.passed ? pass_verdict(s, unit)
+                      : "FAIL: " + (unit.failures.empty() ? std::string("violation")
+                                                          : unit.failures[0].violations[0].kind + ": " +
+                                                                unit.failures[0].violations[0].title)) +
+         notes_suffix(unit);
+}
+
+// Why --crash-point does not fit a run with `points` crash points; "" when it does.
+std::string crash_point_problem(int64_t only, uint64_t seed, size_t points) {
+  if (only >= 0 && static_cast<size_t>(only) < points) return "";
+  return "--crash-point " + std::to_string(only) + " is out of range: with seed " + std::to_string(seed) +
+         " the scenario has " + std::to_string(points) + " crash point(s)" +
+         (points == 0 ? "" : " (0 to " + std::to_string(points - 1) + ")");
+}
+
+// One exploration unit as it runs: a scenario with a seed and knobs, its first phase, then a
+// recovery per crash state its explore settings ask for at each crash point, every run judged
+// and recorded in the UnitResult it builds.
+class UnitExplorer {
+ public:
+  UnitExplorer(const Scenario& s, uint64_t seed, const std::vector<std::string>& knobs, const RunOptions& opt,
+               UnitResult& unit)
+      : s_(s), seed_(seed), knobs_(knobs), opt_(opt), unit_(unit) {}
+
+  void run() {
+    const size_t cut = s_.first_power_cut();
+    const bool has_cut = cut < s_.steps.size();
+    const PhaseRun p1 = run_first_phase(cut);
+    collect_notes(p1.out, unit_);
+    Exploration base;
+    base.seed = seed_;
+    base.knobs = knobs_;
+    base.transcript = transcript_of(p1.out, "");
+    phase_violations(s_, p1, has_cut, base.violations);
+    if (!has_cut || !p1.out.finished) {
+      if (has_cut && !p1.out.finished && base.violations.empty())
+        base.violations.push_back({"crash", "the steps before the power cut did not finish", p1.sim.summary()});
+      record(std::move(base));
+    } else {
+      if (!base.violations.empty()) record(std::move(base));
+      explore_crash_points(p1.out);
+    }
+    if (unit_.input_error.empty() && opt_.only_crash_point && !has_cut)
+      unit_.input_error = "--crash-point needs a scenario with a power-cut step; this one has none";
+    if (!unit_.input_error.empty()) unit_.passed = false;
+    unit_.verdict = verdict_of(s_, unit_);
+  }
+
+ private:
+  // The first phase as every recovery after it needs it.
+  struct FirstPhase {
+    const PhaseOutput& out;
+    std::vector<DiskHistory> disks;
+    std::string transcript;
+  };
+  // One crash point as its crash states are recovered.
+  struct PointRun {
+    size_t index;
+    const CrashPoint& cp;
+    MultiDiskCrashSpace space;
+    std::map<std::string, bool> seen;  // crash states already recovered (by choice): violated?
+    uint64_t labels = 0;               // crash states named so far ("all 3", "random 4")
+  };
+
+  PhaseRun run_first_phase(size_t cut) {
+    PhaseInput in;
+    in.scenario = &s_;
+    in.first_step = 0;
+    in.end_step = cut;
+    in.knobs = knobs_;
+    in.config = seed_config(s_, seed_);
+    PhaseRun p1 = run_phase(in, opt_.wall_timeout_s);
+    if (!opt_.trace_path.empty()) {
+      std::ofstream f(opt_.trace_path);
+      for (const auto& line : p1.sim.trace) f << line << "\n";
+      f.close();
+      if (!f) throw std::runtime_error("cannot write the trace to " + opt_.trace_path);
+    }
+    return p1;
+  }
+
+  // Returns whether the exploration showed a violation.
+  bool record(Exploration e) {
+    unit_.explorations++;
+    if (e.violations.empty()) return false;
+    for (const auto& v : e.violations) unit_.harness_timeout |= v.kind == "harness-timeout";
+    if (unit_.passed) unit_.recoveries_to_first_failure = unit_.recoveries;
+    unit_.passed = false;
+    if (unit_.failures.size() < opt_.keep_failures) unit_.failures.push_back(std::move(e));
+    return true;
+  }
+
+  void explore_crash_points(const PhaseOutput& p1_out) {
+    const auto points = crash_points(s_, p1_out);
+    p1_.emplace(FirstPhase{p1_out, disk_histories(p1_out.disks), transcript_of(p1_out, "")});
+    unit_.crash_points = points.size();
+    if (opt_.only_crash_point) unit_.input_error = crash_point_problem(*opt_.only_crash_point, seed_, points.size());
+    for (size_t pi = 0; pi < points.size() && unit_.input_error.empty(); pi++) {
+      if (opt_.only_crash_point && static_cast<int64_t>(pi) != *opt_.only_crash_point) continue;
+      if (opt_.stop_at_first_failure && !unit_.passed) break;
+      PointRun pt{pi, points[pi], MultiDiskCrashSpace(p1_out, points[pi].ns), {}, 0};
+      explore_point(pt);
+    }
+    if (unit_.z3.truncated)
+      unit_.notes.push_back("Z3 search truncated after " + std::to_string(kZ3MaxModels) + " unconfirmed models at " +
+                            std::to_string(unit_.z3.truncated) + " crash point(s), first at crash point " +
+                            std::to_string(first_truncated_));
+    if (unit_.z3.unlocated)
+      unit_.notes.push_back(std::to_string(unit_.z3.unlocated) +
+                            " obligation(s) had no known place on the disks; only the recovered states judged them");
+  }
+
+  // Recovers the crash states the explore settings (or --crash-choice) ask for at one point.
+  void explore_point(PointRun& pt) {
+    if (opt_.only_choice) {
+      const std::string problem = choice_hex_problem(*opt_.only_choice, pt.space.variables());
+      if (!problem.empty()) {
+        unit_.input_error = "--crash-choice " + *opt_.only_choice + " does not fit crash point " +
+                            std::to_string(pt.index) + ": " + problem;
+        return;
+      }
+      try_state(pt, choice_from_hex(*opt_.only_choice, pt.space.variables()), "given");
+      return;
+    }
+    const std::vector<bool> durable(pt.space.variables(), false);
+    auto numbered = [this, &pt](const std::string& mode) {
+      return [this, &pt, mode](const std::vector<bool>& ch) {
+        try_state(pt, ch, mode + " " + std::to_string(pt.labels++));
+      };
+    };
+    switch (s_.explore.crash_states) {
+      case CrashStateMode::Durable:
+        try_state(pt, durable, "durable");
+        break;
+      case CrashStateMode::All:
+        pt.space.enumerate(s_.explore.crash_state_count, numbered("all"));
+        break;
+      case CrashStateMode::Random:
+        pt.space.sample(random_seed(pt), s_.explore.crash_state_count, numbered("random"));
+        break;
+      case CrashStateMode::Prefix:
+        pt.space.prefixes(numbered("prefix"));
+        break;
+      case CrashStateMode::Z3: {
+        // Every crash point recovers its durable state for real: Z3 only adds the states it
+        // finds that could break an obligation, and what it proves is counted, not run.
+        const bool durable_failed = try_state(pt, durable, "durable");
+        if (durable_failed && opt_.stop_at_first_failure) break;
+        z3_states(pt);
+        // Random states besides: what Z3's obligations do not encode is only seen by running.
+        if (s_.explore.also_random) pt.space.sample(random_seed(pt), s_.explore.also_random, numbered("random"));
+        break;
+      }
+    }
+  }
+
+  uint64_t random_seed(const PointRun& pt) const { return seed_ * 1000003 + pt.index; }
+
+  // The states Z3 finds could break an obligation, each recovered for real, until one confirms
+  // a violation, Z3 proves none is left, or kZ3MaxModels unconfirmed ones truncate the search.
+  void z3_states(PointRun& pt) {
+    const PhaseOutput& p1 = p1_->out;
+    std::set<std::string> devices;
+    for (const auto& io : p1.io.ios) devices.insert(io.device);
+    BlockDeviceOracle oracle(view_of(p1, p1_->disks), pt.cp.ns);
+    CrashSearch search(pt.space, oracle, {devices.begin(), devices.end()}, commit_obligations(p1, pt.cp.ns));
+    unit_.z3.unlocated += search.unlocated();
+    bool proven = false, confirmed = false;
+    for (int model = 0; model < kZ3MaxModels && !confirmed; model++) {
+      auto ch = search.next();
+      if (!ch) {
+        proven = true;
+        break;
+      }
+      unit_.z3.models++;
+      confirmed = try_state(pt, *ch, "z3 model " + std::to_string(model + 1));
+      if (!confirmed) unit_.z3.unconfirmed++;
+    }
+    if (proven) {
+      unit_.z3.ruled_out++;
+    } else if (!confirmed) {
+      if (!unit_.z3.truncated) first_truncated_ = pt.index;
+      unit_.z3.truncated++;
+    }
+  }
+
+  // Recovers one crash state once; true when it showed a violation.
+  bool try_state(PointRun& pt, const std::vector<bool>& choice, const std::string& label) {
+    if (opt_.stop_at_first_failure && !unit_.passed) return false;
+    const auto [it, fresh] = pt.seen.emplace(choice_to_hex(choice), false);
+    if (fresh) it->second = record(recover(pt, choice, label));
+    return it->second;
+  }
+
+  // Runs the recovery on one crash state and judges it.
+  Exploration recover(const PointRun& pt, const std::vector<bool>& choice, const std::string& label) {
+    // REQUIRES: a choice for every crash-state variable of the point.
+    DMSIM_ASSERT(choice.size() == pt.space.variables(), "a crash state chooses every may-persist block");
+    const FirstPhase& p1 = *p1_;
+    PhaseInput in;
+    in.scenario = &s_;
+    in.first_step = s_.first_power_cut() + 1;
+    in.end_step = s_.steps.size();
+    in.images = pt.space.images(choice);
+    in.knobs = knobs_;
+    in.config = seed_config(s_, seed_);
+    in.before_crash = &p1.out.io;
+    in.before_crash_journal = &p1.out.journal;
+    in.crash_ns = pt.cp.ns;
+    PhaseRun run = run_phase(in, opt_.wall_timeout_s);
+    unit_.recoveries++;
+    collect_notes(run.out, unit_);
+    Exploration e;
+    e.seed = seed_;
+    e.knobs = knobs_;
+    e.crash_point = static_cast<int64_t>(pt.index);
+    e.crash_ns = pt.cp.ns;
+    e.crash_label = pt.cp.label;
+    e.crash_state = label;
+    e.choice_hex = choice_to_hex(choice);
+    e.lost_writes = pt.space.describe(choice);
+    e.transcript = p1.transcript + "# power cut at " + seconds(pt.cp.ns) + " s (" + pt.cp.label + ")\n" +
+                   transcript_of(run.out, "");
+    phase_violations(s_, run, false, e.violations);
+    // A recovery that did not get to its read-back has nothing for the oracle to judge; what
+    // stopped it (a hang, an unfinished step, a crash) is already a violation.
+    if (!run.out.finished) {
+      if (e.violations.empty())
+        e.violations.push_back({"crash", "the recovery steps did not finish", run.sim.summary()});
+      return e;
+    }
+    if (!expects(s_, "block-device")) return e;
+    const std::vector<DiskHistory> after = disk_histories(run.out.disks);
+    BlockDeviceOracle oracle(view_of(p1.out, p1.disks), pt.cp.ns);
+    oracle.add_recovery(view_of(run.out, after));
+    judge_block_device(s_, oracle, run.out, e.violations);
+    return e;
+  }
+
+  const Scenario& s_;
+  const uint64_t seed_;
+  const std::vector<std::string> knobs_;
+  const RunOptions& opt_;
+  UnitResult& unit_;
+  std::optional<FirstPhase> p1_;  // once the first phase reached its power cut
+  uint64_t first_truncated_ = 0;  // the first crash point whose Z3 search was truncated
+};
+
 }  // namespace
 
 UnitResult run_exploration(const Scenario& s, uint64_t seed, const std::vector<std::string>& knobs,
@@ -297,142 +487,7 @@ UnitResult run_exploration(const Scenario& s, uint64_t seed, const std::vector<s
   unit.scenario = s.name;
   unit.seed = seed;
   unit.knobs = knobs;
-  Ctx c{s, seed, knobs, opt, unit};
-  const size_t cut = s.first_power_cut();
-  const bool has_cut = cut < s.steps.size();
-  PhaseInput in;
-  in.scenario = &s;
-  in.first_step = 0;
-  in.end_step = cut;
-  in.knobs = knobs;
-  in.config = seed_config(s, seed);
-  PhaseRun p1 = run_phase(in, opt.wall_timeout_s);
-  if (!opt.trace_path.empty()) {
-    std::ofstream f(opt.trace_path);
-    for (const auto& line : p1.sim.trace) f << line << "\n";
-    f.close();
-    if (!f) throw std::runtime_error("cannot write the trace to " + opt.trace_path);
-  }
-  collect_notes(p1.out, unit);
-  const std::string t1 = transcript_of(p1.out, "");
-  Exploration base;
-  base.seed = seed;
-  base.knobs = knobs;
-  base.transcript = t1;
-  phase_violations(s, p1, has_cut, base.violations);
-  if (!has_cut || !p1.out.finished) {
-    if (has_cut && !p1.out.finished && base.violations.empty())
-      base.violations.push_back({"crash", "the steps before the power cut did not finish", p1.sim.summary()});
-    record(c, std::move(base));
-  } else {
-    if (!base.violations.empty()) record(c, std::move(base));
-    const auto points = crash_points(s, p1.out);
-    const std::vector<DiskHistory> p1_disks = disk_histories(p1.out.disks);
-    unit.crash_points = points.size();
-    uint64_t first_truncated = 0;
-    if (opt.only_crash_point &&
-        (*opt.only_crash_point < 0 || static_cast<size_t>(*opt.only_crash_point) >= points.size()))
-      unit.input_error = "--crash-point " + std::to_string(*opt.only_crash_point) + " is out of range: with seed " +
-                         std::to_string(seed) + " the scenario has " + std::to_string(points.size()) +
-                         " crash point(s)" +
-                         (points.empty() ? "" : " (0 to " + std::to_string(points.size() - 1) + ")");
-    for (size_t pi = 0; pi < points.size() && unit.input_error.empty(); pi++) {
-      if (opt.only_crash_point && static_cast<int64_t>(pi) != *opt.only_crash_point) continue;
-      if (opt.stop_at_first_failure && !unit.passed) break;
-      const CrashPoint& cp = points[pi];
-      MultiDiskCrashSpace space(p1.out, cp.ns);
-      std::map<std::string, bool> seen;  // crash states already recovered (by choice): violated?
-      // Recovers one crash state once; true when it showed a violation.
-      auto try_state = [&](const std::vector<bool>& choice, const std::string& label) {
-        if (opt.stop_at_first_failure && !unit.passed) return false;
-        const auto [it, fresh] = seen.emplace(choice_to_hex(choice), false);
-        if (fresh)
-          it->second = record(c, recover(c, p1.out, p1_disks, t1, space, static_cast<int64_t>(pi), cp, choice, label));
-        return it->second;
-      };
-      const std::vector<bool> durable(space.variables(), false);
-      if (opt.only_choice) {
-        const std::string problem = choice_hex_problem(*opt.only_choice, space.variables());
-        if (!problem.empty()) {
-          unit.input_error =
-              "--crash-choice " + *opt.only_choice + " does not fit crash point " + std::to_string(pi) + ": " + problem;
-          break;
-        }
-        try_state(choice_from_hex(*opt.only_choice, space.variables()), "given");
-        continue;
-      }
-      uint64_t k = 0;
-      switch (s.explore.crash_states) {
-        case CrashStateMode::Durable:
-          try_state(durable, "durable");
-          break;
-        case CrashStateMode::All:
-          space.enumerate(s.explore.crash_state_count,
-                          [&](const auto& ch) { try_state(ch, "all " + std::to_string(k++)); });
-          break;
-        case CrashStateMode::Random:
-          space.sample(seed * 1000003 + pi, s.explore.crash_state_count,
-                       [&](const auto& ch) { try_state(ch, "random " + std::to_string(k++)); });
-          break;
-        case CrashStateMode::Prefix:
-          space.prefixes([&](const auto& ch) { try_state(ch, "prefix " + std::to_string(k++)); });
-          break;
-        case CrashStateMode::Z3: {
-          // Every crash point recovers its durable state for real: Z3 only adds the states it
-          // finds that could break an obligation, and what it proves is counted, not run.
-          const bool durable_failed = try_state(durable, "durable");
-          if (durable_failed && opt.stop_at_first_failure) break;
-          std::set<std::string> devices;
-          for (const auto& io : p1.out.io.ios) devices.insert(io.device);
-          BlockDeviceOracle oracle(view_of(p1.out, p1_disks), cp.ns);
-          CrashSearch search(space, oracle, {devices.begin(), devices.end()}, commit_obligations(p1.out, cp.ns));
-          unit.z3.unlocated += search.unlocated();
-          bool proven = false, confirmed = false;
-          for (int model = 0; model < kZ3MaxModels && !confirmed; model++) {
-            auto ch = search.next();
-            if (!ch) {
-              proven = true;
-              break;
-            }
-            unit.z3.models++;
-            confirmed = try_state(*ch, "z3 model " + std::to_string(model + 1));
-            if (!confirmed) unit.z3.unconfirmed++;
-          }
-          // Random states besides: what Z3's obligations do not encode is only seen by running.
-          if (s.explore.also_random)
-            space.sample(seed * 1000003 + pi, s.explore.also_random,
-                         [&](const auto& ch) { try_state(ch, "random " + std::to_string(k++)); });
-          if (proven) {
-            unit.z3.ruled_out++;
-          } else if (!confirmed) {
-            if (!unit.z3.truncated) first_truncated = pi;
-            unit.z3.truncated++;
-          }
-          break;
-        }
-      }
-    }
-    if (unit.z3.truncated)
-      unit.notes.push_back("Z3 search truncated after " + std::to_string(kZ3MaxModels) + " unconfirmed models at " +
-                           std::to_string(unit.z3.truncated) + " crash point(s), first at crash point " +
-                           std::to_string(first_truncated));
-    if (unit.z3.unlocated)
-      unit.notes.push_back(std::to_string(unit.z3.unlocated) +
-                           " obligation(s) had no known place on the disks; only the recovered states judged them");
-  }
-  if (unit.input_error.empty() && opt.only_crash_point && cut >= s.steps.size())
-    unit.input_error = "--crash-point needs a scenario with a power-cut step; this one has none";
-  if (!unit.input_error.empty()) unit.passed = false;
-  if (!unit.input_error.empty())
-    unit.verdict = "ERROR: " + unit.input_error;
-  else if (unit.harness_timeout)
-    unit.verdict = "TIMEOUT: the harness killed a run after its wall-clock budget; no verdict";
-  else
-    unit.verdict = (unit.passed ? pass_verdict(s, unit)
-                                : "FAIL: " + (unit.failures.empty() ? std::string("violation")
-                                                                    : unit.failures[0].violations[0].kind + ": " +
-                                                                          unit.failures[0].violations[0].title)) +
-                   notes_suffix(unit);
+  UnitExplorer(s, seed, knobs, opt, unit).run();
   return unit;
 }
 

@@ -7,8 +7,6 @@
 #include <string>
 #include <vector>
 
-#include "sim/wire.hpp"
-
 namespace verify {
 
 // Where sectors of a top device lived below the stack when a write reached them: on a disk
@@ -20,6 +18,12 @@ struct Placement {
   uint64_t disk_sector = 0;
   bool zeroes = false;
   bool known() const { return disk >= 0 || zeroes; }
+
+  template <class Ar>
+  void serialize(Ar& ar) {
+    ar(sector, sectors, disk, disk_sector, zeroes);
+  }
+  bool operator==(const Placement&) const = default;
 };
 
 struct TopIo {
@@ -34,15 +38,22 @@ struct TopIo {
   int status = 0;
   std::vector<Placement> placed;  // writes and discards: where their sectors went
   uint64_t journal_at = 0;        // engine journal events of this phase recorded before the submission
+
+  template <class Ar>
+  void serialize(Ar& ar) {
+    ar(kind, device, sector, sectors, id, submit_ns, ack_ns, acked, fua, status, placed, journal_at);
+  }
+  bool operator==(const TopIo&) const = default;
 };
 
 struct TopIoLog {
   std::vector<TopIo> ios;
-  void write(sim::WireWriter& w) const;
-  static TopIoLog read(sim::WireReader& r);
-};
 
-void write_placement(sim::WireWriter& w, const Placement& p);
-Placement read_placement(sim::WireReader& r);
+  template <class Ar>
+  void serialize(Ar& ar) {
+    ar(ios);
+  }
+  bool operator==(const TopIoLog&) const = default;
+};
 
 }  // namespace verify

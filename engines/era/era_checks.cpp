@@ -53,7 +53,7 @@ std::map<std::string, const era_table_info*> era_devices(const CheckInput& in, s
       lost->insert(path);
   };
   for (const auto& e : in.events)
-    if (e.kind == "era.map") add(e.device, true);
+    if (e.kind == JournalEvent::EraMap) add(e.device, true);
   for (const auto& w : in.writes) add(w.device, false);
   return out;
 }
@@ -105,7 +105,7 @@ struct Query {
 std::optional<size_t> history_start(const CheckInput& in, const std::string& metadata_dev) {
   std::vector<size_t> formats;
   for (size_t i = 0; i < in.events.size(); i++)
-    if (in.events[i].kind == "era.format" && in.events[i].device == metadata_dev) formats.push_back(i);
+    if (in.events[i].kind == JournalEvent::EraFormat && in.events[i].device == metadata_dev) formats.push_back(i);
   std::optional<size_t> start;
   for (size_t k = 1; k < formats.size(); k++)
     for (const auto& w : in.writes)
@@ -115,126 +115,170 @@ std::optional<size_t> history_start(const CheckInput& in, const std::string& met
   return start;
 }
 
-std::vector<CheckViolation> written_since_check(const CheckInput& in) {
-  std::vector<CheckViolation> out;
-  auto fail = [&](const std::string& msg) { out.push_back({"era-written-since", msg}); };
-  auto cannot_judge = [&](const std::string& why) { out.push_back({"era-written-since", why, true}); };
-  std::set<std::string> lost;
-  // Devices sharing a metadata device share one record of the origin's blocks.
-  std::map<std::string, std::vector<std::pair<std::string, const era_table_info*>>> groups;
-  for (const auto& [path, table] : era_devices(in, &lost)) groups[table->metadata_dev].emplace_back(path, table);
-  for (const auto& path : lost) cannot_judge("era device " + path + " was not created again after the power cut");
-
-  // Eras per write id, from the journal: when era_map saw it, and when it was marked; and
-  // resizes, which legitimately forget blocks beyond a smaller end.
+// What the journal says of each write id: the era era_map first saw it in, the latest era its
+// block was marked in, and the resizes, which legitimately forget blocks beyond a smaller end.
+struct WriteEras {
   std::map<uint64_t, uint32_t> mapped, marked;
-  std::map<uint64_t, size_t> mapped_at;                            // write id -> index of its first era.map event
-  std::vector<std::tuple<size_t, std::string, uint64_t>> resizes;  // (index, device, nr_blocks)
-  for (size_t i = 0; i < in.events.size(); i++) {
-    const auto& e = in.events[i];
-    if (e.kind == "era.resize" && !e.v.empty()) resizes.emplace_back(i, e.device, e.v[0]);
-    if (e.v.size() < 3 || e.v[0] == 0) continue;
-    if (e.kind == "era.map") mapped_at.emplace(e.v[0], i);
-    const uint32_t era = static_cast<uint32_t>(e.v[2]);
-    if (e.kind == "era.map") {
-      auto [it, fresh] = mapped.emplace(e.v[0], era);
-      if (!fresh) it->second = std::min(it->second, era);
-    } else if (e.kind == "era.mark") {
-      marked[e.v[0]] = std::max(marked[e.v[0]], era);
+  std::map<uint64_t, size_t> mapped_at;  // write id -> index of its first EraMap event
+  struct Resize {
+    size_t at;  // journal index
+    std::string device;
+    uint64_t nr_blocks;
+  };
+  std::vector<Resize> resizes;
+};
+
+WriteEras write_eras(const std::vector<JournalEvent>& events) {
+  WriteEras w;
+  for (size_t i = 0; i < events.size(); i++) {
+    const JournalEvent& e = events[i];
+    if (e.kind == JournalEvent::EraResize) w.resizes.push_back({i, e.device, e.nr_blocks});
+    if (e.write_id == 0) continue;  // a bio no step issued
+    if (e.kind == JournalEvent::EraMap) {
+      w.mapped_at.emplace(e.write_id, i);
+      auto [it, fresh] = w.mapped.emplace(e.write_id, e.era);
+      if (!fresh) it->second = std::min(it->second, e.era);
+    } else if (e.kind == JournalEvent::EraMark) {
+      w.marked[e.write_id] = std::max(w.marked[e.write_id], e.era);
     }
   }
+  return w;
+}
 
-  for (const auto& [metadata_dev, members] : groups) {
+using EraMembers = std::vector<std::pair<std::string, const era_table_info*>>;  // (top device, table)
+
+// The era-written-since verdict on one metadata device and the era devices that share it (one
+// record of the origin's blocks): recall (every acknowledged write is reported), then precision
+// (every reported block had a write that may be recorded that late).
+class MetadataVerdict {
+ public:
+  MetadataVerdict(const CheckInput& in, const WriteEras& eras, const std::string& metadata_dev,
+                  const EraMembers& members, std::vector<CheckViolation>& out)
+      : in_(in), eras_(eras), metadata_dev_(metadata_dev), members_(members), out_(out) {}
+
+  void judge() {
     std::string why;
-    model::BlockDevice* meta = metadata_device(in, metadata_dev, &why);
+    model::BlockDevice* meta = metadata_device(in_, metadata_dev_, &why);
     if (!meta) {
-      cannot_judge(why);
-      continue;
+      out_.push_back({"era-written-since", why, true});
+      return;
     }
     const std::vector<model::Sector> sb_before = superblock_sectors(meta);
-    Query q;
-    if (q.reader.open(meta, false, &q.error)) {
-      fail("cannot read the era metadata on " + metadata_dev + ": " + q.error);
-      continue;
+    if (q_.reader.open(meta, false, &q_.error)) {
+      fail("cannot read the era metadata on " + metadata_dev_ + ": " + q_.error);
+      return;
     }
     // The unit of every block number the metadata holds, for the tools and their users.
-    const uint64_t bs = q.reader.live().data_block_size;
-    if (!bs) {
-      fail("the era metadata on " + metadata_dev + " has a data block size of 0");
-      continue;
+    bs_ = q_.reader.live().data_block_size;
+    if (!bs_) {
+      fail("the era metadata on " + metadata_dev_ + " has a data block size of 0");
+      return;
     }
-    const std::optional<size_t> start = history_start(in, metadata_dev);
-    auto forgotten = [&](const TopWrite& w) { return start && w.events_before <= *start; };
+    start_ = history_start(in_, metadata_dev_);
+    if (!every_acknowledged_write_reported()) return;
+    no_block_reported_too_late();
+    // Precondition of the whole verdict: the metadata did not change while it was read.
+    if (superblock_sectors(meta) != sb_before)
+      fail("the superblock on " + metadata_dev_ + " changed while the check read it: the steps had not settled");
+  }
 
-    // A later resize of a device of this metadata to at most `b` blocks dropped the block.
-    auto cut_off = [&](uint64_t id, uint64_t b) {
-      const size_t at = mapped_at.count(id) ? mapped_at[id] : 0;
-      for (const auto& [i, dev, n] : resizes)
-        if (i > at && n <= b &&
-            std::any_of(members.begin(), members.end(), [&dev = dev](const auto& m) { return m.first == dev; }))
-          return true;
-      return false;
-    };
-    std::map<uint64_t, uint32_t> latest;  // block -> the latest era it may be recorded in
+ private:
+  void fail(const std::string& msg) { out_.push_back({"era-written-since", msg}); }
+
+  bool forgotten(const TopWrite& w) const { return start_ && w.events_before <= *start_; }
+
+  // A later resize of a device of this metadata to at most `b` blocks dropped the block.
+  bool cut_off(uint64_t id, uint64_t b) const {
+    const auto m = eras_.mapped_at.find(id);
+    const size_t at = m != eras_.mapped_at.end() ? m->second : 0;
+    for (const auto& r : eras_.resizes)
+      if (r.at > at && r.nr_blocks <= b &&
+          std::any_of(members_.begin(), members_.end(), [&r](const auto& mb) { return mb.first == r.device; }))
+        return true;
+    return false;
+  }
+
+  // Recall, and the latest era each written block may be recorded in for precision. False when
+  // era_invalidate itself failed (reported): nothing more can be judged.
+  bool every_acknowledged_write_reported() {
     size_t lost_writes = 0;
-    bool query_failed = false;
-    for (const auto& [path, table] : members) {
-      for (const auto& w : in.writes) {
+    for (const auto& [path, table] : members_)
+      for (const TopWrite& w : in_.writes) {
         if (w.device != path || !w.sectors || forgotten(w)) continue;
-        const bool through_era = mapped.count(w.id);
-        if (!w.discard && !through_era) continue;  // written while another target was loaded
+        const auto mapped = eras_.mapped.find(w.id);
+        if (!w.discard && mapped == eras_.mapped.end()) continue;  // written while another target was loaded
         // Discards, and writes not yet marked, may be recorded in any later era.
-        const uint32_t last = !w.discard && marked.count(w.id) ? marked[w.id] : kUnknownEra;
-        for (uint64_t b = w.sector / bs; b <= (w.sector + w.sectors - 1) / bs; b++)
-          latest[b] = std::max(latest[b], last);
+        const auto marked = eras_.marked.find(w.id);
+        const uint32_t last = !w.discard && marked != eras_.marked.end() ? marked->second : kUnknownEra;
+        for (uint64_t b = w.sector / bs_; b <= (w.sector + w.sectors - 1) / bs_; b++)
+          latest_[b] = std::max(latest_[b], last);
         if (!w.acked || w.discard) continue;
-        const uint32_t e = std::max<uint32_t>(mapped[w.id], 1);
-        const std::vector<bool>* m = q.since(e);
+        const uint32_t e = std::max<uint32_t>(mapped->second, 1);
+        const std::vector<bool>* m = q_.since(e);
         if (!m) {
-          fail("era_invalidate on " + metadata_dev + " failed: " + q.error);
-          query_failed = true;
-          break;
+          fail("era_invalidate on " + metadata_dev_ + " failed: " + q_.error);
+          return false;
         }
-        for (uint64_t b = w.sector / bs; b <= (w.sector + w.sectors - 1) / bs; b++) {
-          if (b < m->size() && (*m)[b]) continue;
-          if (cut_off(w.id, b)) continue;
-          if (lost_writes++ < 8)
-            fail("block " + std::to_string(b) + " of " + path + ": write #" + std::to_string(w.id) + " (sectors " +
-                 std::to_string(w.sector) + "+" + std::to_string(w.sectors) + ", mapped in era " + std::to_string(e) +
-                 ", acknowledged" + (in.after_crash && w.before_crash ? " before the power cut" : "") +
-                 ") is not reported by era_invalidate --written-since " + std::to_string(e) + " (blocks of " +
-                 std::to_string(bs) + " sectors)");
+        for (uint64_t b = w.sector / bs_; b <= (w.sector + w.sectors - 1) / bs_; b++) {
+          if ((b < m->size() && (*m)[b]) || cut_off(w.id, b)) continue;
+          if (lost_writes++ < 8) fail(lost_write(path, w, b, e));
         }
       }
-      if (query_failed) break;
-    }
-    if (query_failed) continue;
-    if (lost_writes > 8) fail(std::to_string(lost_writes - 8) + " more lost write(s) recorded on " + metadata_dev);
+    if (lost_writes > 8) fail(std::to_string(lost_writes - 8) + " more lost write(s) recorded on " + metadata_dev_);
+    return true;
+  }
 
-    // Precision: a block reported since era t had a write that may be recorded in era >= t.
+  std::string lost_write(const std::string& path, const TopWrite& w, uint64_t b, uint32_t e) const {
+    return "block " + std::to_string(b) + " of " + path + ": write #" + std::to_string(w.id) + " (sectors " +
+           std::to_string(w.sector) + "+" + std::to_string(w.sectors) + ", mapped in era " + std::to_string(e) +
+           ", acknowledged" + (in_.after_crash && w.before_crash ? " before the power cut" : "") +
+           ") is not reported by era_invalidate --written-since " + std::to_string(e) + " (blocks of " +
+           std::to_string(bs_) + " sectors)";
+  }
+
+  // Precision: a block reported since era t had a write that may be recorded in era >= t.
+  void no_block_reported_too_late() {
     std::set<uint32_t> thresholds{1};
-    for (const auto& [b, e] : latest)
+    for (const auto& [b, e] : latest_)
       if (e != kUnknownEra) thresholds.insert(e + 1);
     size_t wrong = 0;
     for (uint32_t t : thresholds) {
-      const std::vector<bool>* m = q.since(t);
+      const std::vector<bool>* m = q_.since(t);
       if (!m) break;
       for (size_t b = 0; b < m->size(); b++) {
         if (!(*m)[b]) continue;
-        auto it = latest.find(b);
-        if (it != latest.end() && it->second >= t) continue;
+        auto it = latest_.find(b);
+        if (it != latest_.end() && it->second >= t) continue;
         if (wrong++ < 8)
-          fail("block " + std::to_string(b) + " recorded on " + metadata_dev +
+          fail("block " + std::to_string(b) + " recorded on " + metadata_dev_ +
                " is reported by era_invalidate --written-since " + std::to_string(t) + " but " +
-               (it == latest.end() ? std::string("nothing was ever written to it")
-                                   : "its last write was recorded in era " + std::to_string(it->second)));
+               (it == latest_.end() ? std::string("nothing was ever written to it")
+                                    : "its last write was recorded in era " + std::to_string(it->second)));
       }
     }
-    if (wrong > 8) fail(std::to_string(wrong - 8) + " more wrongly reported block(s) on " + metadata_dev);
-    // Precondition of the whole verdict: the metadata did not change while it was read.
-    if (superblock_sectors(meta) != sb_before)
-      fail("the superblock on " + metadata_dev + " changed while the check read it: the steps had not settled");
+    if (wrong > 8) fail(std::to_string(wrong - 8) + " more wrongly reported block(s) on " + metadata_dev_);
   }
+
+  const CheckInput& in_;
+  const WriteEras& eras_;
+  const std::string& metadata_dev_;
+  const EraMembers& members_;
+  std::vector<CheckViolation>& out_;
+  Query q_;
+  uint64_t bs_ = 0;                      // the metadata's data block size, in sectors
+  std::optional<size_t> start_;          // history_start()
+  std::map<uint64_t, uint32_t> latest_;  // block -> the latest era it may be recorded in
+};
+
+std::vector<CheckViolation> written_since_check(const CheckInput& in) {
+  std::vector<CheckViolation> out;
+  std::set<std::string> lost;
+  std::map<std::string, EraMembers> groups;  // by metadata device
+  for (const auto& [path, table] : era_devices(in, &lost)) groups[table->metadata_dev].emplace_back(path, table);
+  for (const auto& path : lost)
+    out.push_back({"era-written-since", "era device " + path + " was not created again after the power cut", true});
+  const WriteEras eras = write_eras(in.events);
+  for (const auto& [metadata_dev, members] : groups) MetadataVerdict(in, eras, metadata_dev, members, out).judge();
   return out;
 }
 

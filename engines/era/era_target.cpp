@@ -155,7 +155,11 @@ void process_deferred_bios(era* e) {
     const uint64_t block = get_block(e, bio);
     // Only now is the in-core bit true on disk too (pre-5.12 it was set before the commit).
     if (commit_needed && !e->variant.incore_bit_before_commit) writeset_set_incore(ws, block);
-    journal_event("era.mark", e->top_device, {write_id_of(bio), block, e->md->current_era});
+    journal_event({.kind = JournalEvent::EraMark,
+                   .device = e->top_device,
+                   .write_id = write_id_of(bio),
+                   .era_block = block,
+                   .era = e->md->current_era});
     model::submit_bio(bio);
   }
 }
@@ -357,7 +361,7 @@ int era_ctr(DmTarget* ti, const DmArgs& argv) {
   }
   // Pre-5.12 a superblock of another block size was accepted: md->block_size (what every commit
   // writes back) kept the superblock's, while get_block and calc_nr_blocks use the table's.
-  if (e->md->formatted) journal_event("era.format", e->metadata_dev->name, {});
+  if (e->md->formatted) journal_event({.kind = JournalEvent::EraFormat, .device = e->metadata_dev->name});
   e->writes_at_ctr = metadata_writes(e);  // formatting a blank device is the one write a ctr may do
   e->top_device = "/dev/mapper/" + model::dm_device_name(model::dm_table_get_md(ti->table));
   e->md->on_commit = [e](const uint8_t* block) {
@@ -409,12 +413,20 @@ int era_map(DmTarget* ti, Bio* bio) {
   remap_to_origin(e, bio);
   if (!(bio->flags & model::REQ_PREFLUSH) && model::op_is_write(bio->op)) {
     const uint32_t era_now = e->md->current_era;
-    journal_event("era.map", e->top_device, {write_id_of(bio), block, era_now});
+    journal_event({.kind = JournalEvent::EraMap,
+                   .device = e->top_device,
+                   .write_id = write_id_of(bio),
+                   .era_block = block,
+                   .era = era_now});
     if (!metadata_current_marked(e->md.get(), block)) {
       defer_bio(e, bio);
       return model::DM_MAPIO_SUBMITTED;
     }
-    journal_event("era.mark", e->top_device, {write_id_of(bio), block, era_now});
+    journal_event({.kind = JournalEvent::EraMark,
+                   .device = e->top_device,
+                   .write_id = write_id_of(bio),
+                   .era_block = block,
+                   .era = era_now});
   }
   return model::DM_MAPIO_REMAPPED;
 }
@@ -458,7 +470,7 @@ int era_preresume(DmTarget* ti) {
       if (r) return r;
     }
     e->nr_blocks = new_size;
-    journal_event("era.resize", e->top_device, {new_size});
+    journal_event({.kind = JournalEvent::EraResize, .device = e->top_device, .nr_blocks = new_size});
   }
   start_worker(e);
   // Pre-5.12 a new era started without archiving a current writeset left by a crash.

@@ -1,0 +1,140 @@
+// What a phase hands back crosses a process boundary as bytes: every type comes back equal, and
+// bytes that are not exactly one value (short, long, or a value out of its field's range) are
+// refused rather than read as a different phase.
+#include <catch2/catch.hpp>
+
+#include "engines/journal.hpp"
+#include "sim/wire.hpp"
+#include "verify/phase_output.hpp"
+
+using namespace verify;
+
+namespace {
+
+TopIo data_write() {
+  TopIo io;
+  io.kind = TopIo::Data;
+  io.device = "/dev/mapper/eradev";
+  io.sector = 8;
+  io.sectors = 16;
+  io.id = 41;
+  io.submit_ns = 1'000;
+  io.ack_ns = 2'500;
+  io.acked = true;
+  io.fua = true;
+  io.status = -5;  // a negative errno travels as itself
+  io.placed = {Placement{8, 8, 1, 2056, false}, Placement{16, 8, -1, 0, true}};
+  io.journal_at = 3;
+  return io;
+}
+
+TopIo flush() {
+  TopIo io;
+  io.kind = TopIo::Flush;
+  io.device = "/dev/sdb";
+  io.submit_ns = 3'000;
+  return io;
+}
+
+engines::Journal journal() {
+  using engines::JournalEvent;
+  engines::Journal j;
+  j.events = {
+      {.kind = JournalEvent::EraFormat, .device = "/dev/sdb"},
+      {.kind = JournalEvent::EraMap, .device = "/dev/mapper/eradev", .write_id = 41, .era_block = 2, .era = 1},
+      {.kind = JournalEvent::EraMark, .device = "/dev/mapper/eradev", .write_id = 41, .era_block = 2, .era = 2},
+      {.kind = JournalEvent::EraResize, .device = "/dev/mapper/eradev", .nr_blocks = 1'000'000'000'000},
+  };
+  engines::CommitRecord c;
+  c.metadata_device = "/dev/sdb";
+  c.token = 0xfeedfacecafebeef;
+  c.top_device = "/dev/mapper/eradev";
+  c.block_sectors = 128;
+  c.blocks = {0, 2, UINT64_MAX};
+  j.commits = {c, engines::CommitRecord{}};
+  return j;
+}
+
+PhaseOutput phase_output() {
+  PhaseOutput o;
+  o.finished = true;
+  o.steps = {
+      StepRecord{.index = 0,
+                 .text = "dmsetup create eradev --table '0 2048 era /dev/sdb /dev/sdc 128'",
+                 .finished = true,
+                 .out = "",
+                 .err = "device-mapper: reload ioctl failed\n",
+                 .start_ns = 10,
+                 .end_ns = 20,
+                 .dmesg_from = 0,
+                 .dmesg_to = 2},
+      StepRecord{
+          .index = 3, .text = "dd &", .exit_code = 1, .expect_failure = true, .out = "0+0 records in\n", .err = ""}};
+  o.io.ios = {data_write(), flush()};
+  o.end_ns = 99'000;
+  o.disks = {DiskState{"trace text\nwith lines\n", 7, 4096, 4096, true, false}, DiskState{}};
+  o.data_map = {Extent{"/dev/mapper/eradev", Placement{0, 2048, 1, 0, false}}};
+  o.claims = {Claim{"/dev/sdb", 15}};
+  o.reads = {OracleRead{"/dev/mapper/eradev", true, {{8, 0x1234}, {9, 0}}, {10, 11}},
+             OracleRead{"/dev/mapper/gone", false, {}, {}}};
+  o.check_violations = {{"era-written-since", "block 2 ..."}};
+  o.check_notes = {{"metadata-check", "metadata device /dev/sdb was removed at step 4"}};
+  o.leaked_bios = 2;
+  o.journal = journal();
+  return o;
+}
+
+template <class T>
+T round_trip(const T& v) {
+  return sim::from_wire<T>(sim::to_wire(v), "test value");
+}
+
+}  // namespace
+
+TEST_CASE("a phase output comes back equal, field by field") {
+  const PhaseOutput o = phase_output();
+  const PhaseOutput back = round_trip(o);
+  REQUIRE(back.steps == o.steps);
+  REQUIRE(back.io == o.io);
+  REQUIRE(back.disks == o.disks);
+  REQUIRE(back.data_map == o.data_map);
+  REQUIRE(back.claims == o.claims);
+  REQUIRE(back.reads == o.reads);
+  REQUIRE(back.journal == o.journal);
+  REQUIRE(back == o);
+  REQUIRE(sim::to_wire(back) == sim::to_wire(o));
+}
+
+TEST_CASE("each type family that crosses the boundary comes back equal on its own") {
+  const PhaseOutput o = phase_output();
+  REQUIRE(round_trip(o.steps[0]) == o.steps[0]);
+  REQUIRE(round_trip(o.disks[0]) == o.disks[0]);
+  REQUIRE(round_trip(o.data_map) == o.data_map);
+  REQUIRE(round_trip(o.reads) == o.reads);
+  REQUIRE(round_trip(o.io) == o.io);
+  REQUIRE(round_trip(o.io.ios[0].placed[1]).disk == -1);  // an unknown place stays unknown
+  REQUIRE(round_trip(o.journal.events) == o.journal.events);
+  REQUIRE(round_trip(o.journal.commits) == o.journal.commits);
+  REQUIRE(round_trip(PhaseOutput{}) == PhaseOutput{});
+}
+
+TEST_CASE("a phase output cut short anywhere is refused, never read as a shorter one") {
+  const std::string bytes = sim::to_wire(phase_output());
+  for (size_t n : {size_t{0}, size_t{1}, size_t{8}, bytes.size() / 2, bytes.size() - 1})
+    REQUIRE_THROWS_AS(sim::from_wire<PhaseOutput>(bytes.substr(0, n), "phase output"), sim::WireError);
+}
+
+TEST_CASE("bytes left over after the last field are refused") {
+  const std::string bytes = sim::to_wire(phase_output()) + std::string(8, '\0');
+  REQUIRE_THROWS_WITH(sim::from_wire<PhaseOutput>(bytes, "phase output"),
+                      Catch::Contains("phase output") && Catch::Contains("8 byte(s) left after the last field"));
+}
+
+TEST_CASE("a value that does not fit its field is refused") {
+  sim::WireWriter w;
+  w(uint64_t{2});  // not a bool
+  REQUIRE_THROWS_AS(sim::from_wire<bool>(w.bytes(), "flag"), sim::WireError);
+  sim::WireWriter big;
+  big(uint64_t{1} << 32);  // beyond a disk id
+  REQUIRE_THROWS_WITH(sim::from_wire<uint32_t>(big.bytes(), "disk id"), Catch::Contains("does not fit"));
+}
