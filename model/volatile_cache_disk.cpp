@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "sim/assert.hpp"
 #include "sim/runtime.hpp"
 #include "sim/thread.hpp"
 
@@ -82,6 +83,7 @@ void Disk::make_durable(const IoRecord& r) {
 }
 
 void Disk::flush_cache(uint64_t covers) {
+  flushed_upto_ = std::max(flushed_upto_, covers);
   std::vector<size_t> still;
   for (size_t idx : cached_) {
     const IoRecord& w = trace_.records[idx];
@@ -91,6 +93,9 @@ void Disk::flush_cache(uint64_t covers) {
       still.push_back(idx);
   }
   cached_.swap(still);
+  // The cache holds no write that a completed flush covered: durability never goes backwards.
+  DMSIM_ASSERT(cached_.empty() || trace_.records[cached_.front()].complete_seq > flushed_upto_,
+               "a cached write survived a flush that covered it");
 }
 
 void Disk::complete(Bio* bio, size_t rec, const FaultDecision& fault) {
@@ -113,6 +118,9 @@ void Disk::complete(Bio* bio, size_t rec, const FaultDecision& fault) {
       } else {
         for (uint64_t s = r.sector; s < r.sector + r.sectors; s++)
           volatile_[s] = DiskImage::Written{r.content_at(s, cfg_.discard_zeroes, read_sector(s)), r.complete_seq};
+        // Cached writes stay in completion order (flush_cache and crash states rely on it).
+        DMSIM_ASSERT(cached_.empty() || trace_.records[cached_.back()].complete_seq < r.complete_seq,
+                     "cached writes out of completion order");
         cached_.push_back(rec);
       }
     }

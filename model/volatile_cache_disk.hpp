@@ -68,6 +68,7 @@ class Disk : public BlockDevice {
   DiskTrace trace_;
   FaultInjector faults_;
   uint64_t complete_seq_ = 0;
+  uint64_t flushed_upto_ = 0;  // the highest completion a completed flush covered
 };
 
 }  // namespace model

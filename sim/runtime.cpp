@@ -11,6 +11,7 @@
 #include <simgrid/s4u.hpp>
 #include <stdexcept>
 
+#include "sim/assert.hpp"
 #include "sim/deadlock_detector.hpp"
 #include "sim/hung_task.hpp"
 #include "sim/timer.hpp"
@@ -180,7 +181,10 @@ void Runtime::finish_thread(Thread& t) {
 }
 
 bool Runtime::park(TaskState st, const WaitObject* on, const char* how, uint64_t arg, double timeout_s) {
+  // REQUIRES: a simulated thread parks itself, from its running state.
+  DMSIM_ASSERT(current_ != nullptr, how);
   Thread& t = *current_;
+  DMSIM_ASSERT(!t.parked && t.state != TaskState::Dead, how);
   if (budget_exceeded_) {
     flush_deferred();
     t.state = TaskState::Sleeping;
@@ -256,6 +260,8 @@ sg4::Disk* Runtime::engine_host_create_disk(const std::string& name, double read
 }
 
 void Runtime::sleep_for(double seconds) {
+  // REQUIRES: called by the simulated thread that sleeps.
+  DMSIM_ASSERT(current_ != nullptr, "sleep_for outside a simulated thread");
   Thread& t = *current_;
   flush_deferred();
   t.state = TaskState::Sleeping;
@@ -268,6 +274,8 @@ void Runtime::sleep_for(double seconds) {
 void Runtime::yield() {
   check_budget();
   if (budget_exceeded_) park(TaskState::Sleeping, nullptr, "budget");
+  // REQUIRES: called by the simulated thread that yields.
+  DMSIM_ASSERT(current_ != nullptr, "yield outside a simulated thread");
   Thread& t = *current_;
   flush_deferred();
   sg4::this_actor::yield();

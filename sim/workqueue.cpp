@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "sim/assert.hpp"
 #include "sim/runtime.hpp"
 
 namespace sim {
@@ -94,7 +95,7 @@ void Workqueue::insert(WorkStruct* w) {
   w->seq_ = seq;
   w->wq_ = this;
   worklist_.push_back({w, seq});
-  unfinished_.insert(seq);
+  DMSIM_ASSERT(unfinished_.insert(seq).second, "a work sequence number was handed out twice");
   rt.event("queue_work", w, "on " + name() + " seq " + std::to_string(seq));
   wake_worker();
 }
@@ -123,7 +124,7 @@ void Workqueue::wake_worker() {
 bool Workqueue::remove_pending(WorkStruct* w) {
   auto it = std::find_if(worklist_.begin(), worklist_.end(), [&](const Item& i) { return i.w == w; });
   if (it == worklist_.end()) return false;
-  unfinished_.erase(it->seq);
+  DMSIM_ASSERT(unfinished_.erase(it->seq) == 1, "a queued work item was not unfinished");
   worklist_.erase(it);
   return true;
 }
@@ -141,6 +142,8 @@ void Workqueue::worker_main(Thread* self) {
       continue;
     }
     Item item = *it;
+    // Every queued item is unfinished until it ran: flush_workqueue waits on exactly these.
+    DMSIM_ASSERT(unfinished_.count(item.seq) == 1, "a queued work item was not unfinished");
     worklist_.erase(it);
     WorkStruct* w = item.w;
     w->pending_ = false;
@@ -164,7 +167,7 @@ void Workqueue::worker_main(Thread* self) {
     // is still ours.
     if (w->running_on_ == self) w->running_on_ = nullptr;
     running_.erase(std::find_if(running_.begin(), running_.end(), [&](const Running& r) { return r.t == self; }));
-    unfinished_.erase(item.seq);
+    DMSIM_ASSERT(unfinished_.erase(item.seq) == 1, "a work item finished twice");
     self->workqueue.clear();
     wake_waiters();
     rt.preempt_point(PreemptionPoint::process_one_work);
@@ -242,8 +245,10 @@ bool Workqueue::flush_work(WorkStruct* w) {
   else
     return false;
   rt.event("flush_work", w, "seq " + std::to_string(target));
-  // Wait for that one instance (and, for simplicity, everything queued before it).
-  return flush_upto(target, w, "flush_work") || true;
+  // Wait for that one instance (and, for simplicity, everything queued before it). The item was
+  // pending or running, so flush_work() reports that it waited, as the kernel's does.
+  flush_upto(target, w, "flush_work");
+  return true;
 }
 
 bool Workqueue::cancel_work(WorkStruct* w) {
