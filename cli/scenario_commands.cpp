@@ -202,63 +202,69 @@ int cmd_run(const Args& in) {
   return u.passed ? kExitOk : kExitViolation;
 }
 
-int cmd_check(const Args& in) {
-  Args args = in;
-  if (take_flag(args, "--help") || take_flag(args, "-h")) {
-    std::fputs(kCheckHelp, stdout);
-    return kExitOk;
-  }
-  const int jobs = static_cast<int>(parse_count(take_option(args, "--jobs", "1", "check"), "--jobs", "check", 1, 256));
+namespace {
+
+struct CheckOptions {
+  int jobs = 1;
+  long shard_k = 1, shard_n = 1;
+  std::string junit, json, report_dir;
+  verify::RunOptions run;
+  std::vector<std::string> paths;
+};
+
+CheckOptions parse_check_options(Args args) {
+  CheckOptions o;
+  o.jobs = static_cast<int>(parse_count(take_option(args, "--jobs", "1", "check"), "--jobs", "check", 1, 256));
   const std::string shard = take_option(args, "--shard", "1/1", "check");
-  const std::string junit = take_option(args, "--junit", "", "check");
-  const std::string json = take_option(args, "--json", "", "check");
-  const std::string report_dir = take_option(args, "--report-dir", "", "check");
-  verify::RunOptions opt;
-  take_knob_options(args, "check", &opt.extra_knobs);
+  o.junit = take_option(args, "--junit", "", "check");
+  o.json = take_option(args, "--json", "", "check");
+  o.report_dir = take_option(args, "--report-dir", "", "check");
+  take_knob_options(args, "check", &o.run.extra_knobs);
   const size_t slash = shard.find('/');
   if (slash == std::string::npos)
     throw UsageError("--shard must be K/N, got '" + shard + "'", "see 'dmsim check --help'");
-  const long shard_n = parse_count(shard.substr(slash + 1), "N of --shard", "check", 1, 100000);
-  const long shard_k = parse_count(shard.substr(0, slash), "K of --shard", "check", 1, shard_n);
+  o.shard_n = parse_count(shard.substr(slash + 1), "N of --shard", "check", 1, 100000);
+  o.shard_k = parse_count(shard.substr(0, slash), "K of --shard", "check", 1, o.shard_n);
   for (const auto& a : args)
     if (a.rfind("--", 0) == 0) throw UsageError("unknown option '" + a + "'", "see 'dmsim check --help'");
   if (args.empty()) throw UsageError("check needs at least one path", "see 'dmsim check --help'");
-  const auto files = scenario_files(args);
-  if (files.empty()) throw UsageError("no scenario files (*.yaml) under the given paths", "");
-  const auto all = load_all(files);
-  if (!json.empty()) require_writable_file(json, "--json", "check");
-  if (!junit.empty()) require_writable_file(junit, "--junit", "check");
-  if (!report_dir.empty()) require_writable_dir(report_dir, "--report-dir", "check");
-  // Units: every seed of every scenario, in file order; this shard takes every N-th.
-  std::vector<std::pair<const scenarios::Scenario*, uint64_t>> units;
-  for (const auto& ref : verify::plan_units(all, shard_k, shard_n, !opt.extra_knobs.empty()))
-    units.emplace_back(&all[ref.scenario], ref.seed);
-  std::fprintf(stderr, "dmsim check: %zu scenario(s), %zu unit(s) in shard %ld/%ld, %d job(s)\n", all.size(),
-               units.size(), shard_k, shard_n, jobs);
+  o.paths = args;
+  return o;
+}
+
+using Unit = std::pair<const scenarios::Scenario*, uint64_t>;
+
+// Runs every unit in a process of its own, `jobs` at a time, printing a progress line as each
+// ends; a unit whose process died fails with what killed it.
+std::vector<verify::UnitResult> run_units(const std::vector<Unit>& units, const CheckOptions& o,
+                                          std::chrono::steady_clock::time_point t0) {
   std::vector<std::function<std::string()>> tasks;
   for (const auto& [s, seed] : units)
-    tasks.push_back([s = s, seed = seed, &opt] { return verify::results_to_json({verify::run_unit(*s, seed, opt)}); });
-  const auto t0 = std::chrono::steady_clock::now();
+    tasks.push_back([s = s, seed = seed, &o] { return verify::results_to_json({verify::run_unit(*s, seed, o.run)}); });
   size_t done = 0;
   std::vector<verify::UnitResult> results(units.size());
-  auto outputs = verify::run_tasks(tasks, jobs, [&](size_t i, const verify::TaskOutput& o) {
+  verify::run_tasks(tasks, o.jobs, [&](size_t i, const verify::TaskOutput& out) {
     done++;
     verify::UnitResult u;
-    if (o.ok) {
-      u = verify::results_from_json(o.bytes, "unit output")[0];
+    if (out.ok) {
+      u = verify::results_from_json(out.bytes, "unit output")[0];
     } else {
       u.file = units[i].first->file;
       u.scenario = units[i].first->name;
       u.seed = units[i].second;
       u.passed = false;
-      u.verdict = "FAIL: the unit's process " + o.error;
+      u.verdict = "FAIL: the unit's process " + out.error;
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::fprintf(stderr, "[%zu/%zu %.1fs] %s seed %llu: %s\n", done, units.size(), secs, u.file.c_str(),
                  static_cast<unsigned long long>(u.seed), u.verdict.c_str());
     results[i] = std::move(u);
   });
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return results;
+}
+
+// The table of verdicts, the totals line, then the failing units in full. Returns the failures.
+size_t print_check_summary(const std::vector<verify::UnitResult>& results, double secs) {
   size_t failed = 0;
   uint64_t explorations = 0, recoveries = 0;
   std::printf("\n%-48s %5s %6s %6s  %s\n", "scenario", "seed", "runs", "recov", "verdict");
@@ -274,15 +280,47 @@ int cmd_check(const Args& in) {
               static_cast<unsigned long long>(explorations), static_cast<unsigned long long>(recoveries), secs);
   for (const auto& u : results)
     if (!u.passed) print_unit(u);
-  if (!json.empty()) write_file(json, verify::results_to_json(results));
-  if (!junit.empty()) write_file(junit, reports::junit_xml(results, secs));
-  if (!report_dir.empty()) {
-    std::map<std::string, const scenarios::Scenario*> by_file;
-    for (const auto& s : all) by_file[s.file] = &s;
-    for (const auto& u : results)
-      for (const auto& p : reports::write_unit_reports(report_dir, u, by_file[u.file]))
-        std::printf("report: %s\n", p.c_str());
+  return failed;
+}
+
+void write_check_outputs(const CheckOptions& o, const std::vector<scenarios::Scenario>& all,
+                         const std::vector<verify::UnitResult>& results, double secs) {
+  if (!o.json.empty()) write_file(o.json, verify::results_to_json(results));
+  if (!o.junit.empty()) write_file(o.junit, reports::junit_xml(results, secs));
+  if (o.report_dir.empty()) return;
+  std::map<std::string, const scenarios::Scenario*> by_file;
+  for (const auto& s : all) by_file[s.file] = &s;
+  for (const auto& u : results)
+    for (const auto& p : reports::write_unit_reports(o.report_dir, u, by_file[u.file]))
+      std::printf("report: %s\n", p.c_str());
+}
+
+}  // namespace
+
+int cmd_check(const Args& in) {
+  Args args = in;
+  if (take_flag(args, "--help") || take_flag(args, "-h")) {
+    std::fputs(kCheckHelp, stdout);
+    return kExitOk;
   }
+  const CheckOptions o = parse_check_options(args);
+  const auto files = scenario_files(o.paths);
+  if (files.empty()) throw UsageError("no scenario files (*.yaml) under the given paths", "");
+  const auto all = load_all(files);
+  if (!o.json.empty()) require_writable_file(o.json, "--json", "check");
+  if (!o.junit.empty()) require_writable_file(o.junit, "--junit", "check");
+  if (!o.report_dir.empty()) require_writable_dir(o.report_dir, "--report-dir", "check");
+  // Units: every seed of every scenario, in file order; this shard takes every N-th.
+  std::vector<Unit> units;
+  for (const auto& ref : verify::plan_units(all, o.shard_k, o.shard_n, !o.run.extra_knobs.empty()))
+    units.emplace_back(&all[ref.scenario], ref.seed);
+  std::fprintf(stderr, "dmsim check: %zu scenario(s), %zu unit(s) in shard %ld/%ld, %d job(s)\n", all.size(),
+               units.size(), o.shard_k, o.shard_n, o.jobs);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto results = run_units(units, o, t0);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const size_t failed = print_check_summary(results, secs);
+  write_check_outputs(o, all, results, secs);
   return failed ? kExitViolation : kExitOk;
 }
 
@@ -323,6 +361,69 @@ int cmd_merge(const Args& in) {
   return failed ? kExitViolation : kExitOk;
 }
 
+namespace {
+
+// A knob's line in the catalog: its catalog scenario, if any, and what running it showed.
+struct CatalogRow {
+  const model::Knob* knob = nullptr;
+  std::string file;     // the catalog scenario ("" when it has none)
+  std::string status;   // detected, NOT DETECTED, not run, no catalog scenario
+  std::string verdict;  // the run's verdict ("" when not run)
+};
+
+// Runs the catalog scenario of each knob that has one (both legs), `jobs` at a time.
+std::map<std::string, verify::UnitResult> run_catalog(const std::vector<const scenarios::Scenario*>& list, int jobs) {
+  std::map<std::string, verify::UnitResult> result_of;
+  std::vector<std::function<std::string()>> tasks;
+  for (const auto* sc : list) tasks.push_back([sc] { return verify::results_to_json({verify::run_unit(*sc, 0, {})}); });
+  verify::run_tasks(tasks, jobs, [&](size_t i, const verify::TaskOutput& o) {
+    verify::UnitResult u;
+    if (o.ok) {
+      u = verify::results_from_json(o.bytes, "unit output")[0];
+    } else {
+      u.passed = false;
+      u.verdict = "FAIL: the unit's process " + o.error;
+    }
+    std::fprintf(stderr, "%s: %s\n", list[i]->catalog->knob.c_str(), u.verdict.c_str());
+    result_of[list[i]->catalog->knob] = std::move(u);
+  });
+  return result_of;
+}
+
+void print_catalog_json(const std::vector<CatalogRow>& rows) {
+  std::printf("[");
+  for (size_t i = 0; i < rows.size(); i++) {
+    const model::Knob& k = *rows[i].knob;
+    std::printf(
+        "%s{\"knob\": \"%s\", \"fixed_in\": \"%s\", \"affects\": \"%s\", \"detects\": \"%s\", "
+        "\"source\": \"%s\", \"description\": \"%s\", \"scenario\": \"%s\", \"status\": \"%s\", "
+        "\"verdict\": \"%s\"}",
+        i ? ", " : "", verify::json_escape(k.name).c_str(), verify::json_escape(k.fixed_in).c_str(),
+        verify::json_escape(model::affected_releases(k)).c_str(), verify::json_escape(k.detects).c_str(),
+        verify::json_escape(k.source).c_str(), verify::json_escape(k.description).c_str(),
+        verify::json_escape(rows[i].file).c_str(), verify::json_escape(rows[i].status).c_str(),
+        verify::json_escape(rows[i].verdict).c_str());
+  }
+  std::printf("]\n");
+}
+
+void print_catalog_text(const std::vector<CatalogRow>& rows, size_t with_scenario, size_t missed) {
+  for (const auto& r : rows) {
+    const model::Knob& k = *r.knob;
+    std::printf("%s\n", k.name.c_str());
+    std::printf("  fixed in:    %s\n", k.fixed_in.c_str());
+    std::printf("  affects:     %s\n", model::affected_releases(k).c_str());
+    std::printf("  source:      %s\n", k.source.c_str());
+    std::printf("  restores:    %s\n", k.description.c_str());
+    std::printf("  detected as: %s\n", k.detects.c_str());
+    if (!r.file.empty()) std::printf("  scenario:    %s\n", r.file.c_str());
+    std::printf("  status:      %s%s\n\n", r.status.c_str(), r.verdict.empty() ? "" : (" (" + r.verdict + ")").c_str());
+  }
+  std::printf("%zu knob(s), %zu with a catalog scenario, %zu not detected\n", rows.size(), with_scenario, missed);
+}
+
+}  // namespace
+
 int cmd_catalog(const Args& in) {
   Args args = in;
   if (take_flag(args, "--help") || take_flag(args, "-h")) {
@@ -337,72 +438,34 @@ int cmd_catalog(const Args& in) {
   reject_leftovers(args, "catalog");
   if (dir.empty() && fs::is_directory("scenarios")) dir = "scenarios";
   const auto knobs = model::all_knobs();
-
-  // The catalog scenario of each knob, run (both legs) unless --no-run.
   std::vector<scenarios::Scenario> all;
   if (!dir.empty()) all = load_all(scenario_files({dir}));
   std::map<std::string, const scenarios::Scenario*> scenario_of;
   for (const auto& sc : all)
     if (sc.catalog) scenario_of[sc.catalog->knob] = &sc;
-  std::map<std::string, verify::UnitResult> result_of;
-  if (!no_run) {
-    std::vector<const scenarios::Scenario*> list;
-    for (const auto& k : knobs)
-      if (scenario_of.count(k.name)) list.push_back(scenario_of[k.name]);
-    std::vector<std::function<std::string()>> tasks;
-    for (const auto* sc : list)
-      tasks.push_back([sc] { return verify::results_to_json({verify::run_unit(*sc, 0, {})}); });
-    verify::run_tasks(tasks, jobs, [&](size_t i, const verify::TaskOutput& o) {
-      verify::UnitResult u;
-      if (o.ok) {
-        u = verify::results_from_json(o.bytes, "unit output")[0];
-      } else {
-        u.passed = false;
-        u.verdict = "FAIL: the unit's process " + o.error;
-      }
-      std::fprintf(stderr, "%s: %s\n", list[i]->catalog->knob.c_str(), u.verdict.c_str());
-      result_of[list[i]->catalog->knob] = std::move(u);
-    });
-  }
-  auto status = [&](const model::Knob& k) -> std::string {
-    if (!scenario_of.count(k.name)) return "no catalog scenario";
-    if (no_run) return "not run";
-    const verify::UnitResult& u = result_of[k.name];
-    return u.passed ? "detected" : "NOT DETECTED";
-  };
+  std::vector<const scenarios::Scenario*> list;
+  for (const auto& k : knobs)
+    if (scenario_of.count(k.name)) list.push_back(scenario_of[k.name]);
+  const auto result_of = no_run ? std::map<std::string, verify::UnitResult>{} : run_catalog(list, jobs);
+  std::vector<CatalogRow> rows;
   size_t missed = 0;
-  for (const auto& k : knobs) missed += status(k) == "NOT DETECTED";
-  if (json) {
-    std::printf("[");
-    for (size_t i = 0; i < knobs.size(); i++) {
-      const auto& k = knobs[i];
-      const std::string file = scenario_of.count(k.name) ? scenario_of[k.name]->file : "";
-      const std::string verdict = result_of.count(k.name) ? result_of[k.name].verdict : "";
-      std::printf(
-          "%s{\"knob\": \"%s\", \"fixed_in\": \"%s\", \"affects\": \"%s\", \"detects\": \"%s\", "
-          "\"source\": \"%s\", \"description\": \"%s\", \"scenario\": \"%s\", \"status\": \"%s\", "
-          "\"verdict\": \"%s\"}",
-          i ? ", " : "", verify::json_escape(k.name).c_str(), verify::json_escape(k.fixed_in).c_str(),
-          verify::json_escape(model::affected_releases(k)).c_str(), verify::json_escape(k.detects).c_str(),
-          verify::json_escape(k.source).c_str(), verify::json_escape(k.description).c_str(),
-          verify::json_escape(file).c_str(), verify::json_escape(status(k)).c_str(),
-          verify::json_escape(verdict).c_str());
-    }
-    std::printf("]\n");
-    return missed ? kExitViolation : kExitOk;
-  }
   for (const auto& k : knobs) {
-    std::printf("%s\n", k.name.c_str());
-    std::printf("  fixed in:    %s\n", k.fixed_in.c_str());
-    std::printf("  affects:     %s\n", model::affected_releases(k).c_str());
-    std::printf("  source:      %s\n", k.source.c_str());
-    std::printf("  restores:    %s\n", k.description.c_str());
-    std::printf("  detected as: %s\n", k.detects.c_str());
-    if (scenario_of.count(k.name)) std::printf("  scenario:    %s\n", scenario_of[k.name]->file.c_str());
-    std::printf("  status:      %s%s\n\n", status(k).c_str(),
-                result_of.count(k.name) ? (" (" + result_of[k.name].verdict + ")").c_str() : "");
+    CatalogRow r{&k, "", "no catalog scenario", ""};
+    if (scenario_of.count(k.name)) {
+      r.file = scenario_of[k.name]->file;
+      r.status = "not run";
+    }
+    if (auto it = result_of.find(k.name); it != result_of.end()) {
+      r.status = it->second.passed ? "detected" : "NOT DETECTED";
+      r.verdict = it->second.verdict;
+    }
+    missed += r.status == "NOT DETECTED";
+    rows.push_back(r);
   }
-  std::printf("%zu knob(s), %zu with a catalog scenario, %zu not detected\n", knobs.size(), scenario_of.size(), missed);
+  if (json)
+    print_catalog_json(rows);
+  else
+    print_catalog_text(rows, scenario_of.size(), missed);
   return missed ? kExitViolation : kExitOk;
 }
 
