@@ -24,15 +24,15 @@ EraMetadataReader::~EraMetadataReader() = default;
 namespace {
 std::string errname(int r) {
   switch (r) {
-    case kEILSEQ:
+    case -EILSEQ:
       return "checksum or magic mismatch";
-    case kENOTBLK:
+    case -ENOTBLK:
       return "block in the wrong place";
-    case kENODATA:
+    case -ENODATA:
       return "no data";
-    case kEINVAL:
+    case -EINVAL:
       return "invalid argument";
-    case kEIO:
+    case -EIO:
       return "I/O error";
     default:
       return model::errno_text(r);
@@ -58,7 +58,7 @@ int EraMetadataReader::open(model::BlockDevice* bdev, bool use_metadata_snap, st
   if (use_metadata_snap) {
     if (live_.metadata_snap == SUPERBLOCK_LOCATION) {
       *error = "no metadata snapshot";
-      return kEINVAL;
+      return -EINVAL;
     }
     r = m.bm->read_lock(live_.metadata_snap, &sb_validator, &b);
     if (r) {
@@ -127,7 +127,7 @@ int EraMetadataReader::written_since(uint32_t threshold, std::vector<bool>* mark
   if (r) return r;
   if (with_current && snapshot_) {
     *error = "a metadata snapshot has no current writeset to fold in";
-    return kEINVAL;
+    return -EINVAL;
   }
   if (with_current && view_.current_writeset.root != INVALID_WRITESET_ROOT)
     ws[view_.current_era] = view_.current_writeset;

@@ -174,7 +174,7 @@ int dm_array_get_value(DmArrayInfo* info, uint64_t root, uint32_t index, uint8_t
   if (r) return r;
   uint8_t* d = dm_block_data(blk);
   if (index % per >= get_le32(d + 28)) {
-    r = kENODATA;
+    r = -ENODATA;
   } else {
     std::memcpy(value, entry(d, info, index % per), info->value_type.size);
   }
@@ -191,7 +191,7 @@ int dm_array_set_value(DmArrayInfo* info, uint64_t root, uint32_t index, const u
   uint8_t* d = dm_block_data(blk);
   if (index % per >= get_le32(d + 28)) {
     info->tm->unlock(blk);
-    return kENODATA;
+    return -ENODATA;
   }
   uint8_t* old = entry(d, info, index % per);
   const bool same = info->value_type.equal && info->value_type.equal(old, value);

@@ -48,24 +48,24 @@ int validator_check(const DmBlockValidator& v, uint64_t location, const uint8_t*
   const uint64_t blocknr = get_le64(data + 8);
   if (blocknr != location) {
     *why = "blocknr mismatch: block has " + std::to_string(blocknr) + ", wanted " + std::to_string(location);
-    return kENOTBLK;
+    return -ENOTBLK;
   }
   const uint32_t csum = dm_bm_checksum(data + 4, size - 4, v.csum_xor);
   if (csum != get_le32(data)) {
     *why = "checksum mismatch";
-    return kEILSEQ;
+    return -EILSEQ;
   }
   if (get_le32(data + 4) != v.magic) {
     *why = "bad magic";
-    return kEILSEQ;
+    return -EILSEQ;
   }
   if (get_le32(data + 16) != v.version) {
     *why = "unsupported version " + std::to_string(get_le32(data + 16));
-    return kEILSEQ;
+    return -EILSEQ;
   }
   if (v.extra_check) {
     *why = v.extra_check(data, size);
-    if (!why->empty()) return kEILSEQ;
+    if (!why->empty()) return -EILSEQ;
   }
   return 0;
 }
@@ -114,7 +114,7 @@ int DmBlockManager::validate(DmBlock* b, const DmBlockValidator* v) {
   if (v && a->validator != v) {
     pd_log(std::string("device-mapper: block manager: validator mismatch (old=") + a->validator->name +
            " vs new=" + v->name + ") for block " + std::to_string(b->block));
-    return kEINVAL;
+    return -EINVAL;
   }
   return 0;
 }
@@ -125,7 +125,7 @@ int DmBlockManager::lock(DmBlock* b, bool write) {
   if (std::find(a->holders.begin(), a->holders.end(), self) != a->holders.end()) {
     pd_log("device-mapper: block manager: recursive lock detected in metadata (block " + std::to_string(b->block) +
            ")");
-    return kEINVAL;
+    return -EINVAL;
   }
   // At most four readers; a writer is alone.
   {
@@ -142,7 +142,7 @@ int DmBlockManager::lock(DmBlock* b, bool write) {
 int DmBlockManager::read_lock(uint64_t b, const DmBlockValidator* v, DmBlock** result) {
   if (b >= nr_blocks()) {
     pd_log("device-mapper: block manager: block " + std::to_string(b) + " is beyond the metadata device");
-    return kEINVAL;
+    return -EINVAL;
   }
   DmBlock* blk;
   int r = bufio_.read(b, &blk);
@@ -158,8 +158,8 @@ int DmBlockManager::read_lock(uint64_t b, const DmBlockValidator* v, DmBlock** r
 }
 
 int DmBlockManager::write_lock(uint64_t b, const DmBlockValidator* v, DmBlock** result) {
-  if (read_only_) return kEPERM;
-  if (b >= nr_blocks()) return kEINVAL;
+  if (read_only_) return -EPERM;
+  if (b >= nr_blocks()) return -EINVAL;
   DmBlock* blk;
   int r = bufio_.read(b, &blk);
   if (r) return r;
@@ -175,9 +175,9 @@ int DmBlockManager::write_lock(uint64_t b, const DmBlockValidator* v, DmBlock** 
 
 int DmBlockManager::read_try_lock(uint64_t b, const DmBlockValidator* v, DmBlock** result) {
   DmBlock* blk = bufio_.get(b);
-  if (!blk) return kEWOULDBLOCK;
+  if (!blk) return -EWOULDBLOCK;
   int r = validate(blk, v);
-  if (!r && (aux(blk)->write_locked || aux(blk)->holders.size() >= 4)) r = kEWOULDBLOCK;
+  if (!r && (aux(blk)->write_locked || aux(blk)->holders.size() >= 4)) r = -EWOULDBLOCK;
   if (!r) r = lock(blk, false);
   if (r) {
     bufio_.release(blk);
@@ -188,8 +188,8 @@ int DmBlockManager::read_try_lock(uint64_t b, const DmBlockValidator* v, DmBlock
 }
 
 int DmBlockManager::write_lock_zero(uint64_t b, const DmBlockValidator* v, DmBlock** result) {
-  if (read_only_) return kEPERM;
-  if (b >= nr_blocks()) return kEINVAL;
+  if (read_only_) return -EPERM;
+  if (b >= nr_blocks()) return -EINVAL;
   DmBlock* blk;
   int r = bufio_.new_buffer(b, &blk);
   if (r) return r;
@@ -221,7 +221,7 @@ void DmBlockManager::unlock(DmBlock* b) {
 }
 
 int DmBlockManager::flush() {
-  if (read_only_) return kEPERM;
+  if (read_only_) return -EPERM;
   return bufio_.write_dirty_buffers();
 }
 

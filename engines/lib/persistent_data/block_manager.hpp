@@ -16,11 +16,10 @@
 #include <vector>
 
 #include "engines/lib/bufio.hpp"
+#include "model/errno.hpp"
 
 namespace engines::pd {
 
-constexpr int kEPERM = -1, kEIO = -5, kENOMEM = -12, kENOTBLK = -15, kEINVAL = -22, kENOSPC = -28, kENODATA = -61,
-              kEILSEQ = -84, kEWOULDBLOCK = -11;
 constexpr size_t kBlockHeaderSize = 24;
 
 struct DmBlockValidator {

@@ -18,7 +18,7 @@ constexpr int kMaxDepth = 24;
 int too_deep(uint64_t block) {
   pd_log("device-mapper: btree: tree deeper than " + std::to_string(kMaxDepth) + " levels at block " +
          std::to_string(block) + ": metadata is corrupt");
-  return kEILSEQ;
+  return -EILSEQ;
 }
 
 std::string check_node(const uint8_t* d, size_t size) {
@@ -221,7 +221,7 @@ int remove_rec(DmBtreeInfo* info, uint64_t block, uint64_t key, RemoveResult* re
   if (n.leaf()) {
     if (i < 0 || n.key(static_cast<uint32_t>(i)) != key) {
       info->tm->unlock(blk);
-      return kENODATA;
+      return -ENODATA;
     }
     if (info->value_type.dec) info->value_type.dec(n.value(static_cast<uint32_t>(i)));
     n.erase_at(static_cast<uint32_t>(i));
@@ -232,7 +232,7 @@ int remove_rec(DmBtreeInfo* info, uint64_t block, uint64_t key, RemoveResult* re
   }
   if (i < 0) {
     info->tm->unlock(blk);
-    return kENODATA;
+    return -ENODATA;
   }
   const uint64_t child = n.child(static_cast<uint32_t>(i));
   info->tm->unlock(blk);
@@ -362,7 +362,7 @@ int lookup_next_rec(DmBtreeInfo* info, uint64_t root, uint64_t key, uint64_t* fo
         (i >= 0 && n.key(static_cast<uint32_t>(i)) == key) ? static_cast<uint32_t>(i) : static_cast<uint32_t>(i + 1);
     if (pos >= n.nr()) {
       info->tm->unlock(blk);
-      return kENODATA;
+      return -ENODATA;
     }
     *found_key = n.key(pos);
     if (value) std::memcpy(value, n.value(pos), n.vs());
@@ -375,9 +375,9 @@ int lookup_next_rec(DmBtreeInfo* info, uint64_t root, uint64_t key, uint64_t* fo
   info->tm->unlock(blk);
   for (uint64_t c : children) {
     r = lookup_next_rec(info, c, key, found_key, value, depth + 1);
-    if (r != kENODATA) return r;
+    if (r != -ENODATA) return r;
   }
-  return kENODATA;
+  return -ENODATA;
 }
 
 int walk_rec(DmBtreeInfo* info, uint64_t root, const std::function<int(uint64_t, const uint8_t*)>& fn, int depth) {
@@ -416,13 +416,13 @@ int dm_btree_lookup(DmBtreeInfo* info, uint64_t root, uint64_t key, uint8_t* val
     const int i = n.lower(key);
     if (i < 0) {
       info->tm->unlock(blk);
-      return kENODATA;
+      return -ENODATA;
     }
     if (n.leaf()) {
       const bool hit = n.key(static_cast<uint32_t>(i)) == key;
       if (hit && value) std::memcpy(value, n.value(static_cast<uint32_t>(i)), n.vs());
       info->tm->unlock(blk);
-      return hit ? 0 : kENODATA;
+      return hit ? 0 : -ENODATA;
     }
     block = n.child(static_cast<uint32_t>(i));
     info->tm->unlock(blk);
@@ -488,7 +488,7 @@ int dm_btree_find_highest_key(DmBtreeInfo* info, uint64_t root, uint64_t* key) {
     Node n(blk);
     if (n.nr() == 0) {
       info->tm->unlock(blk);
-      return kENODATA;
+      return -ENODATA;
     }
     if (n.leaf()) {
       *key = n.key(n.nr() - 1);

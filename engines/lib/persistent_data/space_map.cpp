@@ -39,7 +39,7 @@ void DmSpaceMap::init(uint64_t nr_blocks) {
 }
 
 int DmSpaceMap::set_count(uint64_t b, uint32_t count) {
-  if (b >= nr_blocks_) return kEINVAL;
+  if (b >= nr_blocks_) return -EINVAL;
   counts_[b] = count;
   return 0;
 }
@@ -47,7 +47,7 @@ int DmSpaceMap::set_count(uint64_t b, uint32_t count) {
 int DmSpaceMap::inc_block(uint64_t b) {
   if (b >= nr_blocks_) {
     log_err("unable to increment block " + std::to_string(b) + ": beyond the space map");
-    return kEINVAL;
+    return -EINVAL;
   }
   counts_[b]++;
   return 0;
@@ -56,7 +56,7 @@ int DmSpaceMap::inc_block(uint64_t b) {
 int DmSpaceMap::dec_block(uint64_t b) {
   if (b >= nr_blocks_ || counts_[b] == 0) {
     log_err("unable to decrement block " + std::to_string(b));
-    return kEINVAL;
+    return -EINVAL;
   }
   counts_[b]--;
   return 0;
@@ -76,7 +76,7 @@ int DmSpaceMap::new_block(uint64_t* result) {
       return 0;
     }
   }
-  return kENOSPC;
+  return -ENOSPC;
 }
 
 int DmSpaceMap::extend(uint64_t extra) {
@@ -90,7 +90,7 @@ int DmSpaceMap::commit() {
   const size_t n_counts = (nr_blocks_ + kCountsPerBlock - 1) / kCountsPerBlock;
   if (n_counts > kIndexEntries) {
     log_err("space map of " + std::to_string(nr_blocks_) + " blocks does not fit one index block");
-    return kENOSPC;
+    return -ENOSPC;
   }
   // Free the previous copy (still protected by the committed counts), then write a new one.
   for (uint64_t b : storage_) free_storage(b);
@@ -137,13 +137,13 @@ void DmSpaceMap::copy_root(uint8_t* out) const {
 int DmSpaceMap::load(const uint8_t* root) {
   if (get_le32(root) != kRootMagic) {
     log_err("bad space map root");
-    return kEILSEQ;
+    return -EILSEQ;
   }
   const uint64_t nr = get_le64(root + 8);
   index_block_ = get_le64(root + 24);
   if (nr == 0 || nr > kIndexEntries * kCountsPerBlock || (metadata_ && nr > bm_->nr_blocks())) {
     log_err("space map root claims " + std::to_string(nr) + " blocks");
-    return kEILSEQ;
+    return -EILSEQ;
   }
   init(nr);
   DmBlock* idx;
@@ -156,7 +156,7 @@ int DmSpaceMap::load(const uint8_t* root) {
     bm_->unlock(idx);
     log_err("space map index of block " + std::to_string(index_block_) + " lists " + std::to_string(n_counts) +
             " count blocks for " + std::to_string(nr) + " blocks");
-    return kEILSEQ;
+    return -EILSEQ;
   }
   for (uint32_t i = 0; i < n_counts; i++) blocks.push_back(get_le64(d + 32 + 8 * i));
   bm_->unlock(idx);
@@ -170,7 +170,7 @@ int DmSpaceMap::load(const uint8_t* root) {
     if (first != i * kCountsPerBlock || n > kCountsPerBlock || first + n > nr) {
       bm_->unlock(cb);
       log_err("space map count block " + std::to_string(blocks[i]) + " is inconsistent");
-      return kEILSEQ;
+      return -EILSEQ;
     }
     for (uint32_t k = 0; k < n; k++) counts_[first + k] = get_le32(c + 40 + 4 * k);
     bm_->unlock(cb);
