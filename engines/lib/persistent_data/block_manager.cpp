@@ -38,29 +38,30 @@ PdUserlandLog::~PdUserlandLog() {
 }
 
 void validator_prepare(const DmBlockValidator& v, uint64_t location, uint8_t* data, size_t size) {
-  put_le32(data + 4, v.magic);
-  put_le64(data + 8, location);
-  put_le32(data + 16, v.version);
-  put_le32(data, dm_bm_checksum(data + 4, size - 4, v.csum_xor));
+  const BlockHeaderLayout& h = *v.format.header;
+  if (h.magic) h.magic->put(data, v.format.magic);
+  h.blocknr.put(data, location);
+  if (h.version) h.version->put(data, v.format.version);
+  h.csum.put(data, dm_bm_checksum(data + h.csum.end(), size - h.csum.end(), v.format.csum_xor));
 }
 
 int validator_check(const DmBlockValidator& v, uint64_t location, const uint8_t* data, size_t size, std::string* why) {
-  const uint64_t blocknr = get_le64(data + 8);
+  const BlockHeaderLayout& h = *v.format.header;
+  const uint64_t blocknr = h.blocknr.get(data);
   if (blocknr != location) {
     *why = "blocknr mismatch: block has " + std::to_string(blocknr) + ", wanted " + std::to_string(location);
     return -ENOTBLK;
   }
-  const uint32_t csum = dm_bm_checksum(data + 4, size - 4, v.csum_xor);
-  if (csum != get_le32(data)) {
+  if (dm_bm_checksum(data + h.csum.end(), size - h.csum.end(), v.format.csum_xor) != h.csum.get(data)) {
     *why = "checksum mismatch";
     return -EILSEQ;
   }
-  if (get_le32(data + 4) != v.magic) {
+  if (h.magic && h.magic->get(data) != v.format.magic) {
     *why = "bad magic";
     return -EILSEQ;
   }
-  if (get_le32(data + 16) != v.version) {
-    *why = "unsupported version " + std::to_string(get_le32(data + 16));
+  if (h.version && h.version->get(data) != v.format.version) {
+    *why = "unsupported version " + std::to_string(h.version->get(data));
     return -EILSEQ;
   }
   if (v.extra_check) {

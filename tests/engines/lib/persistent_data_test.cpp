@@ -434,7 +434,7 @@ TEST_CASE("corrupted metadata images, fuzzed with a seed, are rejected cleanly a
         if (mode == 2) img.read((blocks[rng.below(blocks.size())] * 8) + (s % 8)).to_bytes(bytes);  // misdirected
         if (mode == 3 && s == victim * 8) {
           // A plausible-looking block: valid checksum over random pointers.
-          for (size_t k = 24; k < 512; k += 8) put_le64(bytes + k, rng.below(4096));
+          for (size_t k = kBlockHeaderSize; k < 512; k += 8) put_le64(bytes + k, rng.below(4096));
         }
         img.apply(s, Sector::of_bytes(bytes), UINT64_MAX);
       }
