@@ -25,6 +25,8 @@ constexpr size_t kCurrentWriteset = 44;
 constexpr pd::Le64 writeset_tree_root{56}, era_array_root{64}, metadata_snap{72};
 constexpr size_t kMetadataSpaceMapRoot = 80;
 static_assert(kCurrentWriteset + writeset_disk_layout::kSize <= writeset_tree_root.offset);
+// Every field is in the first sector: the engine journal's commit records keep only that sector.
+static_assert(kMetadataSpaceMapRoot + pd::kSpaceMapRootSize <= 512);
 }  // namespace superblock_layout
 
 }  // namespace engines::era

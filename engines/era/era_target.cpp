@@ -313,6 +313,32 @@ std::map<std::string, era_table_info>& table_history() {
   return h;
 }
 
+// era_ctr's arguments: the metadata and origin devices, then the block size. 0, or -EINVAL
+// with ti->error saying which was wrong.
+int era_parse_args(era* e, DmTarget* ti, const DmArgs& argv) {
+  if (model::dm_get_device(ti, argv[0], &e->metadata_dev)) {
+    ti->error = "Error opening metadata device";
+    return -EINVAL;
+  }
+  if (model::dm_get_device(ti, argv[1], &e->origin_dev)) {
+    ti->error = "Error opening data device";
+    return -EINVAL;
+  }
+  uint64_t bs = 0;
+  if (!model::dm_parse_u64(argv[2], &bs) || bs > 0xffffffffull) {
+    ti->error = "Error parsing block size";
+    return -EINVAL;
+  }
+  e->sectors_per_block = static_cast<uint32_t>(bs);
+  ti->max_io_len = e->sectors_per_block;
+  if (!valid_block_size(e->sectors_per_block)) {
+    ti->error = "Invalid block size";
+    return -EINVAL;
+  }
+  set_block_size(e, e->sectors_per_block);
+  return 0;
+}
+
 int era_ctr(DmTarget* ti, const DmArgs& argv) {
   KFRAME();
   if (argv.size() != 3) {
@@ -322,33 +348,15 @@ int era_ctr(DmTarget* ti, const DmArgs& argv) {
   era* e = new era;
   e->ti = ti;
   e->variant = era_variant::from_knobs();
-  if (model::dm_get_device(ti, argv[0], &e->metadata_dev)) {
-    ti->error = "Error opening metadata device";
+  int r = era_parse_args(e, ti, argv);
+  if (r) {
     era_destroy(e);
-    return -EINVAL;
+    return r;
   }
-  if (model::dm_get_device(ti, argv[1], &e->origin_dev)) {
-    ti->error = "Error opening data device";
-    era_destroy(e);
-    return -EINVAL;
-  }
-  uint64_t bs = 0;
-  if (!model::dm_parse_u64(argv[2], &bs) || bs > 0xffffffffull) {
-    ti->error = "Error parsing block size";
-    era_destroy(e);
-    return -EINVAL;
-  }
-  e->sectors_per_block = static_cast<uint32_t>(bs);
+  // The table's block size, whichever size the superblock has (see no_block_size_check).
   const uint32_t table_block_size = e->sectors_per_block;
-  ti->max_io_len = e->sectors_per_block;
-  if (!valid_block_size(e->sectors_per_block)) {
-    ti->error = "Invalid block size";
-    era_destroy(e);
-    return -EINVAL;
-  }
-  set_block_size(e, e->sectors_per_block);
 
-  int r = metadata_open(e->metadata_dev->bdev, e->sectors_per_block, true, e->variant, &e->kmem, &e->md);
+  r = metadata_open(e->metadata_dev->bdev, e->sectors_per_block, true, e->variant, &e->kmem, &e->md);
   if (r) {
     ti->error = "Error reading metadata";
     era_destroy(e);

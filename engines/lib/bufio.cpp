@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "model/errno.hpp"
+#include "sim/assert.hpp"
 #include "sim/config.hpp"
 
 namespace engines {
@@ -92,6 +93,7 @@ void DmBufioClient::submit_write(DmBuffer* b) {
       if (!async_write_error_) async_write_error_ = -EIO;
     }
     b->writing = false;
+    DMSIM_ASSERT(writes_in_flight_ > 0, "bufio: a write completed that was not in flight");
     writes_in_flight_--;
     model::bio_put(done);
     sim::wake_up(&io_wait_);
@@ -108,6 +110,8 @@ DmBuffer* DmBufioClient::alloc_buffer(uint64_t block) {
   b->lru = std::prev(lru_.end());
   DmBuffer* raw = b.get();
   buffers_[block] = std::move(b);
+  // Every cached buffer is on the LRU list exactly once.
+  DMSIM_ASSERT(lru_.size() == buffers_.size(), "bufio: LRU list and cache disagree");
   check_watermark();
   return raw;
 }

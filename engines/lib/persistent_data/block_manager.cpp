@@ -4,10 +4,14 @@
 #include <map>
 
 #include "engines/lib/persistent_data/codec.hpp"
+#include "sim/assert.hpp"
 
 namespace engines::pd {
 
 namespace {
+// The block lock's debug semantics (dm-block-manager.c's MAX_HOLDERS): at most this many readers.
+constexpr size_t kMaxReaders = 4;
+
 // The userland readers running now, by thread.
 std::map<const void*, std::vector<std::string>*>& userland_sinks() {
   static std::map<const void*, std::vector<std::string>*> m;
@@ -132,9 +136,10 @@ int DmBlockManager::lock(DmBlock* b, bool write) {
   {
     sim::WaitingFor wf(a->lockers);
     sim::wait_event(lock_wait_,
-                    [&] { return write ? a->holders.empty() : (!a->write_locked && a->holders.size() < 4); });
+                    [&] { return write ? a->holders.empty() : (!a->write_locked && a->holders.size() < kMaxReaders); });
   }
   a->holders.push_back(self);
+  DMSIM_ASSERT(a->holders.size() <= (write ? 1 : kMaxReaders), "dm_bm lock: too many holders");
   a->lockers.add(*self, "holds the block lock");
   a->write_locked = write;
   return 0;
@@ -178,7 +183,7 @@ int DmBlockManager::read_try_lock(uint64_t b, const DmBlockValidator* v, DmBlock
   DmBlock* blk = bufio_.get(b);
   if (!blk) return -EWOULDBLOCK;
   int r = validate(blk, v);
-  if (!r && (aux(blk)->write_locked || aux(blk)->holders.size() >= 4)) r = -EWOULDBLOCK;
+  if (!r && (aux(blk)->write_locked || aux(blk)->holders.size() >= kMaxReaders)) r = -EWOULDBLOCK;
   if (!r) r = lock(blk, false);
   if (r) {
     bufio_.release(blk);
@@ -211,6 +216,8 @@ void DmBlockManager::unlock(DmBlock* b) {
   auto it = std::find(a->holders.begin(), a->holders.end(), self);
   if (it == a->holders.end())
     sim::bug("dm_bm_unlock: block " + std::to_string(b->block) + " is not locked by this thread");
+  // A write-locked block has its writer as its only holder.
+  DMSIM_ASSERT(!a->write_locked || a->holders.size() == 1, "dm_bm_unlock: a write lock shared");
   a->holders.erase(it);
   a->lockers.drop(*self);
   if (a->write_locked) {

@@ -36,7 +36,10 @@ std::string check_node(const uint8_t* d, size_t size) {
 struct Node {
   DmBlock* blk;
   uint8_t* d;
-  explicit Node(DmBlock* b) : blk(b), d(dm_block_data(b)) {}
+  // Nodes are used only once check_node validated them (or init_node made them).
+  explicit Node(DmBlock* b) : blk(b), d(dm_block_data(b)) {
+    DMSIM_ASSERT(nr() <= max(), "btree node: nr_entries > max_entries");
+  }
   bool leaf() const { return layout::flags.get(d) == layout::kLeafNode; }
   uint32_t nr() const { return layout::nr_entries.get(d); }
   uint32_t max() const { return layout::max_entries.get(d); }

@@ -1,6 +1,7 @@
 #include "engines/lib/persistent_data/space_map.hpp"
 
 #include "engines/lib/persistent_data/codec.hpp"
+#include "sim/assert.hpp"
 
 namespace engines::pd {
 
@@ -20,6 +21,8 @@ void log_err(const std::string& msg) {
 }  // namespace
 
 uint64_t DmSpaceMap::allocated() const {
+  // One count per block of the map.
+  DMSIM_ASSERT(counts_.size() == nr_blocks_, "space map: counts and nr_blocks disagree");
   uint64_t n = 0;
   for (uint64_t b = 0; b < nr_blocks_; b++) n += counts_[b] != 0;
   return n;
@@ -55,6 +58,7 @@ int DmSpaceMap::inc_block(uint64_t b) {
   return 0;
 }
 
+// A count never goes below zero: decrementing a free block is refused (the metadata is corrupt).
 int DmSpaceMap::dec_block(uint64_t b) {
   if (b >= nr_blocks_ || counts_[b] == 0) {
     log_err("unable to decrement block " + std::to_string(b));
@@ -65,6 +69,7 @@ int DmSpaceMap::dec_block(uint64_t b) {
 }
 
 int DmSpaceMap::new_block(uint64_t* result) {
+  DMSIM_ASSERT(counts_.size() == nr_blocks_, "space map: counts and nr_blocks disagree");
   // Free now and in the committed state: committed blocks stay intact until the next commit.
   auto free_in_both = [this](uint64_t b) { return counts_[b] == 0 && (b >= old_nr_blocks_ || old_counts_[b] == 0); };
   for (uint64_t pass = 0; pass < 2; pass++) {
