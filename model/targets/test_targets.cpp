@@ -16,6 +16,7 @@
 #include <map>
 
 #include "model/dm/dm_target.hpp"
+#include "model/errno.hpp"
 #include "model/knobs.hpp"
 #include "model/targets/simple_targets.hpp"
 #include "sim/kernel.hpp"
@@ -69,13 +70,13 @@ struct stall_c {
 int stall_ctr(DmTarget* ti, const DmArgs& argv) {
   if (argv.size() != 2) {
     ti->error = "Invalid argument count";
-    return -22;
+    return -EINVAL;
   }
   auto* sc = new stall_c;
   if (!dm_parse_u64(argv[1], &sc->start) || dm_get_device(ti, argv[0], &sc->dev)) {
     ti->error = "Device lookup failed";
     delete sc;
-    return -22;
+    return -EINVAL;
   }
   sc->waits_for_resume = variant_from_knobs(kTestKnobs).status_waits_for_resume;
   ti->num_flush_bios = 1;
@@ -216,13 +217,13 @@ struct wbc_c {
 int wbc_ctr(DmTarget* ti, const DmArgs& argv) {
   if (argv.size() != 2) {
     ti->error = "Invalid argument count";
-    return -22;
+    return -EINVAL;
   }
   auto* c = new wbc_c;
   if (!dm_parse_u64(argv[1], &c->start) || dm_get_device(ti, argv[0], &c->dev)) {
     ti->error = "Device lookup failed";
     delete c;
-    return -22;
+    return -EINVAL;
   }
   const test_variant v = variant_from_knobs(kTestKnobs);
   c->ignore_flush = v.cache_ignores_flush;
