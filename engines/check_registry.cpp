@@ -1,38 +1,37 @@
 #include "engines/check_registry.hpp"
 
+#include "engines/named_registry.hpp"
+
 namespace engines {
 
 namespace {
-std::map<std::string, EngineCheck>& checks() {
-  static std::map<std::string, EngineCheck> c;
-  return c;
+NamedRegistry<EngineCheck>& checks() {
+  static NamedRegistry<EngineCheck> r;
+  return r;
 }
 
 using MetadataChecker = std::function<std::vector<CheckViolation>(const CheckInput&)>;
-std::map<std::string, MetadataChecker>& metadata_checkers() {
-  static std::map<std::string, MetadataChecker> m;
-  return m;
+NamedRegistry<MetadataChecker>& metadata_checkers() {  // by engine
+  static NamedRegistry<MetadataChecker> r;
+  return r;
 }
 }  // namespace
 
 void register_check(const EngineCheck& c) {
-  checks()[c.name] = c;
+  checks().add(c.name, c);
 }
 
 const EngineCheck* find_check(const std::string& name) {
-  auto it = checks().find(name);
-  return it == checks().end() ? nullptr : &it->second;
+  return checks().find(name);
 }
 
 std::vector<std::string> check_names() {
-  std::vector<std::string> n;
-  for (const auto& [k, v] : checks()) n.push_back(k);
-  return n;
+  return checks().names();
 }
 
 void register_metadata_checker(const std::string& engine,
                                std::function<std::vector<CheckViolation>(const CheckInput& in)> fn) {
-  metadata_checkers()[engine] = std::move(fn);
+  metadata_checkers().add(engine, std::move(fn));
 }
 
 void register_metadata_checks() {
@@ -41,7 +40,7 @@ void register_metadata_checks() {
                   "reference counts against the space map)",
                   [](const CheckInput& in) {
                     std::vector<CheckViolation> out;
-                    for (const auto& [engine, fn] : metadata_checkers())
+                    for (const auto& [engine, fn] : metadata_checkers().items())
                       for (auto& v : fn(in)) out.push_back(std::move(v));
                     return out;
                   }});

@@ -1,29 +1,26 @@
 #include "engines/tool_registry.hpp"
 
-#include <map>
+#include "engines/named_registry.hpp"
 
 namespace engines {
 
 namespace {
-std::map<std::string, Tool>& tools() {
-  static std::map<std::string, Tool> t;
-  return t;
+NamedRegistry<Tool>& tools() {
+  static NamedRegistry<Tool> r;
+  return r;
 }
 }  // namespace
 
 void register_tool(const Tool& t) {
-  tools()[t.name] = t;
+  tools().add(t.name, t);
 }
 
 const Tool* find_tool(const std::string& name) {
-  auto it = tools().find(name);
-  return it == tools().end() ? nullptr : &it->second;
+  return tools().find(name);
 }
 
 std::vector<std::string> tool_names() {
-  std::vector<std::string> n;
-  for (const auto& [k, v] : tools()) n.push_back(k);
-  return n;
+  return tools().names();
 }
 
 }  // namespace engines
