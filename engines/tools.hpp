@@ -1,31 +1,6 @@
-// Userland metadata tools that scenarios can run as steps (era_invalidate, era_dump, thin_dump,
-// ...). Each engine registers its own; they read metadata devices the way the real tools do.
+// The tool and engine registries, for the files that include them under this older name (cli/,
+// scenarios/, verify/, tests/); new code includes tool_registry.hpp or engine_registry.hpp.
 #pragma once
 
-#include <functional>
-#include <string>
-#include <vector>
-
-namespace engines {
-
-struct ToolResult {
-  int exit_code = 0;
-  std::string out, err;
-};
-
-struct Tool {
-  std::string name;
-  std::string usage;
-  // Checks the arguments before anything runs: empty, or what is wrong.
-  std::function<std::string(const std::vector<std::string>& args)> check;
-  // Runs in a simulated thread with the storage world in place.
-  std::function<ToolResult(const std::vector<std::string>& args)> run;
-};
-
-void register_tool(const Tool& t);
-const Tool* find_tool(const std::string& name);
-std::vector<std::string> tool_names();
-// Registers every engine's targets and tools (called once per process).
-void register_engines();
-
-}  // namespace engines
+#include "engines/engine_registry.hpp"
+#include "engines/tool_registry.hpp"

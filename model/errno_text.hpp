@@ -5,11 +5,13 @@
 
 #include <string>
 
+#include "model/errno.hpp"
+
 namespace model {
 
-// "-ENOTBLK" for -15 (the sign as given); "-E123" for a number the C library does not know.
+// "-ENOTBLK" for -ENOTBLK (the sign as given); "-E123" for a number the C library does not know.
 std::string errno_name(int err);
-// "Block device required" for -15 or 15, as strerror prints it in the C locale.
+// "Block device required" for -ENOTBLK or ENOTBLK, as strerror prints it in the C locale.
 std::string errno_text(int err);
 
 }  // namespace model

@@ -66,10 +66,11 @@ std::vector<std::string> knobs_for_kernel(const std::string& version, std::strin
 
 std::string affected_releases(const Knob& k) {
   std::pair<int, int> fixed;
+  if (!k.affects.empty()) return k.affects;
   if (k.fixed_in == "unfixed") return "every release, upstream included (--kernel upstream turns it on)";
   if (parse_release(k.fixed_in, &fixed)) return "every release before " + k.fixed_in + " (--kernel VERSION below it)";
   if (k.fixed_in == "never released") return "none: the code only existed as a posted proposal";
-  return "none: a harness self-test knob";
+  return "unknown (fixed in '" + k.fixed_in + "')";
 }
 
 void set_active_knobs(const std::vector<std::string>& names) {

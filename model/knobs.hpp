@@ -1,7 +1,10 @@
 // Variant knobs: each historical bug an engine can switch back on, by name
 // ("era.status_in_worker"). The fixed behaviour is the default; a run turns knobs on.
+// An engine spells each knob once, as a row of its knob table (KnobRow): registration and the
+// engine's variant struct are both derived from the table.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -15,6 +18,8 @@ struct Knob {
   // "never released" when the buggy code only existed as a posted proposal.
   std::string fixed_in;
   std::string detects;  // the finding kind a catalog scenario expects with it on
+  // The releases it affects, when fixed_in alone does not say; empty: derived from fixed_in.
+  std::string affects;
 };
 
 void register_knob(const Knob& k);
@@ -30,5 +35,32 @@ std::string affected_releases(const Knob& k);
 // The knobs on in the running simulation.
 void set_active_knobs(const std::vector<std::string>& names);
 bool knob_enabled(const std::string& name);
+
+// A row of an engine's knob table: the knob, the field of the engine's variant struct it sets
+// (a struct of bools, all false for the fixed engine) and what the catalog says about it.
+template <class Variant>
+struct KnobRow {
+  const char* name;
+  bool Variant::*field;
+  const char* fixed_in;  // as Knob::fixed_in
+  const char* detects;
+  const char* source;
+  const char* description;
+  const char* affects = "";  // as Knob::affects
+};
+
+template <class Variant, size_t N>
+void register_knobs(const KnobRow<Variant> (&table)[N]) {
+  for (const KnobRow<Variant>& row : table)
+    register_knob({row.name, row.description, row.source, row.fixed_in, row.detects, row.affects});
+}
+
+// The variant the running simulation's knobs select.
+template <class Variant, size_t N>
+Variant variant_from_knobs(const KnobRow<Variant> (&table)[N]) {
+  Variant v{};
+  for (const KnobRow<Variant>& row : table) v.*row.field = knob_enabled(row.name);
+  return v;
+}
 
 }  // namespace model

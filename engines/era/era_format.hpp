@@ -1,17 +1,13 @@
 // dm-era's on-disk format, shared by the target and the userland tools (era_invalidate,
-// era_dump, era_check). The kernel's superblock layout is carried over field for field, but in
-// dmsim's block encoding: the common 24-byte header (csum, magic, blocknr, version) first, then
-//   @24 flags u32, @28 data_block_size u32, @32 metadata_block_size u32, @36 nr_blocks u32,
-//   @40 current_era u32, @44 current_writeset {nr_bits u32 @44, root u64 @48},
-//   @56 writeset_tree_root u64, @64 era_array_root u64, @72 metadata_snap u64,
-//   @80 metadata space map root (32 bytes).
-// Writeset tree values are the kernel's packed writeset_disk {nr_bits le32, root le64}.
+// era_dump, era_check): its constants, and the superblock and writesets in core, encoded and
+// decoded as era_layout.hpp lays them out.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
-#include "engines/lib/persistent_data/space_map.hpp"
+#include "engines/era/era_layout.hpp"
+#include "engines/lib/persistent_data/block_manager.hpp"
 
 namespace engines::era {
 
@@ -24,7 +20,7 @@ constexpr uint32_t MIN_BLOCK_SIZE = 8;  // sectors
 constexpr unsigned DM_ERA_METADATA_BLOCK_SIZE = 4096;
 constexpr unsigned ERA_MAX_CONCURRENT_LOCKS = 5;
 constexpr unsigned INSERTS_PER_STEP = 100;
-constexpr size_t WRITESET_DISK_SIZE = 12;
+constexpr size_t WRITESET_DISK_SIZE = writeset_disk_layout::kSize;
 
 extern const pd::DmBlockValidator sb_validator;
 

@@ -5,27 +5,11 @@
 
 #include "engines/lib/persistent_data/codec.hpp"
 #include "model/dm/dm_target.hpp"
-#include "model/knobs.hpp"
 #include "sim/kernel.hpp"
 
 namespace engines::era {
 
 using namespace engines::pd;
-
-era_variant era_variant::from_knobs() {
-  era_variant v;
-  v.status_in_worker = model::knob_enabled("era.status_in_worker");
-  v.commit_before_worker_stops = model::knob_enabled("era.commit_before_worker_stops");
-  v.stop_worker_flush = model::knob_enabled("era.stop_worker_flush");
-  v.resize_in_worker = model::knob_enabled("era.resize_in_worker");
-  v.resize_in_ctr = model::knob_enabled("era.resize_in_ctr");
-  v.no_writeset_recovery = model::knob_enabled("era.no_writeset_recovery");
-  v.incore_bit_before_commit = model::knob_enabled("era.incore_bit_before_commit");
-  v.digest_stale_bitset_cache = model::knob_enabled("era.digest_stale_bitset_cache");
-  v.no_block_size_check = model::knob_enabled("era.no_block_size_check");
-  v.leak_writesets = model::knob_enabled("era.leak_writesets");
-  return v;
-}
 
 namespace {
 
@@ -183,7 +167,7 @@ int open_metadata(era_metadata* md) {
       DMERR("changing the data block size (from " + std::to_string(f.data_block_size) + " to " +
             std::to_string(md->block_size) + ") is not supported");
       md->bm->unlock(sblock);
-      return kEINVAL;
+      return -EINVAL;
     }
     md->block_size = f.data_block_size;  // pre-5.12: the on-disk size silently wins
   }
@@ -248,7 +232,7 @@ int metadata_digest_transcribe_writeset(era_metadata* md, digest* d) {
 int metadata_digest_lookup_writeset(era_metadata* md, digest* d) {
   uint64_t key;
   int r = dm_btree_find_lowest_key(&md->writeset_tree_info, md->writeset_tree_root, &key);
-  if (r == kENODATA) {
+  if (r == -ENODATA) {
     d->step = nullptr;  // nothing left to digest
     return 0;
   }
@@ -257,7 +241,7 @@ int metadata_digest_lookup_writeset(era_metadata* md, digest* d) {
   uint8_t disk[WRITESET_DISK_SIZE];
   r = dm_btree_lookup(&md->writeset_tree_info, md->writeset_tree_root, key, disk);
   if (r) {
-    if (r == kENODATA) {
+    if (r == -ENODATA) {
       d->step = nullptr;
       return 0;
     }
@@ -310,7 +294,7 @@ int metadata_open(model::BlockDevice* bdev, uint64_t block_size, bool may_format
   md->bm = std::make_unique<DmBlockManager>(bdev, DM_ERA_METADATA_BLOCK_SIZE, ERA_MAX_CONCURRENT_LOCKS);
   bool unformatted = false;
   int r = superblock_all_zeroes(md->bm.get(), &unformatted);
-  if (!r) r = unformatted ? (may_format ? format_metadata(md.get()) : kEPERM) : open_metadata(md.get());
+  if (!r) r = unformatted ? (may_format ? format_metadata(md.get()) : -EPERM) : open_metadata(md.get());
   md->formatted = !r && unformatted;
   if (r) {
     md->tm.reset();
@@ -346,7 +330,7 @@ bool valid_nr_blocks(uint64_t n) {
 int metadata_resize(era_metadata* md, uint64_t new_size) {
   if (!valid_nr_blocks(new_size)) {
     DMERR("Invalid number of origin blocks " + std::to_string(new_size));
-    return kEINVAL;
+    return -EINVAL;
   }
   writeset_free(md, &md->writesets[0]);
   writeset_free(md, &md->writesets[1]);
@@ -465,7 +449,7 @@ int metadata_checkpoint(era_metadata* md) {
 int metadata_take_snap(era_metadata* md) {
   if (md->metadata_snap != SUPERBLOCK_LOCATION) {
     DMERR("metadata_take_snap: metadata snapshot already exists");
-    return kEINVAL;
+    return -EINVAL;
   }
   int r = metadata_era_rollover(md);
   if (r) {
@@ -498,7 +482,7 @@ int metadata_take_snap(era_metadata* md) {
 int metadata_drop_snap(era_metadata* md) {
   if (md->metadata_snap == SUPERBLOCK_LOCATION) {
     DMERR("metadata_drop_snap: no snap to drop");
-    return kEINVAL;
+    return -EINVAL;
   }
   DmBlock* clone;
   int r = md->tm->read_lock(md->metadata_snap, &sb_validator, &clone);

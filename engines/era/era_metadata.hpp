@@ -17,8 +17,9 @@
 
 namespace engines::era {
 
-// The historical behaviours a run can switch back on (dmsim knobs "era.*"), read once when an
-// instance is constructed. All false is the fixed engine.
+// The historical behaviours a run can switch back on (dmsim knobs "era.*", one row each in
+// era_knobs.cpp's table), read once when an instance is constructed. All false is the fixed
+// engine.
 struct era_variant {
   bool status_in_worker = false;            // status/messages as worker RPCs; bitmaps only from resize
   bool commit_before_worker_stops = false;  // postsuspend: no commit after stop_worker
@@ -31,7 +32,7 @@ struct era_variant {
   bool no_block_size_check = false;         // the superblock keeps its block size, the table its own
   bool leak_writesets = false;              // in-core bitmaps not freed at close or on resize errors
 
-  static era_variant from_knobs();
+  static era_variant from_knobs();  // era_knobs.cpp
 };
 
 struct writeset {

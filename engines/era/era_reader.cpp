@@ -24,15 +24,15 @@ EraMetadataReader::~EraMetadataReader() = default;
 namespace {
 std::string errname(int r) {
   switch (r) {
-    case kEILSEQ:
+    case -EILSEQ:
       return "checksum or magic mismatch";
-    case kENOTBLK:
+    case -ENOTBLK:
       return "block in the wrong place";
-    case kENODATA:
+    case -ENODATA:
       return "no data";
-    case kEINVAL:
+    case -EINVAL:
       return "invalid argument";
-    case kEIO:
+    case -EIO:
       return "I/O error";
     default:
       return model::errno_text(r);
@@ -58,7 +58,7 @@ int EraMetadataReader::open(model::BlockDevice* bdev, bool use_metadata_snap, st
   if (use_metadata_snap) {
     if (live_.metadata_snap == SUPERBLOCK_LOCATION) {
       *error = "no metadata snapshot";
-      return kEINVAL;
+      return -EINVAL;
     }
     r = m.bm->read_lock(live_.metadata_snap, &sb_validator, &b);
     if (r) {
@@ -127,7 +127,7 @@ int EraMetadataReader::written_since(uint32_t threshold, std::vector<bool>* mark
   if (r) return r;
   if (with_current && snapshot_) {
     *error = "a metadata snapshot has no current writeset to fold in";
-    return kEINVAL;
+    return -EINVAL;
   }
   if (with_current && view_.current_writeset.root != INVALID_WRITESET_ROOT)
     ws[view_.current_era] = view_.current_writeset;
@@ -166,6 +166,13 @@ int EraMetadataReader::logical_eras(std::vector<uint32_t>* eras, std::string* er
 std::vector<std::string> EraMetadataReader::check() {
   PdUserlandLog quiet(&messages_);
   std::vector<std::string> problems;
+  const std::map<uint64_t, uint32_t> refs = reachable_references(&problems);
+  check_eras(&problems);
+  check_reference_counts(refs, &problems);
+  return problems;
+}
+
+std::map<uint64_t, uint32_t> EraMetadataReader::reachable_references(std::vector<std::string>* problems) {
   Impl& m = *impl_;
   std::map<uint64_t, uint32_t> refs;  // block -> references found from reachable structures
   // A node counts once per holder (parent node, tree value or superblock field); what is
@@ -176,7 +183,7 @@ std::vector<std::string> EraMetadataReader::check() {
       refs[get_le64(v)]++;
       return 0;
     });
-    if (r) problems.push_back(std::string(what) + " at block " + std::to_string(root) + ": " + errname(r));
+    if (r) problems->push_back(std::string(what) + " at block " + std::to_string(root) + ": " + errname(r));
     return r;
   };
   auto walk_superblock = [&](const superblock_fields& sb, const char* which) {
@@ -185,7 +192,7 @@ std::vector<std::string> EraMetadataReader::check() {
       walk_array("archived writeset", ws_unpack(v).root);
       return 0;
     });
-    if (r) problems.push_back(std::string(which) + " writeset tree: " + errname(r));
+    if (r) problems->push_back(std::string(which) + " writeset tree: " + errname(r));
     walk_array((std::string(which) + " era array").c_str(), sb.era_array_root);
   };
 
@@ -197,7 +204,7 @@ std::vector<std::string> EraMetadataReader::check() {
     DmBlock* b;
     int r = m.bm->read_lock(live_.metadata_snap, &sb_validator, &b);
     if (r) {
-      problems.push_back("metadata snapshot at block " + std::to_string(live_.metadata_snap) + ": " + errname(r));
+      problems->push_back("metadata snapshot at block " + std::to_string(live_.metadata_snap) + ": " + errname(r));
     } else {
       const superblock_fields snap = superblock_unpack(dm_block_data(b));
       m.bm->unlock(b);
@@ -205,48 +212,54 @@ std::vector<std::string> EraMetadataReader::check() {
     }
   }
   for (uint64_t b : m.tm->sm()->storage_blocks()) refs[b]++;
+  return refs;
+}
 
-  // era_check's own checks: bitset sizes and era values.
+// era_check's own checks: bitset sizes and era values.
+void EraMetadataReader::check_eras(std::vector<std::string>* problems) {
   std::string err;
   std::map<uint32_t, writeset_metadata> ws;
   if (!writesets(&ws, &err)) {
     for (const auto& [era, w] : ws) {
       if (era > live_.current_era)
-        problems.push_back("writeset of era " + std::to_string(era) + " is newer than the current era " +
-                           std::to_string(live_.current_era));
+        problems->push_back("writeset of era " + std::to_string(era) + " is newer than the current era " +
+                            std::to_string(live_.current_era));
       std::vector<bool> bits;
-      if (bitset_bits(w, &bits, &err)) problems.push_back("writeset of era " + std::to_string(era) + ": " + err);
+      if (bitset_bits(w, &bits, &err)) problems->push_back("writeset of era " + std::to_string(era) + ": " + err);
     }
   }
   std::vector<uint32_t> eras;
   if (era_array(&eras, &err)) {
-    problems.push_back(err);
-  } else {
-    for (size_t b = 0; b < eras.size(); b++)
-      if (eras[b] > live_.current_era) {
-        problems.push_back("invalid era value at data block " + std::to_string(b) + ": " + std::to_string(eras[b]));
-        break;
-      }
+    problems->push_back(err);
+    return;
   }
+  for (size_t b = 0; b < eras.size(); b++)
+    if (eras[b] > live_.current_era) {
+      problems->push_back("invalid era value at data block " + std::to_string(b) + ": " + std::to_string(eras[b]));
+      break;
+    }
+}
 
-  // Reference counts against the space map: fewer than found is corruption (a referenced
-  // block may be handed out again), more is a leak.
-  const DmSpaceMap* sm = m.tm->sm();
+// Reference counts against the space map: fewer than found is corruption (a referenced block
+// may be handed out again), more is a leak.
+void EraMetadataReader::check_reference_counts(const std::map<uint64_t, uint32_t>& refs,
+                                               std::vector<std::string>* problems) {
+  const DmSpaceMap* sm = impl_->tm->sm();
   uint64_t leaked = 0, first_leak = 0;
   for (uint64_t b = 0; b < sm->nr_blocks(); b++) {
-    const uint32_t want = refs.count(b) ? refs[b] : 0, have = sm->get_count(b);
+    const auto it = refs.find(b);
+    const uint32_t want = it == refs.end() ? 0 : it->second, have = sm->get_count(b);
     if (have < want)
-      problems.push_back("block " + std::to_string(b) + " is referenced " + std::to_string(want) +
-                         " time(s) but its space map count is " + std::to_string(have));
+      problems->push_back("block " + std::to_string(b) + " is referenced " + std::to_string(want) +
+                          " time(s) but its space map count is " + std::to_string(have));
     else if (have > want && !leaked++)
       first_leak = b;
   }
   for (const auto& [b, n] : refs)
-    if (b >= sm->nr_blocks()) problems.push_back("block " + std::to_string(b) + " is beyond the metadata device");
+    if (b >= sm->nr_blocks()) problems->push_back("block " + std::to_string(b) + " is beyond the metadata device");
   if (leaked)
-    problems.push_back(std::to_string(leaked) + " metadata block(s) leaked: allocated but unreachable (first: " +
-                       std::to_string(first_leak) + ")");
-  return problems;
+    problems->push_back(std::to_string(leaked) + " metadata block(s) leaked: allocated but unreachable (first: " +
+                        std::to_string(first_leak) + ")");
 }
 
 std::string format_blocks_xml(const std::vector<bool>& marked) {

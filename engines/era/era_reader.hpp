@@ -46,6 +46,12 @@ class EraMetadataReader {
   const std::vector<std::string>& messages() const { return messages_; }
 
  private:
+  // check()'s parts: the references reachable structures hold on each block, era_check's own
+  // checks, and the references against the space map's counts.
+  std::map<uint64_t, uint32_t> reachable_references(std::vector<std::string>* problems);
+  void check_eras(std::vector<std::string>* problems);
+  void check_reference_counts(const std::map<uint64_t, uint32_t>& refs, std::vector<std::string>* problems);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
   superblock_fields live_, view_;

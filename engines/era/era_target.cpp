@@ -16,6 +16,7 @@
 #include "model/content.hpp"
 #include "model/dm/dm_target.hpp"
 #include "model/dm/mapped_device.hpp"
+#include "model/errno.hpp"
 #include "model/knobs.hpp"
 #include "sim/kernel.hpp"
 
@@ -31,8 +32,6 @@ namespace {
 void DMERR(const std::string& msg) {
   model::dm_log("era", msg);
 }
-
-constexpr int kEINVAL = -22, kENOMEM = -12;
 
 struct rpc {
   int (*fn0)(era_metadata* md) = nullptr;
@@ -318,42 +317,50 @@ std::map<std::string, era_table_info>& table_history() {
   return h;
 }
 
-int era_ctr(DmTarget* ti, const DmArgs& argv) {
-  KFRAME();
-  if (argv.size() != 3) {
-    ti->error = "Invalid argument count";
-    return kEINVAL;
-  }
-  era* e = new era;
-  e->ti = ti;
-  e->variant = era_variant::from_knobs();
+// era_ctr's arguments: the metadata and origin devices, then the block size. 0, or -EINVAL
+// with ti->error saying which was wrong.
+int era_parse_args(era* e, DmTarget* ti, const DmArgs& argv) {
   if (model::dm_get_device(ti, argv[0], &e->metadata_dev)) {
     ti->error = "Error opening metadata device";
-    era_destroy(e);
-    return kEINVAL;
+    return -EINVAL;
   }
   if (model::dm_get_device(ti, argv[1], &e->origin_dev)) {
     ti->error = "Error opening data device";
-    era_destroy(e);
-    return kEINVAL;
+    return -EINVAL;
   }
   uint64_t bs = 0;
   if (!model::dm_parse_u64(argv[2], &bs) || bs > 0xffffffffull) {
     ti->error = "Error parsing block size";
-    era_destroy(e);
-    return kEINVAL;
+    return -EINVAL;
   }
   e->sectors_per_block = static_cast<uint32_t>(bs);
-  const uint32_t table_block_size = e->sectors_per_block;
   ti->max_io_len = e->sectors_per_block;
   if (!valid_block_size(e->sectors_per_block)) {
     ti->error = "Invalid block size";
-    era_destroy(e);
-    return kEINVAL;
+    return -EINVAL;
   }
   set_block_size(e, e->sectors_per_block);
+  return 0;
+}
 
-  int r = metadata_open(e->metadata_dev->bdev, e->sectors_per_block, true, e->variant, &e->kmem, &e->md);
+int era_ctr(DmTarget* ti, const DmArgs& argv) {
+  KFRAME();
+  if (argv.size() != 3) {
+    ti->error = "Invalid argument count";
+    return -EINVAL;
+  }
+  era* e = new era;
+  e->ti = ti;
+  e->variant = era_variant::from_knobs();
+  int r = era_parse_args(e, ti, argv);
+  if (r) {
+    era_destroy(e);
+    return r;
+  }
+  // The table's block size, whichever size the superblock has (see no_block_size_check).
+  const uint32_t table_block_size = e->sectors_per_block;
+
+  r = metadata_open(e->metadata_dev->bdev, e->sectors_per_block, true, e->variant, &e->kmem, &e->md);
   if (r) {
     ti->error = "Error reading metadata";
     era_destroy(e);
@@ -385,7 +392,7 @@ int era_ctr(DmTarget* ti, const DmArgs& argv) {
     if (r) {
       ti->error = "couldn't resize metadata";
       era_destroy(e);
-      return kENOMEM;
+      return -ENOMEM;
     }
   } else if (!e->variant.status_in_worker) {
     e->nr_blocks = e->md->nr_blocks;  // bitmaps were allocated at open
@@ -530,7 +537,7 @@ int era_message(DmTarget* ti, const DmArgs& argv, std::string&) {
   era* e = static_cast<era*>(ti->private_);
   if (argv.size() != 1) {
     DMERR("incorrect number of message arguments");
-    return kEINVAL;
+    return -EINVAL;
   }
   int (*fn)(era_metadata*) = nullptr;
   if (iequals(argv[0], "checkpoint"))
@@ -541,7 +548,7 @@ int era_message(DmTarget* ti, const DmArgs& argv, std::string&) {
     fn = metadata_drop_snap;
   if (!fn) {
     DMERR("unsupported message '" + argv[0] + "'");
-    return kEINVAL;
+    return -EINVAL;
   }
   return e->variant.status_in_worker ? in_worker0(e, fn) : process_message(e, fn);
 }

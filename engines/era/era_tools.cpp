@@ -4,7 +4,7 @@
 #include "engines/era/era_tools.hpp"
 
 #include "engines/era/era_reader.hpp"
-#include "engines/tools.hpp"
+#include "engines/tool_registry.hpp"
 #include "model/world.hpp"
 
 namespace engines::era {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "model/errno.hpp"
+#include "sim/assert.hpp"
 #include "sim/config.hpp"
 
 namespace engines {
@@ -58,7 +60,7 @@ void DmBufioClient::submit_read(DmBuffer* b) {
   b->io.add_part(bio->where);
   bio->end_io = [this, b](Bio* done) {
     for (uint32_t i = 0; i < done->size; i++) done->data()[i].to_bytes(b->data.data() + 512 * i);
-    b->read_error = done->status == model::BLK_STS_OK ? 0 : -5;
+    b->read_error = done->status == model::BLK_STS_OK ? 0 : -EIO;
     b->reading = false;
     b->io.clear();
     model::bio_put(done);
@@ -87,10 +89,11 @@ void DmBufioClient::submit_write(DmBuffer* b) {
     b->io.clear();
     writes_where_.drop_part(done->where);
     if (done->status != model::BLK_STS_OK) {
-      b->write_error = -5;
-      if (!async_write_error_) async_write_error_ = -5;
+      b->write_error = -EIO;
+      if (!async_write_error_) async_write_error_ = -EIO;
     }
     b->writing = false;
+    DMSIM_ASSERT(writes_in_flight_ > 0, "bufio: a write completed that was not in flight");
     writes_in_flight_--;
     model::bio_put(done);
     sim::wake_up(&io_wait_);
@@ -107,6 +110,8 @@ DmBuffer* DmBufioClient::alloc_buffer(uint64_t block) {
   b->lru = std::prev(lru_.end());
   DmBuffer* raw = b.get();
   buffers_[block] = std::move(b);
+  // Every cached buffer is on the LRU list exactly once.
+  DMSIM_ASSERT(lru_.size() == buffers_.size(), "bufio: LRU list and cache disagree");
   check_watermark();
   return raw;
 }
@@ -247,7 +252,7 @@ int DmBufioClient::issue_flush() {
   Bio* bio = model::bio_alloc_flush(bdev_);
   const model::BlkStatus st = model::submit_bio_wait(bio);
   model::bio_put(bio);
-  return st == model::BLK_STS_OK ? 0 : -5;
+  return st == model::BLK_STS_OK ? 0 : -EIO;
 }
 
 void DmBufioClient::forget(uint64_t block) {

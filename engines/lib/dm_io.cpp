@@ -1,5 +1,6 @@
 #include "engines/lib/dm_io.hpp"
 
+#include "model/errno.hpp"
 #include "sim/kernel.hpp"
 
 namespace engines {
@@ -58,7 +59,7 @@ int dm_io(const DmIoRequest& req, const std::vector<DmIoRegion>& where, unsigned
   const unsigned long bits = io->error_bits;
   delete io;
   if (error_bits) *error_bits = bits;
-  return bits ? -5 : 0;
+  return bits ? -EIO : 0;
 }
 
 }  // namespace engines

@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "model/errno.hpp"
 #include "model/errno_text.hpp"
 #include "model/world.hpp"
 
@@ -23,7 +24,7 @@ DmControl::HashCell* DmControl::find(const std::string& name, const char* ioctl,
   auto it = cells_.find(name);
   HashCell* hc = it == cells_.end() ? nullptr : &it->second;
   sim::up_read(&hash_lock_);
-  if (!hc) res = fail(ioctl, name, -6);  // -ENXIO
+  if (!hc) res = fail(ioctl, name, -ENXIO);
   return hc;
 }
 
@@ -55,7 +56,7 @@ std::vector<BlockDevice*> DmControl::devices_in_use() const {
 
 DmResult DmControl::create(const std::string& name, const std::string& table) {
   KFRAME_NAMED("dm_create");
-  if (cells_.count(name)) return fail("create", name, -16);
+  if (cells_.count(name)) return fail("create", name, -EBUSY);
   const uint32_t minor = next_minor_++;
   auto md = std::make_unique<MappedDevice>(name, minor);
   World& w = World::get();
@@ -91,7 +92,7 @@ DmResult DmControl::populate(HashCell& hc, const std::string& table, DmTable** o
       sim::mutex_unlock(&md->type_lock);
       t->destroy();
       DmResult res;
-      res.err = -22;
+      res.err = -EINVAL;
       res.error = "Invalid format on line " + std::to_string(lineno) + " of table on stdin";
       return res;
     }
@@ -274,19 +275,19 @@ DmResult DmControl::message(const std::string& name, uint64_t sector, const std:
   const DmArgs argv = dm_split_args(msg);
   if (argv.empty()) {
     dm_log("ioctl", "Empty message received.");
-    return fail("message", name, -22);
+    return fail("message", name, -EINVAL);
   }
   if (argv[0][0] == '@') {
     dm_log("ioctl", "Unsupported message sent to DM core: " + argv[0]);
-    return fail("message", name, -22);
+    return fail("message", name, -EINVAL);
   }
   MappedDevice* md = hc->md.get();
   int srcu_idx;
   DmTable* table = md->get_live_table(&srcu_idx);
-  int r = -22;
+  int r = -EINVAL;
   std::string result;
   if (!table) {
-    r = -6;
+    r = -ENXIO;
   } else if (sector >= table->size()) {
     dm_log("ioctl", "Target message sector outside device.");
   } else {
@@ -309,7 +310,7 @@ DmResult DmControl::remove(const std::string& name) {
   HashCell* hc = find(name, "remove", res);
   if (!hc) return res;
   MappedDevice* md = hc->md.get();
-  if (World::get().open_count(md) > 0) return fail("remove", name, -16);
+  if (World::get().open_count(md) > 0) return fail("remove", name, -EBUSY);
   sim::down_write(&hash_lock_);
   DmTable* staged = hc->new_map;
   std::unique_ptr<MappedDevice> owned = std::move(hc->md);

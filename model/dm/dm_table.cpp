@@ -4,6 +4,7 @@
 #include <map>
 
 #include "model/dm/mapped_device.hpp"
+#include "model/errno.hpp"
 #include "model/errno_text.hpp"
 #include "model/world.hpp"
 #include "sim/thread.hpp"
@@ -87,7 +88,7 @@ sim::Mutex& dm_suspend_lock(DmTarget* ti) {
 
 int dm_get_device(DmTarget* ti, const std::string& path, DmDev** result) {
   DmDev* d = ti->table->get_device(path);
-  if (!d) return -19;  // -ENODEV
+  if (!d) return -ENODEV;
   *result = d;
   return 0;
 }
@@ -131,7 +132,7 @@ int DmTable::add_target(const std::string& type, uint64_t start, uint64_t len, c
   if (len == 0) {
     error_ = "zero-length target";
     dm_log("table", dev + ": zero-length target");
-    return -22;
+    return -EINVAL;
   }
   auto ti = std::make_unique<DmTarget>();
   ti->table = this;
@@ -142,11 +143,11 @@ int DmTable::add_target(const std::string& type, uint64_t start, uint64_t len, c
   int r = 0;
   if (!ti->type) {
     ti->error = "unknown target type";
-    r = -22;
+    r = -EINVAL;
   } else if (start != size()) {
     // adjoin(): the first target starts at 0, each next one where the previous ended.
     ti->error = "Gap in table";
-    r = -22;
+    r = -EINVAL;
   } else {
     r = ti->type->ctr(ti.get(), dm_split_args(params));
   }
@@ -163,7 +164,7 @@ int DmTable::complete() {
   if (targets_.empty()) {
     error_ = "no targets";
     dm_log("table", md_->devt() + ": Table has no targets");
-    return -22;
+    return -EINVAL;
   }
   return 0;
 }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "model/errno.hpp"
+
 namespace model {
 
 namespace {
@@ -260,7 +262,7 @@ int MappedDevice::wait_for_completion() {
   // Userspace suspends wait interruptibly (TASK_INTERRUPTIBLE) for the bios in flight: a
   // signal ends the wait.
   sim::WaitingFor wf(in_flight_where_);
-  return sim::wait_event_interruptible(wait_, [this] { return in_flight_ == 0; }) ? -4 /* -EINTR */ : 0;
+  return sim::wait_event_interruptible(wait_, [this] { return in_flight_ == 0; }) ? -EINTR : 0;
 }
 
 int MappedDevice::suspend(bool noflush) {
@@ -268,7 +270,7 @@ int MappedDevice::suspend(bool noflush) {
   sim::mutex_lock(&suspend_lock);
   if (suspended()) {
     sim::mutex_unlock(&suspend_lock);
-    return -22;  // -EINVAL
+    return -EINVAL;
   }
   DmTable* map = map_;
   {
@@ -327,7 +329,7 @@ int MappedDevice::resume() {
   DmTable* map = map_;
   if (!map || map->size() == 0) {
     sim::mutex_unlock(&suspend_lock);
-    return -22;
+    return -EINVAL;
   }
   int r;
   {

@@ -4,6 +4,7 @@
 #include <list>
 
 #include "model/dm/dm_target.hpp"
+#include "model/errno.hpp"
 #include "model/targets/simple_targets.hpp"
 #include "sim/kernel.hpp"
 
@@ -85,16 +86,16 @@ int delay_class_ctr(DmTarget* ti, delay_class* c, const DmArgs& argv, size_t at)
   uint64_t delay = 0;
   if (!dm_parse_u64(argv[at + 1], &c->start)) {
     ti->error = "Invalid device sector";
-    return -22;
+    return -EINVAL;
   }
   if (!dm_parse_u64(argv[at + 2], &delay) || delay > 0xffffffffULL) {
     ti->error = "Invalid delay";
-    return -22;
+    return -EINVAL;
   }
   c->delay = static_cast<unsigned>(delay);
   if (dm_get_device(ti, argv[at], &c->dev)) {
     ti->error = "Device lookup failed";
-    return -22;
+    return -EINVAL;
   }
   return 0;
 }
@@ -105,7 +106,7 @@ int delay_ctr(DmTarget* ti, const DmArgs& argv) {
   KFRAME();
   if (argv.size() != 3 && argv.size() != 6 && argv.size() != 9) {
     ti->error = "Requires exactly 3, 6 or 9 arguments";
-    return -22;
+    return -EINVAL;
   }
   auto* dc = new delay_c;
   dc->argc = argv.size();

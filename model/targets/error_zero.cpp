@@ -1,6 +1,7 @@
 // dm-error ("error": every bio fails) and dm-zero ("zero": reads return zeroes, writes are
 // dropped), from drivers/md/dm-target.c and dm-zero.c.
 #include "model/dm/dm_target.hpp"
+#include "model/errno.hpp"
 #include "model/targets/simple_targets.hpp"
 
 namespace model {
@@ -19,7 +20,7 @@ int io_err_map(DmTarget*, Bio*) {
 int zero_ctr(DmTarget* ti, const DmArgs& argv) {
   if (!argv.empty()) {
     ti->error = "No arguments required";
-    return -22;
+    return -EINVAL;
   }
   ti->num_discard_bios = 1;
   return 0;

@@ -3,6 +3,7 @@
 // `down` seconds, repeating from table load. While down: with no feature every bio fails;
 // drop_writes acknowledges writes without doing them; error_writes / error_reads fail them.
 #include "model/dm/dm_target.hpp"
+#include "model/errno.hpp"
 #include "model/targets/simple_targets.hpp"
 #include "sim/kernel.hpp"
 
@@ -25,13 +26,13 @@ int flakey_ctr(DmTarget* ti, const DmArgs& argv) {
   KFRAME();
   if (argv.size() < 4) {
     ti->error = "Invalid argument count";
-    return -22;
+    return -EINVAL;
   }
   auto* fc = new flakey_c;
   auto fail = [&](const char* msg) {
     ti->error = msg;
     delete fc;
-    return -22;
+    return -EINVAL;
   };
   uint64_t up = 0, down = 0;
   if (!dm_parse_u64(argv[1], &fc->start)) return fail("Invalid device sector");

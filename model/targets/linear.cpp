@@ -1,5 +1,6 @@
 // dm-linear: "linear <dev path> <offset>" (drivers/md/dm-linear.c).
 #include "model/dm/dm_target.hpp"
+#include "model/errno.hpp"
 #include "model/targets/simple_targets.hpp"
 #include "sim/thread.hpp"
 
@@ -16,18 +17,18 @@ int linear_ctr(DmTarget* ti, const DmArgs& argv) {
   KFRAME();
   if (argv.size() != 2) {
     ti->error = "Invalid argument count";
-    return -22;
+    return -EINVAL;
   }
   auto* lc = new linear_c;
   if (!dm_parse_u64(argv[1], &lc->start)) {
     ti->error = "Invalid device sector";
     delete lc;
-    return -22;
+    return -EINVAL;
   }
   if (dm_get_device(ti, argv[0], &lc->dev)) {
     ti->error = "Device lookup failed";
     delete lc;
-    return -22;
+    return -EINVAL;
   }
   ti->num_flush_bios = 1;
   ti->num_discard_bios = 1;

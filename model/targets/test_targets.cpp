@@ -16,6 +16,7 @@
 #include <map>
 
 #include "model/dm/dm_target.hpp"
+#include "model/errno.hpp"
 #include "model/knobs.hpp"
 #include "model/targets/simple_targets.hpp"
 #include "sim/kernel.hpp"
@@ -24,26 +25,60 @@ namespace model {
 
 namespace {
 
+// The test targets' bugs, one row each; an instance reads them when it is constructed.
+struct test_variant {
+  bool status_waits_for_resume = false;  // test-stall-status: status while suspended waits for resume
+  bool cache_ignores_flush = false;      // test-writeback-cache: flush and FUA acknowledged, not done
+  bool cache_stale_writeback = false;    // test-writeback-cache: FUA leaves the older cached copy
+};
+
+constexpr KnobRow<test_variant> kTestKnobs[] = {
+    {.name = "test.status_waits_for_resume",
+     .field = &test_variant::status_waits_for_resume,
+     .fixed_in = "-",
+     .detects = "deadlock",
+     .source = "harness self-test (stands in for era.status_in_worker)",
+     .description = "test-stall-status: status on a suspended device waits for this instance's resume, as dm-era's "
+                    "worker-served status did",
+     .affects = "none: a harness self-test knob"},
+    {.name = "test.cache_ignores_flush",
+     .field = &test_variant::cache_ignores_flush,
+     .fixed_in = "-",
+     .detects = "block-device",
+     .source = "harness self-test (stands in for a flush-before-commit bug)",
+     .description = "test-writeback-cache: flushes and FUA are acknowledged without writing the cached data out",
+     .affects = "none: a harness self-test knob"},
+    {.name = "test.cache_stale_writeback",
+     .field = &test_variant::cache_stale_writeback,
+     .fixed_in = "-",
+     .detects = "block-device",
+     .source = "harness self-test (a violation only some crash states expose)",
+     .description = "test-writeback-cache: a FUA write leaves the older cached copy, which a later write-out puts back",
+     .affects = "none: a harness self-test knob"},
+};
+
 // ---- test-stall-status ----
 
 struct stall_c {
   DmDev* dev = nullptr;
   uint64_t start = 0;
   bool stopped = false;
+  bool waits_for_resume = false;
   sim::Completion resumed{"stall->resumed"};
 };
 
 int stall_ctr(DmTarget* ti, const DmArgs& argv) {
   if (argv.size() != 2) {
     ti->error = "Invalid argument count";
-    return -22;
+    return -EINVAL;
   }
   auto* sc = new stall_c;
   if (!dm_parse_u64(argv[1], &sc->start) || dm_get_device(ti, argv[0], &sc->dev)) {
     ti->error = "Device lookup failed";
     delete sc;
-    return -22;
+    return -EINVAL;
   }
+  sc->waits_for_resume = variant_from_knobs(kTestKnobs).status_waits_for_resume;
   ti->num_flush_bios = 1;
   ti->private_ = sc;
   return 0;
@@ -81,7 +116,7 @@ void stall_status(DmTarget* ti, StatusType type, unsigned, std::string& result) 
     result = sc->dev->bdev->devt() + " " + std::to_string(sc->start);
     return;
   }
-  if (sc->stopped && knob_enabled("test.status_waits_for_resume")) {
+  if (sc->stopped && sc->waits_for_resume) {
     // Only a resume of this instance ends the wait, and resume runs under md->suspend_lock.
     sc->resumed.clear_signalers();
     sc->resumed.add_signaler(dm_suspend_lock(ti), "resume of this instance, under md->suspend_lock");
@@ -182,16 +217,17 @@ struct wbc_c {
 int wbc_ctr(DmTarget* ti, const DmArgs& argv) {
   if (argv.size() != 2) {
     ti->error = "Invalid argument count";
-    return -22;
+    return -EINVAL;
   }
   auto* c = new wbc_c;
   if (!dm_parse_u64(argv[1], &c->start) || dm_get_device(ti, argv[0], &c->dev)) {
     ti->error = "Device lookup failed";
     delete c;
-    return -22;
+    return -EINVAL;
   }
-  c->ignore_flush = knob_enabled("test.cache_ignores_flush");
-  c->stale_writeback = knob_enabled("test.cache_stale_writeback");
+  const test_variant v = variant_from_knobs(kTestKnobs);
+  c->ignore_flush = v.cache_ignores_flush;
+  c->stale_writeback = v.cache_stale_writeback;
   ti->num_flush_bios = 1;
   ti->flush_supported = true;  // it has a volatile cache of its own
   ti->private_ = c;
@@ -290,16 +326,7 @@ const TargetType wbc_target = {
 void register_test_targets() {
   dm_register_target(&stall_target);
   dm_register_target(&wbc_target);
-  register_knob({"test.status_waits_for_resume",
-                 "test-stall-status: status on a suspended device waits for this instance's resume, as dm-era's "
-                 "worker-served status did",
-                 "harness self-test (stands in for era.status_in_worker)", "-", "deadlock"});
-  register_knob({"test.cache_ignores_flush",
-                 "test-writeback-cache: flushes and FUA are acknowledged without writing the cached data out",
-                 "harness self-test (stands in for a flush-before-commit bug)", "-", "block-device"});
-  register_knob({"test.cache_stale_writeback",
-                 "test-writeback-cache: a FUA write leaves the older cached copy, which a later write-out puts back",
-                 "harness self-test (a violation only some crash states expose)", "-", "block-device"});
+  register_knobs(kTestKnobs);
 }
 
 }  // namespace model

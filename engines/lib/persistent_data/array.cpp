@@ -3,27 +3,28 @@
 #include <cstring>
 #include <vector>
 
+#include "engines/lib/persistent_data/array_layout.hpp"
 #include "engines/lib/persistent_data/codec.hpp"
 
 namespace engines::pd {
 
 namespace {
 
-constexpr size_t kArrayHeader = 40;
+namespace layout = array_layout;
 
 std::string check_array_block(const uint8_t* d, size_t size) {
-  const uint32_t max = get_le32(d + 24), nr = get_le32(d + 28), vs = get_le32(d + 32);
-  if (vs == 0 || kArrayHeader + static_cast<uint64_t>(max) * vs > size) return "max_entries too large";
+  const uint32_t max = layout::max_entries.get(d), nr = layout::nr_entries.get(d), vs = layout::value_size.get(d);
+  if (vs == 0 || layout::kValuesOffset + static_cast<uint64_t>(max) * vs > size) return "max_entries too large";
   if (nr > max) return "nr_entries > max_entries";
   return {};
 }
 
 uint32_t max_entries(const DmArrayInfo* info) {
-  return static_cast<uint32_t>((info->tm->bm()->block_size() - kArrayHeader) / info->value_type.size);
+  return layout::max_entries_for(info->tm->bm()->block_size(), info->value_type.size);
 }
 
 uint8_t* entry(uint8_t* d, const DmArrayInfo* info, uint32_t i) {
-  return d + kArrayHeader + static_cast<size_t>(i) * info->value_type.size;
+  return d + layout::value_offset(info->value_type.size, i);
 }
 
 void inc_entries(DmArrayInfo* info, uint8_t* d, uint32_t from, uint32_t to) {
@@ -51,7 +52,7 @@ int shadow_ablock(DmArrayInfo* info, uint64_t root, uint32_t block_index, DmBloc
   r = info->tm->shadow_block(b, &kArrayBlockValidator, blk, &inc);
   if (r) return r;
   uint8_t* d = dm_block_data(*blk);
-  if (inc) inc_entries(info, d, 0, get_le32(d + 28));
+  if (inc) inc_entries(info, d, 0, layout::nr_entries.get(d));
   *new_root = root;
   if (dm_block_location(*blk) != b) {
     // shadow_block already dropped the old block's reference.
@@ -67,9 +68,9 @@ int new_ablock(DmArrayInfo* info, uint32_t nr, const uint8_t* value, uint64_t* l
   const int r = info->tm->new_block(&kArrayBlockValidator, &blk);
   if (r) return r;
   uint8_t* d = dm_block_data(blk);
-  put_le32(d + 24, max_entries(info));
-  put_le32(d + 28, nr);
-  put_le32(d + 32, info->value_type.size);
+  layout::max_entries.put(d, max_entries(info));
+  layout::nr_entries.put(d, nr);
+  layout::value_size.put(d, info->value_type.size);
   for (uint32_t i = 0; i < nr; i++) std::memcpy(entry(d, info, i), value, info->value_type.size);
   inc_entries(info, d, 0, nr);
   *location = dm_block_location(blk);
@@ -79,7 +80,7 @@ int new_ablock(DmArrayInfo* info, uint32_t nr, const uint8_t* value, uint64_t* l
 
 }  // namespace
 
-const DmBlockValidator kArrayBlockValidator{"array", 0x42525241 /* ARRB */, 595846735, 1, check_array_block};
+const DmBlockValidator kArrayBlockValidator{"array", layout::kFormat, check_array_block};
 
 uint32_t dm_array_entries_per_block(const DmArrayInfo* info) {
   return max_entries(info);
@@ -98,7 +99,7 @@ void dm_array_info_init(DmArrayInfo* info, DmTransactionManager* tm, const DmBtr
       DmBlock* blk;
       if (!info->tm->read_lock(b, &kArrayBlockValidator, &blk)) {
         uint8_t* d = dm_block_data(blk);
-        dec_entries(info, d, 0, get_le32(d + 28));
+        dec_entries(info, d, 0, layout::nr_entries.get(d));
         info->tm->unlock(blk);
       }
     }
@@ -130,10 +131,10 @@ int dm_array_resize(DmArrayInfo* info, uint64_t root, uint32_t old_size, uint32_
       r = shadow_ablock(info, *new_root, old_blocks - 1, &blk, new_root);
       if (r) return r;
       uint8_t* d = dm_block_data(blk);
-      const uint32_t from = get_le32(d + 28), to = std::min(per, new_size - (old_blocks - 1) * per);
+      const uint32_t from = layout::nr_entries.get(d), to = std::min(per, new_size - (old_blocks - 1) * per);
       for (uint32_t i = from; i < to; i++) std::memcpy(entry(d, info, i), value, info->value_type.size);
       inc_entries(info, d, from, to);
-      put_le32(d + 28, to);
+      layout::nr_entries.put(d, to);
       info->tm->unlock(blk);
     }
     for (uint32_t b = old_blocks; b < new_blocks; b++) {
@@ -156,8 +157,8 @@ int dm_array_resize(DmArrayInfo* info, uint64_t root, uint32_t old_size, uint32_
       if (r) return r;
       uint8_t* d = dm_block_data(blk);
       const uint32_t keep = new_size - (new_blocks - 1) * per;
-      dec_entries(info, d, keep, get_le32(d + 28));
-      put_le32(d + 28, keep);
+      dec_entries(info, d, keep, layout::nr_entries.get(d));
+      layout::nr_entries.put(d, keep);
       info->tm->unlock(blk);
     }
   }
@@ -173,8 +174,8 @@ int dm_array_get_value(DmArrayInfo* info, uint64_t root, uint32_t index, uint8_t
   r = info->tm->read_lock(b, &kArrayBlockValidator, &blk);
   if (r) return r;
   uint8_t* d = dm_block_data(blk);
-  if (index % per >= get_le32(d + 28)) {
-    r = kENODATA;
+  if (index % per >= layout::nr_entries.get(d)) {
+    r = -ENODATA;
   } else {
     std::memcpy(value, entry(d, info, index % per), info->value_type.size);
   }
@@ -189,9 +190,9 @@ int dm_array_set_value(DmArrayInfo* info, uint64_t root, uint32_t index, const u
   int r = shadow_ablock(info, root, index / per, &blk, new_root);
   if (r) return r;
   uint8_t* d = dm_block_data(blk);
-  if (index % per >= get_le32(d + 28)) {
+  if (index % per >= layout::nr_entries.get(d)) {
     info->tm->unlock(blk);
-    return kENODATA;
+    return -ENODATA;
   }
   uint8_t* old = entry(d, info, index % per);
   const bool same = info->value_type.equal && info->value_type.equal(old, value);
@@ -211,7 +212,7 @@ int dm_array_walk(DmArrayInfo* info, uint64_t root, const std::function<int(uint
     int r = info->tm->read_lock(get_le64(v), &kArrayBlockValidator, &blk);
     if (r) return r;
     uint8_t* d = dm_block_data(blk);
-    const uint32_t nr = get_le32(d + 28);
+    const uint32_t nr = layout::nr_entries.get(d);
     std::vector<uint8_t> copy(d, d + info->tm->bm()->block_size());
     info->tm->unlock(blk);
     for (uint32_t i = 0; i < nr; i++) {

@@ -2,9 +2,7 @@
 // from a btree keyed by block index. The array's length is kept by the caller (in its
 // superblock); reading or writing an index past the end fails with -ENODATA, as
 // dm_array_set_value does in the era resize bug.
-//
-// Array block encoding (after the common header, magic 'ARRB'): max_entries u32 @24,
-// nr_entries u32 @28, value_size u32 @32, values from @40.
+// Array blocks are encoded as array_layout.hpp says.
 #pragma once
 
 #include <cstdint>

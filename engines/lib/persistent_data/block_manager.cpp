@@ -4,10 +4,14 @@
 #include <map>
 
 #include "engines/lib/persistent_data/codec.hpp"
+#include "sim/assert.hpp"
 
 namespace engines::pd {
 
 namespace {
+// The block lock's debug semantics (dm-block-manager.c's MAX_HOLDERS): at most this many readers.
+constexpr size_t kMaxReaders = 4;
+
 // The userland readers running now, by thread.
 std::map<const void*, std::vector<std::string>*>& userland_sinks() {
   static std::map<const void*, std::vector<std::string>*> m;
@@ -38,34 +42,35 @@ PdUserlandLog::~PdUserlandLog() {
 }
 
 void validator_prepare(const DmBlockValidator& v, uint64_t location, uint8_t* data, size_t size) {
-  put_le32(data + 4, v.magic);
-  put_le64(data + 8, location);
-  put_le32(data + 16, v.version);
-  put_le32(data, dm_bm_checksum(data + 4, size - 4, v.csum_xor));
+  const BlockHeaderLayout& h = *v.format.header;
+  if (h.magic) h.magic->put(data, v.format.magic);
+  h.blocknr.put(data, location);
+  if (h.version) h.version->put(data, v.format.version);
+  h.csum.put(data, dm_bm_checksum(data + h.csum.end(), size - h.csum.end(), v.format.csum_xor));
 }
 
 int validator_check(const DmBlockValidator& v, uint64_t location, const uint8_t* data, size_t size, std::string* why) {
-  const uint64_t blocknr = get_le64(data + 8);
+  const BlockHeaderLayout& h = *v.format.header;
+  const uint64_t blocknr = h.blocknr.get(data);
   if (blocknr != location) {
     *why = "blocknr mismatch: block has " + std::to_string(blocknr) + ", wanted " + std::to_string(location);
-    return kENOTBLK;
+    return -ENOTBLK;
   }
-  const uint32_t csum = dm_bm_checksum(data + 4, size - 4, v.csum_xor);
-  if (csum != get_le32(data)) {
+  if (dm_bm_checksum(data + h.csum.end(), size - h.csum.end(), v.format.csum_xor) != h.csum.get(data)) {
     *why = "checksum mismatch";
-    return kEILSEQ;
+    return -EILSEQ;
   }
-  if (get_le32(data + 4) != v.magic) {
+  if (h.magic && h.magic->get(data) != v.format.magic) {
     *why = "bad magic";
-    return kEILSEQ;
+    return -EILSEQ;
   }
-  if (get_le32(data + 16) != v.version) {
-    *why = "unsupported version " + std::to_string(get_le32(data + 16));
-    return kEILSEQ;
+  if (h.version && h.version->get(data) != v.format.version) {
+    *why = "unsupported version " + std::to_string(h.version->get(data));
+    return -EILSEQ;
   }
   if (v.extra_check) {
     *why = v.extra_check(data, size);
-    if (!why->empty()) return kEILSEQ;
+    if (!why->empty()) return -EILSEQ;
   }
   return 0;
 }
@@ -114,7 +119,7 @@ int DmBlockManager::validate(DmBlock* b, const DmBlockValidator* v) {
   if (v && a->validator != v) {
     pd_log(std::string("device-mapper: block manager: validator mismatch (old=") + a->validator->name +
            " vs new=" + v->name + ") for block " + std::to_string(b->block));
-    return kEINVAL;
+    return -EINVAL;
   }
   return 0;
 }
@@ -125,15 +130,16 @@ int DmBlockManager::lock(DmBlock* b, bool write) {
   if (std::find(a->holders.begin(), a->holders.end(), self) != a->holders.end()) {
     pd_log("device-mapper: block manager: recursive lock detected in metadata (block " + std::to_string(b->block) +
            ")");
-    return kEINVAL;
+    return -EINVAL;
   }
   // At most four readers; a writer is alone.
   {
     sim::WaitingFor wf(a->lockers);
     sim::wait_event(lock_wait_,
-                    [&] { return write ? a->holders.empty() : (!a->write_locked && a->holders.size() < 4); });
+                    [&] { return write ? a->holders.empty() : (!a->write_locked && a->holders.size() < kMaxReaders); });
   }
   a->holders.push_back(self);
+  DMSIM_ASSERT(a->holders.size() <= (write ? 1 : kMaxReaders), "dm_bm lock: too many holders");
   a->lockers.add(*self, "holds the block lock");
   a->write_locked = write;
   return 0;
@@ -142,7 +148,7 @@ int DmBlockManager::lock(DmBlock* b, bool write) {
 int DmBlockManager::read_lock(uint64_t b, const DmBlockValidator* v, DmBlock** result) {
   if (b >= nr_blocks()) {
     pd_log("device-mapper: block manager: block " + std::to_string(b) + " is beyond the metadata device");
-    return kEINVAL;
+    return -EINVAL;
   }
   DmBlock* blk;
   int r = bufio_.read(b, &blk);
@@ -158,8 +164,8 @@ int DmBlockManager::read_lock(uint64_t b, const DmBlockValidator* v, DmBlock** r
 }
 
 int DmBlockManager::write_lock(uint64_t b, const DmBlockValidator* v, DmBlock** result) {
-  if (read_only_) return kEPERM;
-  if (b >= nr_blocks()) return kEINVAL;
+  if (read_only_) return -EPERM;
+  if (b >= nr_blocks()) return -EINVAL;
   DmBlock* blk;
   int r = bufio_.read(b, &blk);
   if (r) return r;
@@ -175,9 +181,9 @@ int DmBlockManager::write_lock(uint64_t b, const DmBlockValidator* v, DmBlock** 
 
 int DmBlockManager::read_try_lock(uint64_t b, const DmBlockValidator* v, DmBlock** result) {
   DmBlock* blk = bufio_.get(b);
-  if (!blk) return kEWOULDBLOCK;
+  if (!blk) return -EWOULDBLOCK;
   int r = validate(blk, v);
-  if (!r && (aux(blk)->write_locked || aux(blk)->holders.size() >= 4)) r = kEWOULDBLOCK;
+  if (!r && (aux(blk)->write_locked || aux(blk)->holders.size() >= kMaxReaders)) r = -EWOULDBLOCK;
   if (!r) r = lock(blk, false);
   if (r) {
     bufio_.release(blk);
@@ -188,8 +194,8 @@ int DmBlockManager::read_try_lock(uint64_t b, const DmBlockValidator* v, DmBlock
 }
 
 int DmBlockManager::write_lock_zero(uint64_t b, const DmBlockValidator* v, DmBlock** result) {
-  if (read_only_) return kEPERM;
-  if (b >= nr_blocks()) return kEINVAL;
+  if (read_only_) return -EPERM;
+  if (b >= nr_blocks()) return -EINVAL;
   DmBlock* blk;
   int r = bufio_.new_buffer(b, &blk);
   if (r) return r;
@@ -210,6 +216,8 @@ void DmBlockManager::unlock(DmBlock* b) {
   auto it = std::find(a->holders.begin(), a->holders.end(), self);
   if (it == a->holders.end())
     sim::bug("dm_bm_unlock: block " + std::to_string(b->block) + " is not locked by this thread");
+  // A write-locked block has its writer as its only holder.
+  DMSIM_ASSERT(!a->write_locked || a->holders.size() == 1, "dm_bm_unlock: a write lock shared");
   a->holders.erase(it);
   a->lockers.drop(*self);
   if (a->write_locked) {
@@ -221,7 +229,7 @@ void DmBlockManager::unlock(DmBlock* b) {
 }
 
 int DmBlockManager::flush() {
-  if (read_only_) return kEPERM;
+  if (read_only_) return -EPERM;
   return bufio_.write_dirty_buffers();
 }
 

@@ -1,13 +1,8 @@
 // The block manager of persistent-data (dm-block-manager.c): metadata blocks through a
 // dm-bufio client, read and write locks per block (with the kernel's debug semantics: at most
 // four readers, writers exclusive, recursion refused), and validators that checksum every
-// block so that a torn, stale or misdirected block is detected, never used.
-//
-// Every metadata structure of dmsim starts with the same 24-byte header (little-endian):
-//   @0 csum u32   crc32c of bytes [4, block end), XOR the structure's constant
-//   @4 magic u32  one per structure
-//   @8 blocknr u64 where the block belongs (catches misdirected writes)
-//   @16 version u32, @20 reserved u32
+// block so that a torn, stale or misdirected block is detected, never used. Where a block keeps
+// its checksum, location, magic and version is its format's BlockHeaderLayout.
 #pragma once
 
 #include <cstdint>
@@ -16,18 +11,14 @@
 #include <vector>
 
 #include "engines/lib/bufio.hpp"
+#include "engines/lib/persistent_data/block_header_layout.hpp"
+#include "model/errno.hpp"
 
 namespace engines::pd {
 
-constexpr int kEPERM = -1, kEIO = -5, kENOMEM = -12, kENOTBLK = -15, kEINVAL = -22, kENOSPC = -28, kENODATA = -61,
-              kEILSEQ = -84, kEWOULDBLOCK = -11;
-constexpr size_t kBlockHeaderSize = 24;
-
 struct DmBlockValidator {
   const char* name;
-  uint32_t magic;
-  uint32_t csum_xor;
-  uint32_t version;
+  BlockFormat format;
   // Structure-specific checks after the header matched; empty string when fine.
   std::string (*extra_check)(const uint8_t* data, size_t size) = nullptr;
 };
@@ -56,7 +47,7 @@ class PdUserlandLog {
   std::vector<std::string>* previous_;
 };
 
-// Sets the header (magic, location, version) and the checksum, as prepare_for_write does.
+// Sets the header (magic, location, version) and then the checksum, as prepare_for_write does.
 void validator_prepare(const DmBlockValidator& v, uint64_t location, uint8_t* data, size_t size);
 // 0, or -ENOTBLK / -EILSEQ with `why` saying what did not match.
 int validator_check(const DmBlockValidator& v, uint64_t location, const uint8_t* data, size_t size, std::string* why);

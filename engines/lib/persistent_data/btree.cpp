@@ -4,29 +4,31 @@
 #include <cstring>
 #include <vector>
 
+#include "engines/lib/persistent_data/btree_layout.hpp"
 #include "engines/lib/persistent_data/codec.hpp"
+#include "sim/assert.hpp"
 
 namespace engines::pd {
 
 namespace {
 
-constexpr uint32_t kInternal = 1, kLeaf = 2;
-constexpr size_t kNodeHeader = 40;
+namespace layout = btree_layout;
 // A corrupt image can make child pointers loop; no real tree of 4 KiB nodes is this deep.
 constexpr int kMaxDepth = 24;
 
 int too_deep(uint64_t block) {
   pd_log("device-mapper: btree: tree deeper than " + std::to_string(kMaxDepth) + " levels at block " +
          std::to_string(block) + ": metadata is corrupt");
-  return kEILSEQ;
+  return -EILSEQ;
 }
 
 std::string check_node(const uint8_t* d, size_t size) {
-  const uint32_t flags = get_le32(d + 24), nr = get_le32(d + 28), max = get_le32(d + 32), vs = get_le32(d + 36);
-  if (flags != kInternal && flags != kLeaf) return "node flags " + std::to_string(flags);
-  if (vs == 0 || kNodeHeader + (8ull + vs) * max > size) return "max_entries too large";
+  const uint32_t flags = layout::flags.get(d), nr = layout::nr_entries.get(d), max = layout::max_entries.get(d),
+                 vs = layout::value_size.get(d);
+  if (flags != layout::kInternalNode && flags != layout::kLeafNode) return "node flags " + std::to_string(flags);
+  if (vs == 0 || layout::value_offset(max, vs, max) > size) return "max_entries too large";
   if (nr > max) return "nr_entries > max_entries";
-  if (flags == kInternal && vs != 8) return "internal node value size " + std::to_string(vs);
+  if (flags == layout::kInternalNode && vs != 8) return "internal node value size " + std::to_string(vs);
   return {};
 }
 
@@ -34,15 +36,22 @@ std::string check_node(const uint8_t* d, size_t size) {
 struct Node {
   DmBlock* blk;
   uint8_t* d;
-  explicit Node(DmBlock* b) : blk(b), d(dm_block_data(b)) {}
-  bool leaf() const { return get_le32(d + 24) == kLeaf; }
-  uint32_t nr() const { return get_le32(d + 28); }
-  uint32_t max() const { return get_le32(d + 32); }
-  uint32_t vs() const { return get_le32(d + 36); }
-  void set_nr(uint32_t n) { put_le32(d + 28, n); }
-  uint64_t key(uint32_t i) const { return get_le64(d + kNodeHeader + 8ull * i); }
-  void set_key(uint32_t i, uint64_t k) { put_le64(d + kNodeHeader + 8ull * i, k); }
-  uint8_t* value(uint32_t i) { return d + kNodeHeader + 8ull * max() + static_cast<size_t>(vs()) * i; }
+  // Nodes are used only once check_node validated them (or init_node made them).
+  explicit Node(DmBlock* b) : blk(b), d(dm_block_data(b)) {
+    DMSIM_ASSERT(nr() <= max(), "btree node: nr_entries > max_entries");
+  }
+  bool leaf() const { return layout::flags.get(d) == layout::kLeafNode; }
+  uint32_t nr() const { return layout::nr_entries.get(d); }
+  uint32_t max() const { return layout::max_entries.get(d); }
+  uint32_t vs() const { return layout::value_size.get(d); }
+  // The node never holds more than it has room for.
+  void set_nr(uint32_t n) {
+    DMSIM_ASSERT(n <= max(), "btree node: nr_entries > max_entries");
+    layout::nr_entries.put(d, n);
+  }
+  uint64_t key(uint32_t i) const { return layout::keys.get(d, i); }
+  void set_key(uint32_t i, uint64_t k) { layout::keys.put(d, i, k); }
+  uint8_t* value(uint32_t i) { return d + layout::value_offset(max(), vs(), i); }
   uint64_t child(uint32_t i) { return get_le64(value(i)); }
   // Index of the last key <= k, or -1.
   int lower(uint64_t k) const {
@@ -58,28 +67,31 @@ struct Node {
     }
     return ans;
   }
+  // REQUIRES: i <= nr() < max().
   void insert_at(uint32_t i, uint64_t k, const uint8_t* v) {
     const uint32_t n = nr(), s = vs();
-    std::memmove(d + kNodeHeader + 8ull * (i + 1), d + kNodeHeader + 8ull * i, 8ull * (n - i));
+    DMSIM_ASSERT(i <= n && n < max(), "btree insert_at: position past the end or node full");
+    std::memmove(d + layout::keys.at(i + 1), d + layout::keys.at(i), 8ull * (n - i));
     std::memmove(value(i + 1), value(i), static_cast<size_t>(s) * (n - i));
     set_key(i, k);
     std::memcpy(value(i), v, s);
     set_nr(n + 1);
   }
+  // REQUIRES: i < nr().
   void erase_at(uint32_t i) {
     const uint32_t n = nr(), s = vs();
-    std::memmove(d + kNodeHeader + 8ull * i, d + kNodeHeader + 8ull * (i + 1), 8ull * (n - i - 1));
+    DMSIM_ASSERT(i < n, "btree erase_at: no entry there");
+    std::memmove(d + layout::keys.at(i), d + layout::keys.at(i + 1), 8ull * (n - i - 1));
     std::memmove(value(i), value(i + 1), static_cast<size_t>(s) * (n - i - 1));
     set_nr(n - 1);
   }
 };
 
 void init_node(uint8_t* d, size_t block_size, bool leaf, uint32_t value_size) {
-  const uint32_t max = static_cast<uint32_t>(3 * (((block_size - kNodeHeader) / (8 + value_size)) / 3));
-  put_le32(d + 24, leaf ? kLeaf : kInternal);
-  put_le32(d + 28, 0);
-  put_le32(d + 32, max);
-  put_le32(d + 36, value_size);
+  layout::flags.put(d, leaf ? layout::kLeafNode : layout::kInternalNode);
+  layout::nr_entries.put(d, 0);
+  layout::max_entries.put(d, layout::max_entries_for(block_size, value_size));
+  layout::value_size.put(d, value_size);
 }
 
 int new_node(DmBtreeInfo* info, bool leaf, DmBlock** b) {
@@ -221,7 +233,7 @@ int remove_rec(DmBtreeInfo* info, uint64_t block, uint64_t key, RemoveResult* re
   if (n.leaf()) {
     if (i < 0 || n.key(static_cast<uint32_t>(i)) != key) {
       info->tm->unlock(blk);
-      return kENODATA;
+      return -ENODATA;
     }
     if (info->value_type.dec) info->value_type.dec(n.value(static_cast<uint32_t>(i)));
     n.erase_at(static_cast<uint32_t>(i));
@@ -232,7 +244,7 @@ int remove_rec(DmBtreeInfo* info, uint64_t block, uint64_t key, RemoveResult* re
   }
   if (i < 0) {
     info->tm->unlock(blk);
-    return kENODATA;
+    return -ENODATA;
   }
   const uint64_t child = n.child(static_cast<uint32_t>(i));
   info->tm->unlock(blk);
@@ -285,7 +297,7 @@ int del_rec(DmBtreeInfo* info, uint64_t block, int depth = 0) {
 
 }  // namespace
 
-const DmBlockValidator kBtreeNodeValidator{"btree_node", 0x444e5442 /* BTND */, 121107, 1, check_node};
+const DmBlockValidator kBtreeNodeValidator{"btree_node", layout::kFormat, check_node};
 
 int dm_btree_empty(DmBtreeInfo* info, uint64_t* root) {
   DmBlock* b;
@@ -362,7 +374,7 @@ int lookup_next_rec(DmBtreeInfo* info, uint64_t root, uint64_t key, uint64_t* fo
         (i >= 0 && n.key(static_cast<uint32_t>(i)) == key) ? static_cast<uint32_t>(i) : static_cast<uint32_t>(i + 1);
     if (pos >= n.nr()) {
       info->tm->unlock(blk);
-      return kENODATA;
+      return -ENODATA;
     }
     *found_key = n.key(pos);
     if (value) std::memcpy(value, n.value(pos), n.vs());
@@ -375,9 +387,9 @@ int lookup_next_rec(DmBtreeInfo* info, uint64_t root, uint64_t key, uint64_t* fo
   info->tm->unlock(blk);
   for (uint64_t c : children) {
     r = lookup_next_rec(info, c, key, found_key, value, depth + 1);
-    if (r != kENODATA) return r;
+    if (r != -ENODATA) return r;
   }
-  return kENODATA;
+  return -ENODATA;
 }
 
 int walk_rec(DmBtreeInfo* info, uint64_t root, const std::function<int(uint64_t, const uint8_t*)>& fn, int depth) {
@@ -416,13 +428,13 @@ int dm_btree_lookup(DmBtreeInfo* info, uint64_t root, uint64_t key, uint8_t* val
     const int i = n.lower(key);
     if (i < 0) {
       info->tm->unlock(blk);
-      return kENODATA;
+      return -ENODATA;
     }
     if (n.leaf()) {
       const bool hit = n.key(static_cast<uint32_t>(i)) == key;
       if (hit && value) std::memcpy(value, n.value(static_cast<uint32_t>(i)), n.vs());
       info->tm->unlock(blk);
-      return hit ? 0 : kENODATA;
+      return hit ? 0 : -ENODATA;
     }
     block = n.child(static_cast<uint32_t>(i));
     info->tm->unlock(blk);
@@ -488,7 +500,7 @@ int dm_btree_find_highest_key(DmBtreeInfo* info, uint64_t root, uint64_t* key) {
     Node n(blk);
     if (n.nr() == 0) {
       info->tm->unlock(blk);
-      return kENODATA;
+      return -ENODATA;
     }
     if (n.leaf()) {
       *key = n.key(n.nr() - 1);

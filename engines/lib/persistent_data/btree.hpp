@@ -2,10 +2,7 @@
 // every modification shadows the path from the root, so the committed tree is never touched
 // and the caller gets a new root; a shared node's copy takes references on what it points to;
 // overwriting a value calls the value type's dec on the old one unless `equal` says they match.
-//
-// Node encoding (after the common 24-byte header, magic 'BTND'): flags u32 @24 (1 internal,
-// 2 leaf), nr_entries u32 @28, max_entries u32 @32, value_size u32 @36, keys u64 @40, then the
-// values. max_entries = 3 * floor((block_size - 40) / (8 + value_size) / 3).
+// Nodes are encoded as btree_layout.hpp says.
 #pragma once
 
 #include <cstdint>

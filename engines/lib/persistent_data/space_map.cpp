@@ -1,16 +1,19 @@
 #include "engines/lib/persistent_data/space_map.hpp"
 
 #include "engines/lib/persistent_data/codec.hpp"
+#include "sim/assert.hpp"
 
 namespace engines::pd {
 
 namespace {
-constexpr uint32_t kRootMagic = 0x31524d53;  // "SMR1"
-constexpr size_t kIndexEntries = (4096 - 32) / 8;
-constexpr size_t kCountsPerBlock = (4096 - 40) / 4;
+namespace root_layout = sm_root_layout;
+namespace index_layout = sm_index_layout;
+namespace counts_layout = sm_counts_layout;
+constexpr size_t kIndexEntries = index_layout::kMaxEntries;
+constexpr size_t kCountsPerBlock = counts_layout::kMaxEntries;
 
-const DmBlockValidator kIndexValidator{"sm_index", 0x58494d53 /* SMIX */, 160478, 1};
-const DmBlockValidator kCountValidator{"sm_counts", 0x54434d53 /* SMCT */, 240779, 1};
+const DmBlockValidator kIndexValidator{"sm_index", index_layout::kFormat};
+const DmBlockValidator kCountValidator{"sm_counts", counts_layout::kFormat};
 
 void log_err(const std::string& msg) {
   pd_log("device-mapper: space map common: " + msg);
@@ -18,6 +21,8 @@ void log_err(const std::string& msg) {
 }  // namespace
 
 uint64_t DmSpaceMap::allocated() const {
+  // One count per block of the map.
+  DMSIM_ASSERT(counts_.size() == nr_blocks_, "space map: counts and nr_blocks disagree");
   uint64_t n = 0;
   for (uint64_t b = 0; b < nr_blocks_; b++) n += counts_[b] != 0;
   return n;
@@ -39,7 +44,7 @@ void DmSpaceMap::init(uint64_t nr_blocks) {
 }
 
 int DmSpaceMap::set_count(uint64_t b, uint32_t count) {
-  if (b >= nr_blocks_) return kEINVAL;
+  if (b >= nr_blocks_) return -EINVAL;
   counts_[b] = count;
   return 0;
 }
@@ -47,22 +52,24 @@ int DmSpaceMap::set_count(uint64_t b, uint32_t count) {
 int DmSpaceMap::inc_block(uint64_t b) {
   if (b >= nr_blocks_) {
     log_err("unable to increment block " + std::to_string(b) + ": beyond the space map");
-    return kEINVAL;
+    return -EINVAL;
   }
   counts_[b]++;
   return 0;
 }
 
+// A count never goes below zero: decrementing a free block is refused (the metadata is corrupt).
 int DmSpaceMap::dec_block(uint64_t b) {
   if (b >= nr_blocks_ || counts_[b] == 0) {
     log_err("unable to decrement block " + std::to_string(b));
-    return kEINVAL;
+    return -EINVAL;
   }
   counts_[b]--;
   return 0;
 }
 
 int DmSpaceMap::new_block(uint64_t* result) {
+  DMSIM_ASSERT(counts_.size() == nr_blocks_, "space map: counts and nr_blocks disagree");
   // Free now and in the committed state: committed blocks stay intact until the next commit.
   auto free_in_both = [this](uint64_t b) { return counts_[b] == 0 && (b >= old_nr_blocks_ || old_counts_[b] == 0); };
   for (uint64_t pass = 0; pass < 2; pass++) {
@@ -76,7 +83,7 @@ int DmSpaceMap::new_block(uint64_t* result) {
       return 0;
     }
   }
-  return kENOSPC;
+  return -ENOSPC;
 }
 
 int DmSpaceMap::extend(uint64_t extra) {
@@ -90,7 +97,7 @@ int DmSpaceMap::commit() {
   const size_t n_counts = (nr_blocks_ + kCountsPerBlock - 1) / kCountsPerBlock;
   if (n_counts > kIndexEntries) {
     log_err("space map of " + std::to_string(nr_blocks_) + " blocks does not fit one index block");
-    return kENOSPC;
+    return -ENOSPC;
   }
   // Free the previous copy (still protected by the committed counts), then write a new one.
   for (uint64_t b : storage_) free_storage(b);
@@ -106,17 +113,17 @@ int DmSpaceMap::commit() {
     uint8_t* d = dm_block_data(blk);
     const uint64_t first = i * kCountsPerBlock;
     const uint32_t nr = static_cast<uint32_t>(std::min<uint64_t>(kCountsPerBlock, nr_blocks_ - first));
-    put_le64(d + 24, first);
-    put_le32(d + 32, nr);
-    for (uint32_t k = 0; k < nr; k++) put_le32(d + 40 + 4 * k, counts_[first + k]);
+    counts_layout::first_block.put(d, first);
+    counts_layout::nr_entries.put(d, nr);
+    for (uint32_t k = 0; k < nr; k++) counts_layout::counts.put(d, k, counts_[first + k]);
     bm_->unlock(blk);
   }
   DmBlock* idx;
   int r = bm_->write_lock_zero(fresh[0], &kIndexValidator, &idx);
   if (r) return r;
   uint8_t* d = dm_block_data(idx);
-  put_le32(d + 24, static_cast<uint32_t>(n_counts));
-  for (size_t i = 0; i < n_counts; i++) put_le64(d + 32 + 8 * i, fresh[i + 1]);
+  index_layout::nr_entries.put(d, static_cast<uint32_t>(n_counts));
+  for (size_t i = 0; i < n_counts; i++) index_layout::count_blocks.put(d, i, fresh[i + 1]);
   bm_->unlock(idx);
   index_block_ = fresh[0];
   storage_ = fresh;
@@ -127,52 +134,52 @@ int DmSpaceMap::commit() {
 }
 
 void DmSpaceMap::copy_root(uint8_t* out) const {
-  put_le32(out, kRootMagic);
-  put_le32(out + 4, 0);
-  put_le64(out + 8, nr_blocks_);
-  put_le64(out + 16, allocated());
-  put_le64(out + 24, index_block_);
+  root_layout::magic.put(out, root_layout::kMagic);
+  root_layout::reserved.put(out, 0);
+  root_layout::nr_blocks.put(out, nr_blocks_);
+  root_layout::nr_allocated.put(out, allocated());
+  root_layout::index_block.put(out, index_block_);
 }
 
 int DmSpaceMap::load(const uint8_t* root) {
-  if (get_le32(root) != kRootMagic) {
+  if (root_layout::magic.get(root) != root_layout::kMagic) {
     log_err("bad space map root");
-    return kEILSEQ;
+    return -EILSEQ;
   }
-  const uint64_t nr = get_le64(root + 8);
-  index_block_ = get_le64(root + 24);
+  const uint64_t nr = root_layout::nr_blocks.get(root);
+  index_block_ = root_layout::index_block.get(root);
   if (nr == 0 || nr > kIndexEntries * kCountsPerBlock || (metadata_ && nr > bm_->nr_blocks())) {
     log_err("space map root claims " + std::to_string(nr) + " blocks");
-    return kEILSEQ;
+    return -EILSEQ;
   }
   init(nr);
   DmBlock* idx;
   int r = bm_->read_lock(index_block_, &kIndexValidator, &idx);
   if (r) return r;
   const uint8_t* d = dm_block_data(idx);
-  const uint32_t n_counts = get_le32(d + 24);
+  const uint32_t n_counts = index_layout::nr_entries.get(d);
   std::vector<uint64_t> blocks;
   if (n_counts != (nr + kCountsPerBlock - 1) / kCountsPerBlock) {
     bm_->unlock(idx);
     log_err("space map index of block " + std::to_string(index_block_) + " lists " + std::to_string(n_counts) +
             " count blocks for " + std::to_string(nr) + " blocks");
-    return kEILSEQ;
+    return -EILSEQ;
   }
-  for (uint32_t i = 0; i < n_counts; i++) blocks.push_back(get_le64(d + 32 + 8 * i));
+  for (uint32_t i = 0; i < n_counts; i++) blocks.push_back(index_layout::count_blocks.get(d, i));
   bm_->unlock(idx);
   for (uint32_t i = 0; i < n_counts; i++) {
     DmBlock* cb;
     r = bm_->read_lock(blocks[i], &kCountValidator, &cb);
     if (r) return r;
     const uint8_t* c = dm_block_data(cb);
-    const uint64_t first = get_le64(c + 24);
-    const uint32_t n = get_le32(c + 32);
+    const uint64_t first = counts_layout::first_block.get(c);
+    const uint32_t n = counts_layout::nr_entries.get(c);
     if (first != i * kCountsPerBlock || n > kCountsPerBlock || first + n > nr) {
       bm_->unlock(cb);
       log_err("space map count block " + std::to_string(blocks[i]) + " is inconsistent");
-      return kEILSEQ;
+      return -EILSEQ;
     }
-    for (uint32_t k = 0; k < n; k++) counts_[first + k] = get_le32(c + 40 + 4 * k);
+    for (uint32_t k = 0; k < n; k++) counts_[first + k] = counts_layout::counts.get(c, k);
     bm_->unlock(cb);
   }
   old_counts_ = counts_;

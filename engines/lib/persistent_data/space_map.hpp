@@ -3,22 +3,19 @@
 // at 0 when a map is opened; so a block freed in this transaction is not reused before the
 // commit, and two instances opened from the same committed state hand out the same blocks.
 //
-// Persistence (dmsim's own encoding): a space-map root of 32 bytes that the client keeps in its
-// superblock (magic u32 'SMR1', reserved u32, nr_blocks u64, nr_allocated u64, index block u64);
-// an index block listing the count blocks (common header, nr u32 @24, block numbers u64 @32);
-// count blocks (common header, first block u64 @24, nr u32 @32, counts u32 @40). Each commit
-// writes a fresh set of blocks and frees the previous set, so the committed map is never
-// overwritten before the next superblock.
+// Persistence (dmsim's own encoding, space_map_layout.hpp): a space-map root of 32 bytes that the
+// client keeps in its superblock, an index block listing the count blocks, and count blocks.
+// Each commit writes a fresh set of blocks and frees the previous set, so the committed map is
+// never overwritten before the next superblock.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
 #include "engines/lib/persistent_data/block_manager.hpp"
+#include "engines/lib/persistent_data/space_map_layout.hpp"
 
 namespace engines::pd {
-
-constexpr size_t kSpaceMapRootSize = 32;
 
 class DmSpaceMap {
  public:

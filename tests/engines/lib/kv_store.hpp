@@ -13,7 +13,17 @@ namespace kvtest {
 
 using namespace engines::pd;
 
-inline const DmBlockValidator kKvSuperblockValidator{"kv_superblock", 0x53564b54 /* TKVS */, 160774, 1};
+inline const DmBlockValidator kKvSuperblockValidator{
+    "kv_superblock", {.header = &kCommonBlockHeader, .magic = 0x53564b54 /* TKVS */, .csum_xor = 160774, .version = 1}};
+
+// The superblock, after the common block header: @24 space-map root, @56 btree root u64,
+// @64 generation u64.
+namespace kv_superblock_layout {
+constexpr size_t kSpaceMapRoot = kBlockHeaderSize;
+constexpr Le64 btree_root{56}, generation{64};
+static_assert(kSpaceMapRoot + kSpaceMapRootSize <= btree_root.offset);
+}  // namespace kv_superblock_layout
+namespace kvsb = kv_superblock_layout;
 
 struct KvStore {
   std::unique_ptr<DmBlockManager> bm;
@@ -50,9 +60,9 @@ struct KvStore {
     if (r) return r;
     const uint8_t* d = dm_block_data(sb);
     uint8_t sm_root[kSpaceMapRootSize];
-    std::memcpy(sm_root, d + 24, kSpaceMapRootSize);
-    kv->root = get_le64(d + 56);
-    kv->generation = get_le64(d + 64);
+    std::memcpy(sm_root, d + kvsb::kSpaceMapRoot, kSpaceMapRootSize);
+    kv->root = kvsb::btree_root.get(d);
+    kv->generation = kvsb::generation.get(d);
     kv->bm->unlock(sb);
     r = DmTransactionManager::open_with_sm(kv->bm.get(), 0, sm_root, &kv->tm);
     if (r) return r;
@@ -88,9 +98,9 @@ struct KvStore {
     r = first ? bm->write_lock_zero(0, &kKvSuperblockValidator, &sb) : bm->write_lock(0, &kKvSuperblockValidator, &sb);
     if (r) return r;
     uint8_t* d = dm_block_data(sb);
-    tm->sm()->copy_root(d + 24);
-    put_le64(d + 56, root);
-    put_le64(d + 64, ++generation);
+    tm->sm()->copy_root(d + kvsb::kSpaceMapRoot);
+    kvsb::btree_root.put(d, root);
+    kvsb::generation.put(d, ++generation);
     return tm->commit(sb);
   }
 };

@@ -187,7 +187,7 @@ TEST_CASE(
         uint64_t v = 0;
         const int e = kv->get(k, &v);
         auto it = ref.find(k);
-        mismatches += it == ref.end() ? e != kENODATA : (e != 0 || v != it->second);
+        mismatches += it == ref.end() ? e != -ENODATA : (e != 0 || v != it->second);
       }
       if (op % 500 == 499) kv->commit();
     }
@@ -301,13 +301,13 @@ TEST_CASE(
           ref[i] = static_cast<uint32_t>(op);
           mismatches += e != 0;
         } else {
-          mismatches += e != kENODATA;
+          mismatches += e != -ENODATA;
         }
       } else {
         const uint32_t i = static_cast<uint32_t>(rng.below(ref.size() + 10));
         uint8_t v[4];
         const int e = dm_array_get_value(&info, root, i, v);
-        mismatches += i < ref.size() ? (e != 0 || get_le32(v) != ref[i]) : e != kENODATA;
+        mismatches += i < ref.size() ? (e != 0 || get_le32(v) != ref[i]) : e != -ENODATA;
       }
       if (op % 400 == 399) kv->commit();
     }
@@ -434,7 +434,7 @@ TEST_CASE("corrupted metadata images, fuzzed with a seed, are rejected cleanly a
         if (mode == 2) img.read((blocks[rng.below(blocks.size())] * 8) + (s % 8)).to_bytes(bytes);  // misdirected
         if (mode == 3 && s == victim * 8) {
           // A plausible-looking block: valid checksum over random pointers.
-          for (size_t k = 24; k < 512; k += 8) put_le64(bytes + k, rng.below(4096));
+          for (size_t k = kBlockHeaderSize; k < 512; k += 8) put_le64(bytes + k, rng.below(4096));
         }
         img.apply(s, Sector::of_bytes(bytes), UINT64_MAX);
       }
