@@ -7,7 +7,7 @@
 #include <string>
 
 #include "cli/cli.hpp"
-#include "engines/tools.hpp"
+#include "engines/engine_registry.hpp"
 
 namespace {
 

@@ -8,7 +8,6 @@
 #include <sstream>
 
 #include "cli/cli.hpp"
-#include "engines/tools.hpp"
 #include "language/scenario.hpp"
 #include "model/knobs.hpp"
 #include "reports/report_writer.hpp"

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 
-#include "engines/tools.hpp"
+#include "engines/tool_registry.hpp"
 
 namespace scenarios {
 

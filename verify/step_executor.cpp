@@ -4,7 +4,7 @@
 #include <set>
 #include <stdexcept>
 
-#include "engines/tools.hpp"
+#include "engines/tool_registry.hpp"
 #include "model/sync_io.hpp"
 #include "verify/data_map.hpp"
 

@@ -5,7 +5,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "engines/tools.hpp"
+#include "engines/engine_registry.hpp"
 
 using namespace scenarios;
 namespace fuzz = bench::fuzz;

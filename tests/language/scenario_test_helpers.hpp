@@ -4,7 +4,7 @@
 #include <catch2/catch.hpp>
 #include <string>
 
-#include "engines/tools.hpp"
+#include "engines/engine_registry.hpp"
 #include "language/scenario.hpp"
 
 namespace scenariotest {

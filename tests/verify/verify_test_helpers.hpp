@@ -3,7 +3,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "engines/tools.hpp"
+#include "engines/engine_registry.hpp"
 #include "language/scenario.hpp"
 #include "verify/phase.hpp"
 #include "verify/runner.hpp"
