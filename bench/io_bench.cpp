@@ -48,7 +48,7 @@ double crash_images() {
   c.name = "sda";
   c.sectors = 1 << 21;
   c.logical_block_size = 4096;
-  model::Disk& d = w->add_disk(c);
+  model::VolatileCacheDisk& d = w->add_disk(c);
   sim::Rng rng(7);
   for (int i = 0; i < 10000; i++) {
     model::blk_write(&d, rng.below(262144) * 8, 8);

@@ -19,9 +19,9 @@ double kcopyd_copy_bandwidth(const std::string& profile, uint32_t sub_job_sector
   c.sectors = 1 << 22;  // 2 GiB each
   c.profile = profile;
   c.name = "src";
-  model::Disk& src = w->add_disk(c);
+  model::VolatileCacheDisk& src = w->add_disk(c);
   c.name = "dst";
-  model::Disk& dst = w->add_disk(c);
+  model::VolatileCacheDisk& dst = w->add_disk(c);
   engines::DmKcopydClient kc(nullptr, sub_job_sectors);
   const uint64_t region = 8192, total = 1ull << 21;  // sectors: 4 MiB regions, 1 GiB
   const uint64_t t0 = sim::ktime_get_ns();

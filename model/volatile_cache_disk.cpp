@@ -9,7 +9,7 @@
 
 namespace model {
 
-Disk::Disk(uint32_t disk_id, const DiskConfig& cfg, uint32_t major, uint32_t minor)
+VolatileCacheDisk::VolatileCacheDisk(uint32_t disk_id, const DiskConfig& cfg, uint32_t major, uint32_t minor)
     : BlockDevice(cfg.name, major, minor),
       id_(disk_id),
       cfg_(cfg),
@@ -29,12 +29,12 @@ Disk::Disk(uint32_t disk_id, const DiskConfig& cfg, uint32_t major, uint32_t min
   limits.max_write_zeroes_sectors = 0x3fffff;
 }
 
-Sector Disk::read_sector(uint64_t sector) const {
+Sector VolatileCacheDisk::read_sector(uint64_t sector) const {
   auto it = volatile_.find(sector);
   return it == volatile_.end() ? media_.read(sector) : it->second.content;
 }
 
-void Disk::load_media(const DiskImage& image) {
+void VolatileCacheDisk::load_media(const DiskImage& image) {
   if (!trace_.records.empty()) throw std::logic_error("load_media after I/O on " + name());
   media_ = image;
   initial_ = image;
@@ -45,7 +45,7 @@ void Disk::load_media(const DiskImage& image) {
   for (const auto& [s, w] : image.written()) complete_seq_ = std::max(complete_seq_, w.seq);
 }
 
-void Disk::submit(Bio* bio) {
+void VolatileCacheDisk::submit(Bio* bio) {
   KFRAME_NAMED("disk_submit");
   sim::Runtime& rt = sim::Runtime::get();
   const FaultDecision fault = faults_.decide(*bio);
@@ -74,7 +74,7 @@ void Disk::submit(Bio* bio) {
   channel_.submit(write, bytes, latency, [this, bio, rec, fault] { complete(bio, rec, fault); });
 }
 
-void Disk::make_durable(const IoRecord& r) {
+void VolatileCacheDisk::make_durable(const IoRecord& r) {
   for (uint64_t s = r.sector; s < r.sector + r.sectors; s++) {
     media_.apply(s, r.content_at(s, cfg_.discard_zeroes, media_.read(s)), r.complete_seq);
     auto it = volatile_.find(s);
@@ -82,7 +82,7 @@ void Disk::make_durable(const IoRecord& r) {
   }
 }
 
-void Disk::flush_cache(uint64_t covers) {
+void VolatileCacheDisk::flush_cache(uint64_t covers) {
   flushed_upto_ = std::max(flushed_upto_, covers);
   std::vector<size_t> still;
   for (size_t idx : cached_) {
@@ -98,7 +98,7 @@ void Disk::flush_cache(uint64_t covers) {
                "a cached write survived a flush that covered it");
 }
 
-void Disk::complete(Bio* bio, size_t rec, const FaultDecision& fault) {
+void VolatileCacheDisk::complete(Bio* bio, size_t rec, const FaultDecision& fault) {
   sim::Runtime& rt = sim::Runtime::get();
   IoRecord& r = trace_.records[rec];
   r.complete_ns = rt.now_ns();

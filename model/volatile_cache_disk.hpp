@@ -30,9 +30,9 @@ struct DiskConfig {
   bool discard_zeroes = true;  // a discarded block reads zeroes (false: keeps old data)
 };
 
-class Disk : public BlockDevice {
+class VolatileCacheDisk : public BlockDevice {
  public:
-  Disk(uint32_t disk_id, const DiskConfig& cfg, uint32_t major, uint32_t minor);
+  VolatileCacheDisk(uint32_t disk_id, const DiskConfig& cfg, uint32_t major, uint32_t minor);
 
   void submit(Bio* bio) override;
 

@@ -25,24 +25,24 @@ World& World::get() {
   return *g_world;
 }
 
-Disk& World::add_disk(const DiskConfig& cfg) {
+VolatileCacheDisk& World::add_disk(const DiskConfig& cfg) {
   if (lookup("/dev/" + cfg.name)) throw std::invalid_argument("disk '" + cfg.name + "' already exists");
   const uint32_t n = static_cast<uint32_t>(disks_.size());
   // sd devices: major 8, 16 minors each, as sda, sdb, ... get them.
-  disks_.push_back(std::make_unique<Disk>(n + 1, cfg, 8, n * 16));
-  Disk* d = disks_.back().get();
+  disks_.push_back(std::make_unique<VolatileCacheDisk>(n + 1, cfg, 8, n * 16));
+  VolatileCacheDisk* d = disks_.back().get();
   register_path("/dev/" + cfg.name, d);
   register_path(d->devt(), d);
   return *d;
 }
 
-std::vector<Disk*> World::disks() const {
-  std::vector<Disk*> v;
+std::vector<VolatileCacheDisk*> World::disks() const {
+  std::vector<VolatileCacheDisk*> v;
   for (const auto& d : disks_) v.push_back(d.get());
   return v;
 }
 
-Disk* World::disk(const std::string& name) const {
+VolatileCacheDisk* World::disk(const std::string& name) const {
   for (const auto& d : disks_)
     if (d->name() == name) return d.get();
   return nullptr;

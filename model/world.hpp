@@ -24,9 +24,9 @@ class World {
   static World& get();
 
   // A disk named "sda" (/dev/sda) or "vg/lv" (/dev/vg/lv).
-  Disk& add_disk(const DiskConfig& cfg);
-  std::vector<Disk*> disks() const;
-  Disk* disk(const std::string& name) const;
+  VolatileCacheDisk& add_disk(const DiskConfig& cfg);
+  std::vector<VolatileCacheDisk*> disks() const;
+  VolatileCacheDisk* disk(const std::string& name) const;
 
   BlockDevice* lookup(const std::string& path) const;
   void register_path(const std::string& path, BlockDevice* dev);
@@ -39,7 +39,7 @@ class World {
   DmControl& dm() { return *dm_; }
 
  private:
-  std::vector<std::unique_ptr<Disk>> disks_;
+  std::vector<std::unique_ptr<VolatileCacheDisk>> disks_;
   std::map<std::string, BlockDevice*> paths_;
   std::map<BlockDevice*, int> open_;
   std::unique_ptr<DmControl> dm_;

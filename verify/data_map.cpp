@@ -11,14 +11,14 @@ namespace {
 // Deeper than any stack a scenario builds: a table cycle must not recurse forever.
 constexpr int kMaxStackDepth = 16;
 
-int disk_index(const model::World& world, const model::Disk* d) {
+int disk_index(const model::World& world, const model::VolatileCacheDisk* d) {
   const auto disks = world.disks();
   return static_cast<int>(std::find(disks.begin(), disks.end(), d) - disks.begin());
 }
 
 void place_at_depth(const model::World& world, model::BlockDevice* b, uint64_t top_sector, uint64_t sector,
                     uint64_t len, int depth, std::vector<Placement>& out) {
-  auto* d = dynamic_cast<model::Disk*>(b);
+  auto* d = dynamic_cast<model::VolatileCacheDisk*>(b);
   if (d) {
     out.push_back(Placement{top_sector, len, disk_index(world, d), sector, false});
     return;

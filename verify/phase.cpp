@@ -38,14 +38,14 @@ void add_disks(const PhaseInput& in, model::World& world) {
     c.initial_zero = spec.initial_zero;
     c.discard = spec.discard;
     c.discard_zeroes = spec.discard_zeroes;
-    model::Disk& d = world.add_disk(c);
+    model::VolatileCacheDisk& d = world.add_disk(c);
     if (i < in.images.size()) d.load_media(in.images[i]);
   }
 }
 
 std::vector<DiskState> disk_states(const model::World& world) {
   std::vector<DiskState> out;
-  for (model::Disk* d : world.disks()) {
+  for (model::VolatileCacheDisk* d : world.disks()) {
     std::ostringstream t;
     d->trace().save(t);
     DiskState s;
@@ -67,7 +67,7 @@ uint64_t leaked_bios(model::World& world) {
   for (const auto& name : world.dm().names())
     if (model::MappedDevice* md = world.dm().device(name)) parked += md->in_flight() + md->deferred_count();
   uint64_t in_flight = 0;
-  for (model::Disk* d : world.disks())
+  for (model::VolatileCacheDisk* d : world.disks())
     for (const auto& rec : d->trace().records) in_flight += rec.complete_ns == model::IoRecord::kInFlight;
   const uint64_t used = model::bios_in_use();
   return in_flight == 0 && used > parked ? used - parked : 0;

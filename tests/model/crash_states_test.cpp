@@ -15,7 +15,7 @@ std::string on(const CrashImage& img, uint64_t sector) {
 
 TEST_CASE("a write acknowledged without a flush can be lost; one followed by a completed flush cannot") {
   SimResult r = run_world([](World& w) {
-    Disk& d = disk(w, "sda", 1024);
+    VolatileCacheDisk& d = disk(w, "sda", 1024);
     uint64_t a, b;
     blk_write(&d, 0, 1, 0, &a);
     blkdev_issue_flush(&d);
@@ -33,7 +33,7 @@ TEST_CASE("a write acknowledged without a flush can be lost; one followed by a c
 
 TEST_CASE("n independent cached writes give 2^n distinct crash states") {
   SimResult r = run_world([](World& w) {
-    Disk& d = disk(w, "sda", 1024);
+    VolatileCacheDisk& d = disk(w, "sda", 1024);
     for (int i = 0; i < 5; i++) blk_write(&d, static_cast<uint64_t>(i) * 8, 1);
     CrashStateSpace cs = crash_space(d);
     std::set<std::string> digests;
@@ -54,7 +54,7 @@ TEST_CASE("n independent cached writes give 2^n distinct crash states") {
 
 TEST_CASE("a multi-block write tears at logical block granularity") {
   SimResult r = run_world([](World& w) {
-    Disk& d = disk(w, "sda", 4096, true, "instant", 4096);
+    VolatileCacheDisk& d = disk(w, "sda", 4096, true, "instant", 4096);
     blk_write(&d, 0, 32);  // four 4 KiB blocks
     CrashStateSpace cs = crash_space(d);
     note(std::to_string(cs.variables()) + " variables");
@@ -71,7 +71,7 @@ TEST_CASE("a multi-block write tears at logical block granularity") {
 
 TEST_CASE("the last writer among the persisted wins, in completion order") {
   SimResult r = run_world([](World& w) {
-    Disk& d = disk(w, "sda", 1024);
+    VolatileCacheDisk& d = disk(w, "sda", 1024);
     blk_write(&d, 5, 1);
     blk_write(&d, 5, 1);
     CrashStateSpace cs = crash_space(d);
@@ -83,8 +83,8 @@ TEST_CASE("the last writer among the persisted wins, in completion order") {
 
 TEST_CASE("FUA writes and writes to a write-through disk always persist") {
   SimResult r = run_world([](World& w) {
-    Disk& wb = disk(w, "sda", 1024);
-    Disk& wt = disk(w, "sdb", 1024, false);
+    VolatileCacheDisk& wb = disk(w, "sda", 1024);
+    VolatileCacheDisk& wt = disk(w, "sdb", 1024, false);
     blk_write(&wb, 0, 1, REQ_FUA);
     blk_write(&wt, 0, 1);
     note(std::to_string(crash_space(wb).variables()) + " " + std::to_string(crash_space(wt).variables()));
@@ -96,7 +96,7 @@ TEST_CASE("FUA writes and writes to a write-through disk always persist") {
 
 TEST_CASE("a write in flight at the crash may persist, torn or whole") {
   SimResult r = run_world([](World& w) {
-    Disk& d = disk(w, "sda", 1 << 16, true, "hdd");
+    VolatileCacheDisk& d = disk(w, "sda", 1 << 16, true, "hdd");
     sim::kthread_run([&d] { blk_write(&d, 0, 16); }, "writer");
     sim::msleep(1);  // the hdd needs 8 ms: the write is still in flight
     CrashStateSpace cs = crash_space(d);
@@ -109,7 +109,7 @@ TEST_CASE("a write in flight at the crash may persist, torn or whole") {
 
 TEST_CASE("prefix mode persists the first k writes in completion order") {
   SimResult r = run_world([](World& w) {
-    Disk& d = disk(w, "sda", 1024);
+    VolatileCacheDisk& d = disk(w, "sda", 1024);
     for (int i = 0; i < 3; i++) blk_write(&d, 0, 1);
     CrashStateSpace cs = crash_space(d);
     cs.prefixes([&](const std::vector<bool>& c) { note(on(cs.image(c), 0)); });
@@ -120,7 +120,7 @@ TEST_CASE("prefix mode persists the first k writes in completion order") {
 
 TEST_CASE("seeded sampling of crash states is reproducible and varies with the seed") {
   SimResult r = run_world([](World& w) {
-    Disk& d = disk(w, "sda", 4096, true, "instant", 4096);
+    VolatileCacheDisk& d = disk(w, "sda", 4096, true, "instant", 4096);
     for (int i = 0; i < 6; i++) blk_write(&d, static_cast<uint64_t>(i) * 64, 32);
     CrashStateSpace cs = crash_space(d);
     auto draw = [&](uint64_t seed) {

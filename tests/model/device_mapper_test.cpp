@@ -15,7 +15,7 @@ std::string out(const DmResult& r) {
 
 TEST_CASE("dmsetup create with a linear table maps onto the device at its offset") {
   SimResult r = run_world([](World& w) {
-    Disk& d = disk(w, "sda", 4096);
+    VolatileCacheDisk& d = disk(w, "sda", 4096);
     DmControl& dm = w.dm();
     note(out(dm.create("lin", "0 100 linear /dev/sda 1000")));
     BlockDevice* lin = w.lookup("/dev/mapper/lin");
@@ -49,7 +49,7 @@ TEST_CASE("a dm device reports a volatile write cache if any leg has one") {
 
 TEST_CASE("a PREFLUSH write through dm reaches the disk as an empty flush followed by the data") {
   SimResult r = run_world([](World& w) {
-    Disk& d = disk(w, "sda", 1024);
+    VolatileCacheDisk& d = disk(w, "sda", 1024);
     w.dm().create("lin", "0 1024 linear /dev/sda 0");
     blk_write(w.lookup("/dev/mapper/lin"), 8, 8, REQ_PREFLUSH | REQ_FUA);
     std::string s;
@@ -264,7 +264,7 @@ TEST_CASE("error fails every bio, zero reads zeroes and swallows writes") {
 
 TEST_CASE("flakey passes I/O while up and fails or drops it while down") {
   SimResult r = run_world([](World& w) {
-    Disk& d = disk(w, "sda", 1024);
+    VolatileCacheDisk& d = disk(w, "sda", 1024);
     DmControl& dm = w.dm();
     dm.create("fail", "0 1024 flakey /dev/sda 0 1 1");
     dm.create("drop", "0 1024 flakey /dev/sda 0 1 1 1 drop_writes");

@@ -15,8 +15,9 @@ inline SimResult run_world(std::function<void(model::World&)> body, SimConfig cf
   return simtest::run([body] { body(*new model::World); }, cfg);
 }
 
-inline model::Disk& disk(model::World& w, const std::string& name, uint64_t sectors, bool write_cache = true,
-                         const std::string& profile = "instant", uint32_t lbs = 512) {
+inline model::VolatileCacheDisk& disk(model::World& w, const std::string& name, uint64_t sectors,
+                                      bool write_cache = true, const std::string& profile = "instant",
+                                      uint32_t lbs = 512) {
   model::DiskConfig c;
   c.name = name;
   c.sectors = sectors;
@@ -33,7 +34,7 @@ inline model::Token read_token(model::BlockDevice* dev, uint64_t sector) {
 }
 
 // All crash states of `d` if power failed now.
-inline model::CrashStateSpace crash_space(const model::Disk& d) {
+inline model::CrashStateSpace crash_space(const model::VolatileCacheDisk& d) {
   return model::CrashStateSpace(d.trace(), d.initial_media(), d.limits.logical_block_size, d.config().discard_zeroes,
                                 sim::ktime_get_ns());
 }

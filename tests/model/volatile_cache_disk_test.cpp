@@ -7,12 +7,12 @@ using sim::note;
 
 TEST_CASE("a new disk holds a distinct token in every sector, or zeroes when asked") {
   SimResult r = run_world([](World& w) {
-    Disk& a = disk(w, "sda", 1024);
+    VolatileCacheDisk& a = disk(w, "sda", 1024);
     DiskConfig zc;
     zc.name = "sdb";
     zc.sectors = 1024;
     zc.initial_zero = true;
-    Disk& b = w.add_disk(zc);
+    VolatileCacheDisk& b = w.add_disk(zc);
     note(describe_token(read_token(&a, 7)) + " / " + describe_token(read_token(&a, 8)));
     note(describe_token(read_token(&b, 7)));
   });
@@ -22,7 +22,7 @@ TEST_CASE("a new disk holds a distinct token in every sector, or zeroes when ask
 
 TEST_CASE("reads see the newest completed write, cached or not") {
   SimResult r = run_world([](World& w) {
-    Disk& d = disk(w, "sda", 1024);
+    VolatileCacheDisk& d = disk(w, "sda", 1024);
     uint64_t id;
     blk_write(&d, 10, 2, 0, &id);
     note(read_token(&d, 11) == written_token(id, 11) ? "reads the cached write" : "stale");
@@ -34,7 +34,7 @@ TEST_CASE("reads see the newest completed write, cached or not") {
 
 TEST_CASE("a completed flush makes earlier writes durable; a later write stays in the cache") {
   SimResult r = run_world([](World& w) {
-    Disk& d = disk(w, "sda", 1024);
+    VolatileCacheDisk& d = disk(w, "sda", 1024);
     uint64_t a, b;
     blk_write(&d, 0, 1, 0, &a);
     blkdev_issue_flush(&d);
@@ -48,7 +48,7 @@ TEST_CASE("a completed flush makes earlier writes durable; a later write stays i
 
 TEST_CASE("a FUA write is durable when it completes, without a flush") {
   SimResult r = run_world([](World& w) {
-    Disk& d = disk(w, "sda", 1024);
+    VolatileCacheDisk& d = disk(w, "sda", 1024);
     uint64_t a, b;
     blk_write(&d, 0, 1, 0, &a);
     blk_write(&d, 8, 1, REQ_FUA, &b);
@@ -61,9 +61,9 @@ TEST_CASE("a FUA write is durable when it completes, without a flush") {
 
 TEST_CASE("block core strips FLUSH/FUA for a write-through disk and completes an empty flush at once") {
   SimResult r = run_world([](World& w) {
-    Disk& wb = disk(w, "sda", 1024, true, "sata-ssd");
-    Disk& wt = disk(w, "sdb", 1024, false, "sata-ssd");
-    for (Disk* d : {&wb, &wt}) {
+    VolatileCacheDisk& wb = disk(w, "sda", 1024, true, "sata-ssd");
+    VolatileCacheDisk& wt = disk(w, "sdb", 1024, false, "sata-ssd");
+    for (VolatileCacheDisk* d : {&wb, &wt}) {
       const uint64_t t0 = sim::ktime_get_ns();
       blkdev_issue_flush(d);
       blk_write(d, 0, 8, REQ_PREFLUSH | REQ_FUA);
@@ -80,7 +80,7 @@ TEST_CASE("block core strips FLUSH/FUA for a write-through disk and completes an
 
 TEST_CASE("a write to a disk without a volatile cache is durable at completion") {
   SimResult r = run_world([](World& w) {
-    Disk& d = disk(w, "sda", 1024, false);
+    VolatileCacheDisk& d = disk(w, "sda", 1024, false);
     uint64_t a;
     blk_write(&d, 3, 1, 0, &a);
     note(d.media().read(3).token == written_token(a, 3) ? "durable" : "cached");
@@ -91,13 +91,13 @@ TEST_CASE("a write to a disk without a volatile cache is durable at completion")
 
 TEST_CASE("a discarded block reads zeroes, or keeps its data on a disk that does not zero discards") {
   SimResult r = run_world([](World& w) {
-    Disk& z = disk(w, "sda", 1024);
+    VolatileCacheDisk& z = disk(w, "sda", 1024);
     DiskConfig kc;
     kc.name = "sdb";
     kc.sectors = 1024;
     kc.discard_zeroes = false;
-    Disk& k = w.add_disk(kc);
-    for (Disk* d : {&z, &k}) {
+    VolatileCacheDisk& k = w.add_disk(kc);
+    for (VolatileCacheDisk* d : {&z, &k}) {
       uint64_t id;
       blk_write(d, 0, 8, 0, &id);
       blkdev_issue_discard(d, 0, 8);
@@ -112,7 +112,7 @@ TEST_CASE("a discarded block reads zeroes, or keeps its data on a disk that does
 
 TEST_CASE("concurrent transfers share a disk's bandwidth") {
   SimResult r = run_world([](World& w) {
-    Disk& d = disk(w, "sda", 1 << 20, true, "hdd");
+    VolatileCacheDisk& d = disk(w, "sda", 1 << 20, true, "hdd");
     auto timed = [&d](int n) {
       const uint64_t t0 = sim::ktime_get_ns();
       std::vector<sim::Thread*> ts;
@@ -131,7 +131,7 @@ TEST_CASE("concurrent transfers share a disk's bandwidth") {
 
 TEST_CASE("bios beyond the device end fail with EIO and a kernel message") {
   SimResult r = run_world([](World& w) {
-    Disk& d = disk(w, "sda", 1024);
+    VolatileCacheDisk& d = disk(w, "sda", 1024);
     note(blk_status_name(blk_write(&d, 1020, 8)));
   });
   INFO(all_text(r));
@@ -142,7 +142,7 @@ TEST_CASE("bios beyond the device end fail with EIO and a kernel message") {
 
 TEST_CASE("a 4096-byte logical block disk refuses misaligned bios") {
   SimResult r = run_world([](World& w) {
-    Disk& d = disk(w, "sda", 1024, true, "instant", 4096);
+    VolatileCacheDisk& d = disk(w, "sda", 1024, true, "instant", 4096);
     note(blk_status_name(blk_write(&d, 4, 8)));
     note(blk_status_name(blk_write(&d, 8, 8)));
   });
@@ -152,7 +152,7 @@ TEST_CASE("a 4096-byte logical block disk refuses misaligned bios") {
 
 TEST_CASE("large bios are split to max_sectors by block core") {
   SimResult r = run_world([](World& w) {
-    Disk& d = disk(w, "sda", 1 << 16);
+    VolatileCacheDisk& d = disk(w, "sda", 1 << 16);
     blk_write(&d, 0, 6000);
     std::string sizes;
     for (const auto& rec : d.trace().records) sizes += std::to_string(rec.sectors) + " ";
@@ -164,7 +164,7 @@ TEST_CASE("large bios are split to max_sectors by block core") {
 
 TEST_CASE("fault injection fails, drops or delays matching bios") {
   SimResult r = run_world([](World& w) {
-    Disk& d = disk(w, "sda", 1024);
+    VolatileCacheDisk& d = disk(w, "sda", 1024);
     FaultRule err;
     err.start = 100;
     err.end = 200;
@@ -196,7 +196,7 @@ TEST_CASE("fault injection fails, drops or delays matching bios") {
 
 TEST_CASE("a disk trace saved to text loads back identical") {
   SimResult r = run_world([](World& w) {
-    Disk& d = disk(w, "sda", 1024);
+    VolatileCacheDisk& d = disk(w, "sda", 1024);
     blk_write(&d, 0, 4);
     blkdev_issue_flush(&d);
     Bio* meta = bio_alloc(&d, ReqOp::Write, REQ_META | REQ_FUA, 8, 1);
@@ -233,11 +233,11 @@ TEST_CASE("loading a malformed disk trace names the line") {
 TEST_CASE("a disk started from a crash image keeps later writes over the image's content") {
   // The recovery after a power cut runs on a new disk loaded with the crashed one's media.
   SimResult r = run_world([](World& w) {
-    Disk& before = disk(w, "sda", 1024);
+    VolatileCacheDisk& before = disk(w, "sda", 1024);
     uint64_t old_id, new_id;
     for (int i = 0; i < 5; i++) blk_write(&before, 5, 1, 0, &old_id);
     blkdev_issue_flush(&before);
-    Disk& after = disk(w, "sdb", 1024);
+    VolatileCacheDisk& after = disk(w, "sdb", 1024);
     after.load_media(before.media());
     blk_write(&after, 5, 1, 0, &new_id);
     blkdev_issue_flush(&after);

@@ -35,7 +35,7 @@ TopIo flush(uint64_t submit, uint64_t ack) {
   return io;
 }
 
-// Disk 0 (id 1) with the given trace records, as the first phase left it.
+// VolatileCacheDisk 0 (id 1) with the given trace records, as the first phase left it.
 std::vector<DiskHistory> disk(bool initial_zero, const std::vector<model::IoRecord>& records = {}) {
   model::DiskTrace t;
   t.records = records;

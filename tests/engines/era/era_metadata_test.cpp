@@ -15,7 +15,7 @@ using namespace engines::era;
 namespace {
 
 struct Fixture {
-  model::Disk* meta;
+  model::VolatileCacheDisk* meta;
   engines::KmemOwner kmem{"test"};
   std::unique_ptr<era_metadata> md;
 };
@@ -198,7 +198,7 @@ TEST_CASE("a rollover on metadata never resized (no blocks, no in-core bitmaps) 
     c.name = "meta";
     c.sectors = 8192;
     c.initial_zero = true;
-    model::Disk& meta = w.add_disk(c);
+    model::VolatileCacheDisk& meta = w.add_disk(c);
     engines::KmemOwner k("fresh");
     std::unique_ptr<era_metadata> md;
     REQUIRE(metadata_open(&meta, 128, true, {}, &k, &md) == 0);

@@ -14,8 +14,8 @@ namespace {
 // Copies `sectors` from the start of sda to the start of sdb with one kcopyd client and says
 // how it went; `check` verifies every copied sector.
 void copy_and_report(World& w, uint32_t sub_job, uint64_t sectors, const std::string& profile = "nvme") {
-  Disk& src = disk(w, "sda", 1 << 16, true, profile);
-  Disk& dst = disk(w, "sdb", 1 << 16, true, profile);
+  VolatileCacheDisk& src = disk(w, "sda", 1 << 16, true, profile);
+  VolatileCacheDisk& dst = disk(w, "sdb", 1 << 16, true, profile);
   blk_write(&src, 0, static_cast<uint32_t>(std::min<uint64_t>(sectors, 2048)));
   auto* kc = new DmKcopydClient(nullptr, sub_job);
   sim::Completion done("copy done");
@@ -58,9 +58,9 @@ TEST_CASE("a copy no larger than one sub-job is dispatched whole") {
 
 TEST_CASE("kcopyd copies to several destinations and zeroes regions") {
   SimResult r = run_world([](World& w) {
-    Disk& src = disk(w, "sda", 1 << 14);
-    Disk& d1 = disk(w, "sdb", 1 << 14);
-    Disk& d2 = disk(w, "sdc", 1 << 14);
+    VolatileCacheDisk& src = disk(w, "sda", 1 << 14);
+    VolatileCacheDisk& d1 = disk(w, "sdb", 1 << 14);
+    VolatileCacheDisk& d2 = disk(w, "sdc", 1 << 14);
     blk_write(&src, 0, 64);
     DmKcopydClient kc;
     sim::Completion done("done");
@@ -80,9 +80,9 @@ TEST_CASE("kcopyd copies to several destinations and zeroes regions") {
 
 TEST_CASE("kcopyd reports a read error and a failed destination in its callback") {
   SimResult r = run_world([](World& w) {
-    Disk& src = disk(w, "sda", 1 << 14);
-    Disk& ok = disk(w, "sdb", 1 << 14);
-    Disk& bad = disk(w, "sdc", 1 << 14);
+    VolatileCacheDisk& src = disk(w, "sda", 1 << 14);
+    VolatileCacheDisk& ok = disk(w, "sdb", 1 << 14);
+    VolatileCacheDisk& bad = disk(w, "sdc", 1 << 14);
     FaultRule fail_writes;
     bad.faults().add(fail_writes);
     DmKcopydClient kc;
@@ -108,8 +108,8 @@ TEST_CASE("kcopyd reports a read error and a failed destination in its callback"
 
 TEST_CASE("kcopyd callbacks of concurrent jobs run one at a time on the kcopyd worker") {
   SimResult r = run_world([](World& w) {
-    Disk& src = disk(w, "sda", 1 << 16, true, "sata-ssd");
-    Disk& dst = disk(w, "sdb", 1 << 16, true, "sata-ssd");
+    VolatileCacheDisk& src = disk(w, "sda", 1 << 16, true, "sata-ssd");
+    VolatileCacheDisk& dst = disk(w, "sdb", 1 << 16, true, "sata-ssd");
     DmKcopydClient kc;
     int inside = 0, overlaps = 0, done_count = 0;
     std::set<std::string> threads;
@@ -132,8 +132,8 @@ TEST_CASE("kcopyd callbacks of concurrent jobs run one at a time on the kcopyd w
 
 TEST_CASE("a throttled kcopyd client spends at most its share of time doing I/O") {
   SimResult r = run_world([](World& w) {
-    Disk& src = disk(w, "sda", 1 << 20, true, "hdd");
-    Disk& dst = disk(w, "sdb", 1 << 20, true, "hdd");
+    VolatileCacheDisk& src = disk(w, "sda", 1 << 20, true, "hdd");
+    VolatileCacheDisk& dst = disk(w, "sdb", 1 << 20, true, "hdd");
     auto timed = [&](DmKcopydThrottle* t) {
       DmKcopydClient kc(t, kSubJobSizeDefault);
       sim::Completion done("done");
@@ -156,8 +156,8 @@ TEST_CASE("a throttled kcopyd client spends at most its share of time doing I/O"
 
 TEST_CASE("dm_io writes one buffer to several regions and reports the failed ones") {
   SimResult r = run_world([](World& w) {
-    Disk& a = disk(w, "sda", 1 << 12);
-    Disk& b = disk(w, "sdb", 1 << 12);
+    VolatileCacheDisk& a = disk(w, "sda", 1 << 12);
+    VolatileCacheDisk& b = disk(w, "sdb", 1 << 12);
     FaultRule fail;
     b.faults().add(fail);
     auto buf = std::make_shared<SectorBuffer>(8, Sector::of_token(written_token(77, 0)));
@@ -174,8 +174,8 @@ TEST_CASE("dm_io writes one buffer to several regions and reports the failed one
 
 TEST_CASE("a caller waiting for its copy waits, in the wait-for graph, for wherever kcopyd's job is: its bios' disk") {
   SimResult r = run_world([](World& w) {
-    Disk& src = disk(w, "sda", 1 << 16, true, "hdd");
-    Disk& dst = disk(w, "sdb", 1 << 16, true, "hdd");
+    VolatileCacheDisk& src = disk(w, "sda", 1 << 16, true, "hdd");
+    VolatileCacheDisk& dst = disk(w, "sdb", 1 << 16, true, "hdd");
     auto* kc = new DmKcopydClient();
     sim::kthread_run(
         [&src, &dst, kc] {

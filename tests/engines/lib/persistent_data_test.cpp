@@ -17,7 +17,7 @@ namespace {
 constexpr uint64_t kMetaSectors = 8 * 2048;  // 8 MiB: 2048 metadata blocks
 
 // nvme timing, so that every I/O completes at its own instant (each is a crash point).
-Disk& meta_disk(World& w, const std::string& name = "meta") {
+VolatileCacheDisk& meta_disk(World& w, const std::string& name = "meta") {
   return disk(w, name, kMetaSectors, true, "nvme");
 }
 
@@ -42,7 +42,7 @@ struct Workload {
 
 Workload run_workload(bool unsafe_commit) {
   SimResult r = run_world([unsafe_commit](World& w) {
-    Disk& d = meta_disk(w);
+    VolatileCacheDisk& d = meta_disk(w);
     std::unique_ptr<KvStore> kv;
     if (KvStore::format(&d, &kv)) return;
     note(std::to_string(sim::ktime_get_ns()));
@@ -96,7 +96,7 @@ std::vector<std::string> recover_all(const std::vector<DiskImage>& images) {
       DiskConfig c;
       c.name = "crash" + std::to_string(i);
       c.sectors = kMetaSectors;
-      Disk& d = w.add_disk(c);
+      VolatileCacheDisk& d = w.add_disk(c);
       d.load_media(images[i]);
       std::unique_ptr<KvStore> kv;
       std::map<uint64_t, uint64_t> content;
@@ -145,7 +145,7 @@ TEST_CASE("with the superblock written under the same flush as the other blocks,
 
 TEST_CASE("bufio writes dirty buffers back after a commit when the client is destroyed, without a flush") {
   SimResult r = run_world([](World& w) {
-    Disk& d = meta_disk(w);
+    VolatileCacheDisk& d = meta_disk(w);
     std::unique_ptr<KvStore> kv;
     KvStore::format(&d, &kv);
     kv->put(1, 1);
@@ -168,7 +168,7 @@ TEST_CASE("bufio writes dirty buffers back after a commit when the client is des
 TEST_CASE(
     "a btree under random inserts, removes and commits agrees with a std::map, and the space map counts every block") {
   SimResult r = run_world([](World& w) {
-    Disk& d = meta_disk(w);
+    VolatileCacheDisk& d = meta_disk(w);
     std::unique_ptr<KvStore> kv;
     if (KvStore::format(&d, &kv)) return;
     std::map<uint64_t, uint64_t> ref;
@@ -237,7 +237,7 @@ TEST_CASE("the btree finds lowest, highest and next keys") {
 
 TEST_CASE("a block freed in a transaction is not reused before the commit, and reopening allocates the same blocks") {
   SimResult r = run_world([](World& w) {
-    Disk& d = meta_disk(w);
+    VolatileCacheDisk& d = meta_disk(w);
     std::unique_ptr<KvStore> kv;
     KvStore::format(&d, &kv);
     for (uint64_t k = 0; k < 1000; k++) kv->put(k, k);
@@ -400,7 +400,7 @@ TEST_CASE("the bitset cache answers from another bitset's word unless reinitiali
 TEST_CASE("corrupted metadata images, fuzzed with a seed, are rejected cleanly and never crash the decoder") {
   // A valid image with several transactions, then 300 seeded corruptions of it.
   SimResult base = run_world([](World& w) {
-    Disk& d = meta_disk(w);
+    VolatileCacheDisk& d = meta_disk(w);
     std::unique_ptr<KvStore> kv;
     KvStore::format(&d, &kv);
     for (uint64_t k = 0; k < 2000; k++) kv->put(k * 7, k);
@@ -441,7 +441,7 @@ TEST_CASE("corrupted metadata images, fuzzed with a seed, are rejected cleanly a
       DiskConfig c;
       c.name = "fuzz" + std::to_string(i);
       c.sectors = kMetaSectors;
-      Disk& d = w.add_disk(c);
+      VolatileCacheDisk& d = w.add_disk(c);
       d.load_media(img);
       std::unique_ptr<KvStore> kv;
       std::map<uint64_t, uint64_t> content;
@@ -464,7 +464,7 @@ TEST_CASE("corrupted metadata images, fuzzed with a seed, are rejected cleanly a
 
 TEST_CASE("a data space map keeps its counts in metadata blocks and reads them back after a commit") {
   SimResult r = run_world([](World& w) {
-    Disk& d = meta_disk(w);
+    VolatileCacheDisk& d = meta_disk(w);
     std::unique_ptr<KvStore> kv;
     KvStore::format(&d, &kv);
     DiskSpaceMap data(kv->bm.get(), kv->tm->sm());
@@ -494,7 +494,7 @@ TEST_CASE("a data space map keeps its counts in metadata blocks and reads them b
 
 TEST_CASE("a thread waiting for a block lock waits, in the wait-for graph, for the lock's holder") {
   SimResult r = run_world([](World& w) {
-    Disk& d = meta_disk(w);
+    VolatileCacheDisk& d = meta_disk(w);
     auto* bm = new engines::pd::DmBlockManager(&d, 4096, 16);
     sim::kthread_run(
         [bm] {
