@@ -145,6 +145,68 @@ DetectorDemo demo_srcu_status_vs_swap(bool fixed) {
   return d;
 }
 
+namespace {
+
+// dm-snapshot's COW throttling reduced to its locks: origin writers, snapshot_ctr and kcopyd.
+struct CowThrottleSnapshot {
+  RwSemaphore origins_lock{"_origins_lock"};
+  Semaphore cow_count{"s->cow_count", 2};
+  // The fix: a counter and a wait queue checked with no lock held.
+  unsigned in_progress = 0;
+  WaitQueueHead in_progress_wait{"s->in_progress_wait"};
+  Workqueue* kcopyd = alloc_ordered_workqueue("kcopyd");
+  unsigned completed_jobs = 0;
+  WorkStruct kcopyd_work{"kc->kcopyd_work", [this](WorkStruct*) { do_work(); }, "do_work"};
+  std::deque<TimerList*> jobs;
+  bool fixed = false;
+
+  void pending_complete() {
+    KFRAME();
+    down_read(&origins_lock);  // resubmit deferred origin bios
+    up_read(&origins_lock);
+    if (fixed) {
+      in_progress--;
+      wake_up(&in_progress_wait);
+    } else {
+      up(&cow_count);  // account_end_copy
+    }
+  }
+  void do_work() {
+    KFRAME();
+    while (completed_jobs > 0) {
+      completed_jobs--;
+      pending_complete();
+    }
+  }
+  void origin_write(int n) {
+    KFRAME_NAMED("do_origin");
+    down_read(&origins_lock);
+    if (fixed) {
+      // wait_for_in_progress: drop the lock while throttled.
+      while (in_progress >= 2) {
+        up_read(&origins_lock);
+        wait_event(in_progress_wait, [this] { return in_progress < 2; });
+        down_read(&origins_lock);
+      }
+      in_progress++;
+    } else {
+      down(&cow_count);  // account_start_copy
+    }
+    // kcopyd copies the chunk; the copy "completes" 10 ms later.
+    auto* t = new TimerList(
+        "copy-job-" + std::to_string(n),
+        [this](TimerList*) {
+          completed_jobs++;
+          queue_work(kcopyd, &kcopyd_work);
+        },
+        "complete_io");
+    mod_timer(t, jiffies() + msecs_to_jiffies(10));
+    up_read(&origins_lock);
+  }
+};
+
+}  // namespace
+
 DetectorDemo demo_rwsem_cow_throttle(bool fixed) {
   DetectorDemo d;
   d.name = fixed ? "rwsem-cow-throttle-fixed" : "rwsem-cow-throttle";
@@ -152,63 +214,7 @@ DetectorDemo demo_rwsem_cow_throttle(bool fixed) {
                   : "origin writers hold _origins_lock for read while throttled on cow_count; snapshot_ctr queues "
                     "for write; kcopyd's completion needs a read lock to up() cow_count (dm-snapshot deadlock)";
   d.body = [fixed] {
-    struct Snap {
-      RwSemaphore origins_lock{"_origins_lock"};
-      Semaphore cow_count{"s->cow_count", 2};
-      // The fix: a counter and a wait queue checked with no lock held.
-      unsigned in_progress = 0;
-      WaitQueueHead in_progress_wait{"s->in_progress_wait"};
-      Workqueue* kcopyd = alloc_ordered_workqueue("kcopyd");
-      unsigned completed_jobs = 0;
-      WorkStruct kcopyd_work{"kc->kcopyd_work", [this](WorkStruct*) { do_work(); }, "do_work"};
-      std::deque<TimerList*> jobs;
-      bool fixed = false;
-
-      void pending_complete() {
-        KFRAME();
-        down_read(&origins_lock);  // resubmit deferred origin bios
-        up_read(&origins_lock);
-        if (fixed) {
-          in_progress--;
-          wake_up(&in_progress_wait);
-        } else {
-          up(&cow_count);  // account_end_copy
-        }
-      }
-      void do_work() {
-        KFRAME();
-        while (completed_jobs > 0) {
-          completed_jobs--;
-          pending_complete();
-        }
-      }
-      void origin_write(int n) {
-        KFRAME_NAMED("do_origin");
-        down_read(&origins_lock);
-        if (fixed) {
-          // wait_for_in_progress: drop the lock while throttled.
-          while (in_progress >= 2) {
-            up_read(&origins_lock);
-            wait_event(in_progress_wait, [this] { return in_progress < 2; });
-            down_read(&origins_lock);
-          }
-          in_progress++;
-        } else {
-          down(&cow_count);  // account_start_copy
-        }
-        // kcopyd copies the chunk; the copy "completes" 10 ms later.
-        auto* t = new TimerList(
-            "copy-job-" + std::to_string(n),
-            [this](TimerList*) {
-              completed_jobs++;
-              queue_work(kcopyd, &kcopyd_work);
-            },
-            "complete_io");
-        mod_timer(t, jiffies() + msecs_to_jiffies(10));
-        up_read(&origins_lock);
-      }
-    };
-    auto* s = new Snap;
+    auto* s = new CowThrottleSnapshot;
     s->fixed = fixed;
     s->cow_count.add_signaler(s->kcopyd_work, "up() in the copy completion, run by kcopyd");
     std::vector<Thread*> ts;

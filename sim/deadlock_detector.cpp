@@ -188,6 +188,59 @@ bool total_stall(const Runtime& rt) {
 
 }  // namespace
 
+namespace {
+
+// The report of one persistent cycle: its path, then each member's wait and what ends it.
+void report_cycle(Runtime& rt, const WaitForGraph& g, const WaitCycle& wc, size_t members, uint64_t since,
+                  const char* why_now) {
+  const auto& cyc = wc.path;
+  std::string path;
+  for (size_t n : cyc) path += g.label(n) + " -> ";
+  path += g.label(cyc.front());
+  std::string others;
+  for (size_t n : wc.threads)
+    if (std::find(cyc.begin(), cyc.end(), n) == cyc.end()) others += (others.empty() ? "" : ", ") + g.label(n);
+  if (!others.empty()) path += " (also stuck in it: " + others + ")";
+  std::string body = "circular wait among " + std::to_string(members) + " thread(s), unchanged since " +
+                     format_time(since) + why_now + ":\n";
+  for (size_t i = 0; i < cyc.size(); i++) {
+    const size_t n = cyc[i], next = cyc[(i + 1) % cyc.size()];
+    if (g.nodes[n].thread) {
+      body += "\n" + describe_thread_wait(*g.nodes[n].thread);
+    } else {
+      body += "   which is ended by " + g.label(next) + " (" + edge_why(g, n, next) + ")\n";
+    }
+  }
+  for (size_t n : wc.threads)
+    if (std::find(cyc.begin(), cyc.end(), n) == cyc.end()) body += "\n" + describe_thread_wait(*g.nodes[n].thread);
+  body += "\nwait-for graph (dot):\n" + g.to_dot();
+  rt.report(FindingKind::Deadlock, "deadlock: " + path, body);
+  rt.set_deadlock_reported(since);
+}
+
+// Every thread blocked with nothing pending: reported even without a cycle; a wait nobody is
+// known to end counts.
+void report_total_stall(Runtime& rt, const WaitForGraph& g) {
+  std::string body = "every thread is blocked and no timer or I/O is pending: nothing can make progress.\n";
+  std::string title = "deadlock: all threads blocked:";
+  for (const auto& tp : rt.threads()) {
+    if (!tp->blocked()) continue;
+    title += " " + tp->ident();
+    body += "\n" + describe_thread_wait(*tp);
+    std::vector<Releaser> rel;
+    tp->waiting_on->releasers(*tp, rel);
+    waiting_for_positions(*tp, rel);
+    if (rel.empty()) body += "   nobody is known to end this wait\n";
+    for (const Releaser& r : rel)
+      body += "   ended by " + (r.thread ? r.thread->ident() : r.object->describe()) + " (" + r.why + ")\n";
+  }
+  body += "\nwait-for graph (dot):\n" + g.to_dot();
+  rt.report(FindingKind::Deadlock, title, body);
+  rt.set_deadlock_reported(rt.now_ns());
+}
+
+}  // namespace
+
 void detect_deadlocks(Runtime& rt, bool final_pass) {
   DetectorState& st = state();
   const WaitForGraph g = build_wait_for_graph(rt);
@@ -215,54 +268,10 @@ void detect_deadlocks(Runtime& rt, bool final_pass) {
     still[ck] = since;
     if (!final_pass && !stalled && now - since < persist_ns) continue;
     if (!st.reported.insert(key).second) continue;
-    const auto& cyc = wc.path;
-    std::string path;
-    for (size_t n : cyc) path += g.label(n) + " -> ";
-    path += g.label(cyc.front());
-    std::string others;
-    for (size_t n : wc.threads)
-      if (std::find(cyc.begin(), cyc.end(), n) == cyc.end()) others += (others.empty() ? "" : ", ") + g.label(n);
-    if (!others.empty()) path += " (also stuck in it: " + others + ")";
-    std::string body = "circular wait among " + std::to_string(key.size()) + " thread(s), unchanged since " +
-                       format_time(since) +
-                       (stalled      ? " (nothing else can run)"
-                        : final_pass ? " (end of run)"
-                                     : "") +
-                       ":\n";
-    for (size_t i = 0; i < cyc.size(); i++) {
-      const size_t n = cyc[i], next = cyc[(i + 1) % cyc.size()];
-      if (g.nodes[n].thread) {
-        body += "\n" + describe_thread_wait(*g.nodes[n].thread);
-      } else {
-        body += "   which is ended by " + g.label(next) + " (" + edge_why(g, n, next) + ")\n";
-      }
-    }
-    for (size_t n : wc.threads)
-      if (std::find(cyc.begin(), cyc.end(), n) == cyc.end()) body += "\n" + describe_thread_wait(*g.nodes[n].thread);
-    body += "\nwait-for graph (dot):\n" + g.to_dot();
-    rt.report(FindingKind::Deadlock, "deadlock: " + path, body);
-    rt.set_deadlock_reported(since);
+    report_cycle(rt, g, wc, key.size(), since, stalled ? " (nothing else can run)" : final_pass ? " (end of run)" : "");
   }
   st.seen_since_ns.swap(still);
-
-  // Total stall: reported even without a cycle; a wait nobody is known to end counts.
-  if (rt.deadlock_reported() || !stalled) return;
-  std::string body = "every thread is blocked and no timer or I/O is pending: nothing can make progress.\n";
-  std::string title = "deadlock: all threads blocked:";
-  for (const auto& tp : rt.threads()) {
-    if (!tp->blocked()) continue;
-    title += " " + tp->ident();
-    body += "\n" + describe_thread_wait(*tp);
-    std::vector<Releaser> rel;
-    tp->waiting_on->releasers(*tp, rel);
-    waiting_for_positions(*tp, rel);
-    if (rel.empty()) body += "   nobody is known to end this wait\n";
-    for (const Releaser& r : rel)
-      body += "   ended by " + (r.thread ? r.thread->ident() : r.object->describe()) + " (" + r.why + ")\n";
-  }
-  body += "\nwait-for graph (dot):\n" + g.to_dot();
-  rt.report(FindingKind::Deadlock, title, body);
-  rt.set_deadlock_reported(now);
+  if (!rt.deadlock_reported() && stalled) report_total_stall(rt, g);
 }
 
 }  // namespace sim

@@ -57,48 +57,30 @@ std::string reproducible_text(const std::string& text) {
   return std::regex_replace(s, address, "0x(address)");
 }
 
-ChildOutput run_in_child(const std::function<std::string()>& fn, double wall_timeout_s) {
-  ChildOutput res;
-  int out[2], err[2];
-  if (::pipe(out) != 0) {
-    res.error = std::string("cannot create a pipe: ") + std::strerror(errno);
-    return res;
+namespace {
+
+// The child's side: run `fn` with stderr going to `err_fd`, send its bytes through `out_fd`, exit.
+[[noreturn]] void run_child_side(const std::function<std::string()>& fn, int out_fd, int err_fd) {
+  // The parent's handlers (a test framework's, say) must not run in the simulation process.
+  for (int sig : {SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGTERM, SIGINT}) ::signal(sig, SIG_DFL);
+  ::dup2(err_fd, STDERR_FILENO);
+  std::string bytes;
+  int code = 0;
+  try {
+    bytes = fn();
+  } catch (const std::exception& e) {
+    bytes = e.what();
+    code = 3;
   }
-  if (::pipe(err) != 0) {
-    res.error = std::string("cannot create a pipe: ") + std::strerror(errno);
-    ::close(out[0]);
-    ::close(out[1]);
-    return res;
-  }
-  ::fflush(stdout);
-  ::fflush(stderr);
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    res.error = std::string("cannot fork: ") + std::strerror(errno);
-    return res;
-  }
-  if (pid == 0) {
-    // The parent's handlers (a test framework's, say) must not run in the simulation process.
-    for (int sig : {SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGTERM, SIGINT}) ::signal(sig, SIG_DFL);
-    ::close(out[0]);
-    ::close(err[0]);
-    ::dup2(err[1], STDERR_FILENO);
-    std::string bytes;
-    int code = 0;
-    try {
-      bytes = fn();
-    } catch (const std::exception& e) {
-      bytes = e.what();
-      code = 3;
-    }
-    write_all(out[1], bytes);
-    ::close(out[1]);
-    ::_exit(code);
-  }
-  ::close(out[1]);
-  ::close(err[1]);
+  write_all(out_fd, bytes);
+  ::close(out_fd);
+  ::_exit(code);
+}
+
+// Reads the child's result and stderr until both close or the deadline passes (timed_out).
+void collect_child_output(int out_fd, int err_fd, double wall_timeout_s, ChildOutput& res) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(wall_timeout_s);
-  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
   int open_fds = 2;
   char buf[65536];
   while (open_fds > 0) {
@@ -122,12 +104,12 @@ ChildOutput run_in_child(const std::function<std::string()>& fn, double wall_tim
       }
     }
   }
-  if (res.timed_out) ::kill(pid, SIGKILL);
   for (auto& f : fds)
     if (f.fd >= 0) ::close(f.fd);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+}
+
+// How the child ended, in words (error) or ok.
+void judge_child_exit(int status, double wall_timeout_s, ChildOutput& res) {
   if (res.timed_out) {
     res.error =
         "killed after the wall-clock budget of " + std::to_string(static_cast<long long>(wall_timeout_s)) + " s";
@@ -139,6 +121,46 @@ ChildOutput run_in_child(const std::function<std::string()>& fn, double wall_tim
   } else {
     res.ok = true;
   }
+}
+
+}  // namespace
+
+ChildOutput run_in_child(const std::function<std::string()>& fn, double wall_timeout_s) {
+  ChildOutput res;
+  int out[2], err[2];
+  if (::pipe(out) != 0) {
+    res.error = std::string("cannot create a pipe: ") + std::strerror(errno);
+    return res;
+  }
+  if (::pipe(err) != 0) {
+    res.error = std::string("cannot create a pipe: ") + std::strerror(errno);
+    ::close(out[0]);
+    ::close(out[1]);
+    return res;
+  }
+  ::fflush(stdout);
+  ::fflush(stderr);
+  const pid_t pid = ::fork();
+  const int fork_errno = errno;
+  if (pid == 0) {
+    ::close(out[0]);
+    ::close(err[0]);
+    run_child_side(fn, out[1], err[1]);
+  }
+  ::close(out[1]);
+  ::close(err[1]);
+  if (pid < 0) {
+    res.error = std::string("cannot fork: ") + std::strerror(fork_errno);
+    ::close(out[0]);
+    ::close(err[0]);
+    return res;
+  }
+  collect_child_output(out[0], err[0], wall_timeout_s, res);
+  if (res.timed_out) ::kill(pid, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  judge_child_exit(status, wall_timeout_s, res);
   return res;
 }
 
