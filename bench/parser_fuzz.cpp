@@ -13,7 +13,6 @@
 #include <typeinfo>
 
 #include "language/scenario.hpp"
-#include "sim/wire.hpp"
 
 namespace bench::fuzz {
 
@@ -362,49 +361,6 @@ void Report::merge(const Report& other) {
   for (const auto& [m, n] : other.messages) messages[m] += n;
   for (const auto& f : other.findings)
     if (findings.size() < 1000) findings.push_back(f);
-}
-
-std::string Report::serialize() const {
-  sim::WireWriter w;
-  w.str("FUZZ1");
-  w.u64(executions);
-  w.u64(parsed);
-  w.u64(refused);
-  w.u64(messages.size());
-  for (const auto& [m, n] : messages) {
-    w.str(m);
-    w.u64(n);
-  }
-  w.u64(findings.size());
-  for (const auto& f : findings) {
-    w.u64(f.execution);
-    w.str(f.kind);
-    w.str(f.detail);
-    w.str(f.input);
-  }
-  return w.take();
-}
-
-Report Report::deserialize(const std::string& bytes) {
-  sim::WireReader r(bytes);
-  if (r.str() != "FUZZ1") throw std::runtime_error("not a fuzz report");
-  Report rep;
-  rep.executions = r.u64();
-  rep.parsed = r.u64();
-  rep.refused = r.u64();
-  for (uint64_t n = r.u64(); n > 0; n--) {
-    std::string m = r.str();
-    rep.messages[m] = r.u64();
-  }
-  for (uint64_t n = r.u64(); n > 0; n--) {
-    Finding f;
-    f.execution = r.u64();
-    f.kind = r.str();
-    f.detail = r.str();
-    f.input = r.str();
-    rep.findings.push_back(std::move(f));
-  }
-  return rep;
 }
 
 Report run(const Mutator& m, uint64_t seed, uint64_t first, uint64_t end) {

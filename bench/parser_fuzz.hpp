@@ -27,6 +27,12 @@ struct Finding {
   std::string kind;        // exception, bad-message, limits, crash, hang
   std::string detail;
   std::string input;
+
+  template <class Ar>
+  void serialize(Ar& ar) {
+    ar(execution, kind, detail, input);
+  }
+  bool operator==(const Finding&) const = default;
 };
 
 // What parsing one input showed: a finding, or the normalised error messages (locations and
@@ -58,14 +64,19 @@ class Mutator {
   std::vector<std::string> seeds_;
 };
 
+// A batch's report crosses from its child process to the campaign (sim::to_wire/from_wire).
 struct Report {
   uint64_t executions = 0, parsed = 0, refused = 0;
   std::map<std::string, uint64_t> messages;  // normalised message -> how often
   std::vector<Finding> findings;
   void add(const Outcome& o);
   void merge(const Report& other);
-  std::string serialize() const;
-  static Report deserialize(const std::string& bytes);
+
+  template <class Ar>
+  void serialize(Ar& ar) {
+    ar(executions, parsed, refused, messages, findings);
+  }
+  bool operator==(const Report&) const = default;
 };
 
 // Runs inputs [first, end) in this process.
