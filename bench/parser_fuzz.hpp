@@ -1,6 +1,7 @@
 // A seeded mutational fuzzer for the scenario parser. Every input must either parse into a
-// scenario within the language's limits, or be refused with a ScenarioError whose every message
-// is one "FILE:LINE:COL: message" line; any other exception is a finding. Input number i is a
+// scenario within the language's limits (parse_scenario asserts them: a breach aborts, and the
+// campaign records the crash), or be refused with a ScenarioError whose every message is one
+// "FILE:LINE:COL: message" line; any other exception is a finding. Input number i is a
 // pure function of (seed, i, seed corpus), so a finding replays from its number alone and a
 // campaign can be split into batches (the benchmark runs each in a process of its own, to catch
 // crashes and hangs too).
@@ -16,15 +17,13 @@
 
 namespace bench::fuzz {
 
-using scenarios::Scenario;
-
 // The file name the fuzzer parses under: no ':' in it, so the message format is unambiguous.
 constexpr const char* kFuzzFile = "fuzz.yaml";
 constexpr size_t kMaxInputBytes = 16 * 1024;
 
 struct Finding {
   uint64_t execution = 0;  // input number in the campaign
-  std::string kind;        // exception, bad-message, limits, crash, hang
+  std::string kind;        // exception, bad-message, crash, hang
   std::string detail;
   std::string input;
 
@@ -44,10 +43,9 @@ struct Outcome {
 };
 Outcome check_input(const std::string& text);
 
-// The oracle's two halves: a refusal's message is "^[^:]+:\d+:\d+: .+" on one line (with the
-// fuzzer's file name); a scenario that parsed keeps the limits the parser promises ("" if so).
+// The oracle for a refusal: each message is "^[^:]+:\d+:\d+: .+" on one line (with the
+// fuzzer's file name).
 bool well_formed_message(const std::string& message);
-std::string limits_problem(const Scenario& s);
 
 // "fuzz.yaml:3:7: bad size '12x': ..." -> "bad size '*': ..." (digits become N): the kind of error.
 std::string normalise_message(const std::string& message);
