@@ -181,6 +181,22 @@ bool parse_dmsetup(Parser& p, Command& c) {
   return p.fail(sub_at, "unknown dmsetup command '" + sub + "'");
 }
 
+// oflag=FLAG[,FLAG...], the value `v` at offset `vat` of the line.
+bool parse_oflag(Parser& p, Command& c, const std::string& v, size_t vat) {
+  size_t from = 0;
+  while (from <= v.size()) {
+    const size_t comma = v.find(',', from);
+    const std::string f = v.substr(from, comma == std::string::npos ? std::string::npos : comma - from);
+    if (f == "sync" || f == "dsync")
+      c.fua = true;  // O_DIRECT|O_DSYNC writes are REQ_FUA
+    else if (f != "direct")
+      return p.fail(vat + from, "unsupported oflag '" + f + "' (direct, sync, dsync)");
+    if (comma == std::string::npos) break;
+    from = comma + 1;
+  }
+  return true;
+}
+
 bool parse_dd(Parser& p, Command& c) {
   c.kind = CmdKind::Dd;
   bool have_if = false, have_of = false, have_count = false;
@@ -216,17 +232,7 @@ bool parse_dd(Parser& p, Command& c) {
       have_count |= k == "count";
       if (k == "seek") seek_at = vat;
     } else if (k == "oflag") {
-      size_t from = 0;
-      while (from <= v.size()) {
-        const size_t comma = v.find(',', from);
-        const std::string f = v.substr(from, comma == std::string::npos ? std::string::npos : comma - from);
-        if (f == "sync" || f == "dsync")
-          c.fua = true;  // O_DIRECT|O_DSYNC writes are REQ_FUA
-        else if (f != "direct")
-          return p.fail(vat + from, "unsupported oflag '" + f + "' (direct, sync, dsync)");
-        if (comma == std::string::npos) break;
-        from = comma + 1;
-      }
+      if (!parse_oflag(p, c, v, vat)) return false;
     } else if (k == "conv") {
       if (v != "fsync" && v != "fdatasync") return p.fail(vat, "unsupported conv '" + v + "' (fsync, fdatasync)");
       c.fsync_at_end = true;

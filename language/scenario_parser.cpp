@@ -376,19 +376,49 @@ struct DeviceBook {
   std::map<std::string, uint64_t> sectors;  // path -> size; 0 for dm devices (a run-time fact)
   void add_dm(const std::string& name) { sectors["/dev/mapper/" + name] = 0; }
   void remove_dm(const std::string& name) { sectors.erase("/dev/mapper/" + name); }
+  // dm devices are gone after a power cut; disks stay.
+  void power_cut() {
+    std::erase_if(sectors, [](const auto& entry) { return entry.first.rfind("/dev/mapper/", 0) == 0; });
+    after_cut = true;
+  }
+  bool after_cut = false;  // a power cut came before the step being checked
 };
 
+// A step that reads or writes a device: the device exists at this step, and on a disk (whose
+// size the text decides) the step stays within it unless it is meant to fail.
+void check_device_step(ParseContext& ctx, const YAML::Mark& m, const Command& cmd, const DeviceBook& book) {
+  auto dev_error = [&](const std::string& msg) { ctx.error(m, msg, static_cast<int>(cmd.device_at)); };
+  auto it = book.sectors.find(cmd.device);
+  if (it == book.sectors.end()) {
+    dev_error("unknown device '" + cmd.device + "' (declared disks are /dev/NAME or /dev/VG/LV; dm devices " +
+              "are /dev/mapper/NAME once a step created them" + (book.after_cut ? ", again after the power cut" : "") +
+              ")");
+    return;
+  }
+  // A disk never changes size, so a step that must run past its end is a mistake of the
+  // file, reported here; a step marked `!` wants the run-time failure and gets it.
+  const uint64_t bytes = it->second * 512;
+  if (!bytes || cmd.expect_failure) return;
+  uint64_t end = 0;
+  if (cmd.kind == CmdKind::Dd &&
+      (__builtin_add_overflow(cmd.seek, cmd.count, &end) || __builtin_mul_overflow(end, cmd.bs, &end) || end > bytes))
+    dev_error("dd writes " + std::to_string(cmd.count) + " block(s) of " + std::to_string(cmd.bs) +
+              " bytes from block " + std::to_string(cmd.seek) + ", past the end of " + cmd.device + " (" +
+              std::to_string(bytes) + " bytes); mark the step '!' if it is meant to fail");
+  if (cmd.kind == CmdKind::Blkdiscard && cmd.offset > bytes)
+    dev_error("blkdiscard offset " + std::to_string(cmd.offset) + " is greater than the size of " + cmd.device + " (" +
+              std::to_string(bytes) + " bytes); mark the step '!' if it is meant to fail");
+}
+
 // REQUIRES: marks[i] is where step i was written (parse_steps keeps them side by side).
-void check_steps(ParseContext& ctx, Scenario& s, const std::vector<YAML::Mark>& marks) {
+void check_steps(ParseContext& ctx, const Scenario& s, const std::vector<YAML::Mark>& marks) {
   DMSIM_ASSERT(marks.size() == s.steps.size(), "a step without its mark would be reported at another's line");
   DeviceBook book;
   for (const auto& d : s.disks) book.sectors["/dev/" + d.name] = d.bytes / 512;
-  bool after_cut = false;
   double slept = 0;
   for (size_t i = 0; i < s.steps.size(); i++) {
-    Command& cmd = s.steps[i].cmd;
+    const Command& cmd = s.steps[i].cmd;
     const YAML::Mark& m = marks[i];
-    auto dev_error = [&](const std::string& msg) { ctx.error(m, msg, static_cast<int>(cmd.device_at)); };
     switch (cmd.kind) {
       case CmdKind::DmCreate:
         if (cmd.expect_failure) break;  // a create that must fail leaves no device behind
@@ -399,15 +429,9 @@ void check_steps(ParseContext& ctx, Scenario& s, const std::vector<YAML::Mark>& 
       case CmdKind::DmRemove:
         if (!cmd.expect_failure) book.remove_dm(cmd.name);
         break;
-      case CmdKind::PowerCut: {
-        // dm devices are gone after a power cut; disks stay.
-        DeviceBook kept;
-        for (const auto& [p, sz] : book.sectors)
-          if (p.rfind("/dev/mapper/", 0) != 0) kept.sectors[p] = sz;
-        book = kept;
-        after_cut = true;
+      case CmdKind::PowerCut:
+        book.power_cut();
         break;
-      }
       case CmdKind::Sleep:
         // The sum, not only each sleep, must keep the simulated clock (u64 ns) far from wrapping.
         slept += cmd.seconds;
@@ -415,33 +439,15 @@ void check_steps(ParseContext& ctx, Scenario& s, const std::vector<YAML::Mark>& 
           ctx.error(m, "the sleeps up to this step add up to more than " +
                            std::to_string(static_cast<uint64_t>(1000 * kMaxSleepSeconds)) + " simulated seconds");
         break;
+      case CmdKind::Sync:
+        if (cmd.device.empty()) break;  // sync without a device: every one
+        check_device_step(ctx, m, cmd, book);
+        break;
       case CmdKind::Dd:
       case CmdKind::Blkdiscard:
       case CmdKind::BlockdevGetsz:
-      case CmdKind::Sync: {
-        if (cmd.kind == CmdKind::Sync && cmd.device.empty()) break;
-        auto it = book.sectors.find(cmd.device);
-        if (it == book.sectors.end()) {
-          dev_error("unknown device '" + cmd.device + "' (declared disks are /dev/NAME or /dev/VG/LV; dm devices " +
-                    "are /dev/mapper/NAME once a step created them" + (after_cut ? ", again after the power cut" : "") +
-                    ")");
-          break;
-        }
-        // A disk never changes size, so a step that must run past its end is a mistake of the
-        // file, reported here; a step marked `!` wants the run-time failure and gets it.
-        const uint64_t bytes = it->second * 512;
-        if (!bytes || cmd.expect_failure) break;
-        uint64_t end = 0;
-        if (cmd.kind == CmdKind::Dd && (__builtin_add_overflow(cmd.seek, cmd.count, &end) ||
-                                        __builtin_mul_overflow(end, cmd.bs, &end) || end > bytes))
-          dev_error("dd writes " + std::to_string(cmd.count) + " block(s) of " + std::to_string(cmd.bs) +
-                    " bytes from block " + std::to_string(cmd.seek) + ", past the end of " + cmd.device + " (" +
-                    std::to_string(bytes) + " bytes); mark the step '!' if it is meant to fail");
-        if (cmd.kind == CmdKind::Blkdiscard && cmd.offset > bytes)
-          dev_error("blkdiscard offset " + std::to_string(cmd.offset) + " is greater than the size of " + cmd.device +
-                    " (" + std::to_string(bytes) + " bytes); mark the step '!' if it is meant to fail");
+        check_device_step(ctx, m, cmd, book);
         break;
-      }
       default:
         break;
     }
@@ -619,7 +625,7 @@ void parse_expect(ParseContext& ctx, const YAML::Node& e, Scenario& s) {
 }
 
 // REQUIRES: every part parsed without an error, so that the steps are all there.
-void check_whole(ParseContext& ctx, const YAML::Node& root, Scenario& s, const std::vector<YAML::Mark>& marks) {
+void check_whole(ParseContext& ctx, const YAML::Node& root, const Scenario& s, const std::vector<YAML::Mark>& marks) {
   check_steps(ctx, s, marks);
   const bool has_cut = s.first_power_cut() < s.steps.size();
   if (s.explore.crash_points != CrashPoints::None && !has_cut)
