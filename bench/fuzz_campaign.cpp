@@ -14,6 +14,7 @@
 #include "bench/bench.hpp"
 #include "bench/measure.hpp"
 #include "sim/simulation.hpp"
+#include "sim/wire.hpp"
 
 namespace bench {
 
@@ -27,6 +28,7 @@ struct FuzzSlot {
 
 constexpr int kFuzzInputSeconds = 5;
 constexpr uint64_t kBatch = 50000;
+constexpr const char* kReportWhat = "fuzz batch report";
 
 // Shared anonymous memory for one FuzzSlot, unmapped when it goes out of scope.
 class SharedSlot {
@@ -77,9 +79,9 @@ uint64_t record_dead_batch(const fuzz::Mutator& mutator, uint64_t seed, uint64_t
   f.detail = "the parsing process " + error;
   f.input.assign(slot->bytes, slot->size);
   if (bad > first) {
-    auto redo = sim::run_in_child([&] { return fuzz::run(mutator, seed, first, bad).serialize(); }, 24 * 3600);
+    auto redo = sim::run_in_child([&] { return sim::to_wire(fuzz::run(mutator, seed, first, bad)); }, 24 * 3600);
     if (!redo.ok) throw std::runtime_error("fuzz batch is not deterministic: " + redo.error);
-    total.merge(fuzz::Report::deserialize(redo.bytes));
+    total.merge(sim::from_wire<fuzz::Report>(redo.bytes, kReportWhat));
   }
   total.executions++;
   total.findings.push_back(f);
@@ -113,9 +115,9 @@ FuzzCampaign fuzz_parser(const FuzzOptions& opt) {
     const uint64_t first = next, end = std::min(opt.execs, next + kBatch);
     slot->execution = UINT64_MAX;
     auto out =
-        sim::run_in_child([&] { return parse_batch(mutator, opt.seed, first, end, slot).serialize(); }, 24 * 3600);
+        sim::run_in_child([&] { return sim::to_wire(parse_batch(mutator, opt.seed, first, end, slot)); }, 24 * 3600);
     if (out.ok) {
-      c.total.merge(fuzz::Report::deserialize(out.bytes));
+      c.total.merge(sim::from_wire<fuzz::Report>(out.bytes, kReportWhat));
       next = end;
     } else {
       next = record_dead_batch(mutator, opt.seed, first, end, slot, out.error, c.total);

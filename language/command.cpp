@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
+#include <map>
 
 #include "engines/tool_registry.hpp"
 
@@ -180,6 +181,22 @@ bool parse_dmsetup(Parser& p, Command& c) {
   return p.fail(sub_at, "unknown dmsetup command '" + sub + "'");
 }
 
+// oflag=FLAG[,FLAG...], the value `v` at offset `vat` of the line.
+bool parse_oflag(Parser& p, Command& c, const std::string& v, size_t vat) {
+  size_t from = 0;
+  while (from <= v.size()) {
+    const size_t comma = v.find(',', from);
+    const std::string f = v.substr(from, comma == std::string::npos ? std::string::npos : comma - from);
+    if (f == "sync" || f == "dsync")
+      c.fua = true;  // O_DIRECT|O_DSYNC writes are REQ_FUA
+    else if (f != "direct")
+      return p.fail(vat + from, "unsupported oflag '" + f + "' (direct, sync, dsync)");
+    if (comma == std::string::npos) break;
+    from = comma + 1;
+  }
+  return true;
+}
+
 bool parse_dd(Parser& p, Command& c) {
   c.kind = CmdKind::Dd;
   bool have_if = false, have_of = false, have_count = false;
@@ -215,17 +232,7 @@ bool parse_dd(Parser& p, Command& c) {
       have_count |= k == "count";
       if (k == "seek") seek_at = vat;
     } else if (k == "oflag") {
-      size_t from = 0;
-      while (from <= v.size()) {
-        const size_t comma = v.find(',', from);
-        const std::string f = v.substr(from, comma == std::string::npos ? std::string::npos : comma - from);
-        if (f == "sync" || f == "dsync")
-          c.fua = true;  // O_DIRECT|O_DSYNC writes are REQ_FUA
-        else if (f != "direct")
-          return p.fail(vat + from, "unsupported oflag '" + f + "' (direct, sync, dsync)");
-        if (comma == std::string::npos) break;
-        from = comma + 1;
-      }
+      if (!parse_oflag(p, c, v, vat)) return false;
     } else if (k == "conv") {
       if (v != "fsync" && v != "fdatasync") return p.fail(vat, "unsupported conv '" + v + "' (fsync, fdatasync)");
       c.fsync_at_end = true;
@@ -257,13 +264,103 @@ bool parse_number_option(Parser& p, uint64_t* out) {
   return true;
 }
 
-}  // namespace
+// sync [DEVICE]
+bool parse_sync(Parser& p, Command& c) {
+  c.kind = CmdKind::Sync;
+  if (p.more()) {
+    c.device = p.w[p.pos].text;
+    c.device_at = p.w[p.pos].at;
+    p.pos++;
+  }
+  return p.at_end();
+}
 
-Command parse_command(const std::string& raw, std::optional<CommandError>* error) {
-  Command c;
-  c.text = raw;
-  Parser p{raw, split_words(raw, error), error};
-  if (*error) return c;
+// blkdiscard [-o|--offset BYTES] [-l|--length BYTES] DEVICE
+bool parse_blkdiscard(Parser& p, Command& c) {
+  c.kind = CmdKind::Blkdiscard;
+  while (p.more() && p.w[p.pos].text.size() > 1 && p.w[p.pos].text[0] == '-') {
+    const std::string o = p.w[p.pos++].text;
+    if (o == "-o" || o == "--offset") {
+      if (!parse_number_option(p, &c.offset)) return false;
+    } else if (o == "-l" || o == "--length") {
+      if (!parse_number_option(p, &c.length)) return false;
+    } else {
+      return p.fail(p.w[p.pos - 1].at, "unknown blkdiscard option '" + o + "'");
+    }
+  }
+  if (!p.need("a device", &c.device)) return false;
+  c.device_at = p.w[p.pos - 1].at;
+  // Every logical block size is a multiple of 512, so these fail on any device; the run checks
+  // the device's own sector size and end, as util-linux does.
+  if (c.offset % 512 || (c.length != UINT64_MAX && c.length % 512))
+    p.fail(c.device_at, "blkdiscard offset and length must be multiples of 512");
+  else if (c.offset > kMaxDeviceBytes)
+    p.fail(c.device_at,
+           "blkdiscard offset is beyond " + format_size(kMaxDeviceBytes) + ", the largest device dmsim models");
+  return p.at_end();
+}
+
+// blockdev --getsz DEVICE
+bool parse_blockdev(Parser& p, Command& c) {
+  c.kind = CmdKind::BlockdevGetsz;
+  std::string o;
+  if (!p.need("--getsz", &o)) return false;
+  if (o != "--getsz") return p.fail(p.w[p.pos - 1].at, "only blockdev --getsz is supported");
+  if (!p.need("a device", &c.device)) return false;
+  c.device_at = p.w[p.pos - 1].at;
+  return p.at_end();
+}
+
+// sleep SECONDS
+bool parse_sleep(Parser& p, Command& c) {
+  c.kind = CmdKind::Sleep;
+  std::string v;
+  if (!p.need("seconds", &v)) return false;
+  char* end = nullptr;
+  c.seconds = std::strtod(v.c_str(), &end);
+  // nan, inf and overflowing values (1e400) would stop or wrap the simulated clock.
+  if (v.empty() || *end || !std::isfinite(c.seconds) || c.seconds < 0 || c.seconds > kMaxSleepSeconds)
+    p.fail(p.w[p.pos - 1].at, "bad number of seconds '" + v + "': expected a finite number from 0 to " +
+                                  std::to_string(static_cast<uint64_t>(kMaxSleepSeconds)));
+  return p.at_end();
+}
+
+bool parse_wait(Parser& p, Command& c) {
+  c.kind = CmdKind::Wait;
+  return p.at_end();
+}
+
+bool parse_power_cut(Parser& p, Command& c) {
+  c.kind = CmdKind::PowerCut;
+  return p.at_end();
+}
+
+// The commands dmsim itself knows, each with its parser; what is not here may be an engine's tool.
+using CommandParser = bool (*)(Parser&, Command&);
+const std::map<std::string, CommandParser>& builtin_commands() {
+  static const std::map<std::string, CommandParser> commands = {
+      {"dmsetup", parse_dmsetup},   {"dd", parse_dd},       {"sync", parse_sync}, {"blkdiscard", parse_blkdiscard},
+      {"blockdev", parse_blockdev}, {"sleep", parse_sleep}, {"wait", parse_wait}, {"power-cut", parse_power_cut}};
+  return commands;
+}
+
+// `echo b > /proc/sysrq-trigger`, the whole line: the kernel's immediate reboot, a power cut.
+bool is_sysrq_reboot(const std::vector<Word>& w) {
+  return w.size() == 4 && w[0].text == "echo" && w[1].text == "b" && w[2].text == ">" &&
+         w[3].text == "/proc/sysrq-trigger";
+}
+
+// An engine's metadata tool: its arguments as written, judged by the tool's own check.
+bool parse_tool(Parser& p, Command& c, const engines::Tool& tool, size_t tool_at) {
+  c.kind = CmdKind::Tool;
+  for (; p.more(); p.pos++) c.args.push_back(p.w[p.pos].text);
+  const std::string problem = tool.check ? tool.check(c.args) : std::string();
+  if (!problem.empty()) return p.fail(tool_at, c.tool + ": " + problem + " (usage: " + tool.usage + ")");
+  return true;
+}
+
+// A trailing '&' (a word of its own or the end of the last one) runs the step in the background.
+void take_background_mark(Parser& p, Command& c) {
   if (!p.w.empty() && p.w.back().text == "&") {
     c.background = true;
     p.w.pop_back();
@@ -271,6 +368,16 @@ Command parse_command(const std::string& raw, std::optional<CommandError>* error
     c.background = true;
     p.w.back().text.pop_back();
   }
+}
+
+}  // namespace
+
+Command parse_command(const std::string& raw, std::optional<CommandError>* error) {
+  Command c;
+  c.text = raw;
+  Parser p{raw, split_words(raw, error), error};
+  if (*error) return c;
+  take_background_mark(p, c);
   if (!p.w.empty() && p.w.front().text == "!") {
     c.expect_failure = true;
     p.pos++;
@@ -278,78 +385,14 @@ Command parse_command(const std::string& raw, std::optional<CommandError>* error
   std::string cmd;
   if (!p.need("a command", &cmd)) return c;
   const size_t cmd_at = p.w[p.pos - 1].at;
-  if (cmd == "dmsetup") {
-    parse_dmsetup(p, c);
-  } else if (cmd == "dd") {
-    parse_dd(p, c);
-  } else if (cmd == "sync") {
-    c.kind = CmdKind::Sync;
-    if (p.more()) {
-      c.device = p.w[p.pos].text;
-      c.device_at = p.w[p.pos].at;
-      p.pos++;
-    }
-    p.at_end();
-  } else if (cmd == "blkdiscard") {
-    c.kind = CmdKind::Blkdiscard;
-    while (p.more() && p.w[p.pos].text.size() > 1 && p.w[p.pos].text[0] == '-') {
-      const std::string o = p.w[p.pos++].text;
-      if (o == "-o" || o == "--offset") {
-        if (!parse_number_option(p, &c.offset)) return c;
-      } else if (o == "-l" || o == "--length") {
-        if (!parse_number_option(p, &c.length)) return c;
-      } else {
-        p.fail(p.w[p.pos - 1].at, "unknown blkdiscard option '" + o + "'");
-        return c;
-      }
-    }
-    if (!p.need("a device", &c.device)) return c;
-    c.device_at = p.w[p.pos - 1].at;
-    // Every logical block size is a multiple of 512, so these fail on any device; the run checks
-    // the device's own sector size and end, as util-linux does.
-    if (c.offset % 512 || (c.length != UINT64_MAX && c.length % 512))
-      p.fail(c.device_at, "blkdiscard offset and length must be multiples of 512");
-    else if (c.offset > kMaxDeviceBytes)
-      p.fail(c.device_at,
-             "blkdiscard offset is beyond " + format_size(kMaxDeviceBytes) + ", the largest device dmsim models");
-    p.at_end();
-  } else if (cmd == "blockdev") {
-    c.kind = CmdKind::BlockdevGetsz;
-    std::string o;
-    if (!p.need("--getsz", &o)) return c;
-    if (o != "--getsz") {
-      p.fail(p.w[p.pos - 1].at, "only blockdev --getsz is supported");
-      return c;
-    }
-    if (!p.need("a device", &c.device)) return c;
-    c.device_at = p.w[p.pos - 1].at;
-    p.at_end();
-  } else if (cmd == "sleep") {
-    c.kind = CmdKind::Sleep;
-    std::string v;
-    if (!p.need("seconds", &v)) return c;
-    char* end = nullptr;
-    c.seconds = std::strtod(v.c_str(), &end);
-    // nan, inf and overflowing values (1e400) would stop or wrap the simulated clock.
-    if (v.empty() || *end || !std::isfinite(c.seconds) || c.seconds < 0 || c.seconds > kMaxSleepSeconds)
-      p.fail(p.w[p.pos - 1].at, "bad number of seconds '" + v + "': expected a finite number from 0 to " +
-                                    std::to_string(static_cast<uint64_t>(kMaxSleepSeconds)));
-    p.at_end();
-  } else if (cmd == "wait") {
-    c.kind = CmdKind::Wait;
-    p.at_end();
-  } else if (cmd == "power-cut") {
-    c.kind = CmdKind::PowerCut;
-    p.at_end();
-  } else if (cmd == "echo" && p.w.size() == 4 && p.w[1].text == "b" && p.w[2].text == ">" &&
-             p.w[3].text == "/proc/sysrq-trigger") {
+  const auto builtin = builtin_commands().find(cmd);
+  if (builtin != builtin_commands().end()) {
+    builtin->second(p, c);
+  } else if (is_sysrq_reboot(p.w)) {
     c.kind = CmdKind::PowerCut;
   } else if (const engines::Tool* tool = engines::find_tool(cmd)) {
-    c.kind = CmdKind::Tool;
     c.tool = cmd;
-    for (; p.more(); p.pos++) c.args.push_back(p.w[p.pos].text);
-    const std::string problem = tool->check ? tool->check(c.args) : std::string();
-    if (!problem.empty()) p.fail(cmd_at, cmd + ": " + problem + " (usage: " + tool->usage + ")");
+    parse_tool(p, c, *tool, cmd_at);
   } else {
     p.fail(cmd_at, "unknown command '" + cmd + "'");
   }

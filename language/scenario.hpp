@@ -95,6 +95,11 @@ struct ScenarioError : std::runtime_error {
 Scenario load_scenario(const std::string& path);
 Scenario parse_scenario(const std::string& text, const std::string& file);
 
+// The limits every parsed scenario keeps, which the runs rely on: disks and I/O within what
+// dmsim models, finite sleeps, explore counts within their bounds, each step with its position.
+// "" when `s` keeps them, else the first it breaks. parse_scenario asserts it of its result.
+std::string limits_problem(const Scenario& s);
+
 // The checks `expect:` may name, and the finding kinds a catalog entry may detect.
 std::vector<std::string> builtin_check_names();
 bool known_detect_kind(const std::string& kind);

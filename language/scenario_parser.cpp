@@ -19,6 +19,7 @@
 #include "language/scenario.hpp"
 #include "model/disk_profile.hpp"
 #include "model/knobs.hpp"
+#include "sim/assert.hpp"
 #include "sim/preemption_point.hpp"
 
 namespace scenarios {
@@ -66,7 +67,8 @@ std::string printable(const std::string& s) {
   return out;
 }
 
-struct Ctx {
+// The file being parsed and every problem found in it so far, each one "FILE:LINE:COL: message".
+struct ParseContext {
   std::string file;
   std::vector<std::string> errors;
   void error(const YAML::Mark& m, const std::string& msg, int col_offset = 0) {
@@ -76,12 +78,28 @@ struct Ctx {
   }
 };
 
+// "a, b, c": the values a message offers instead of a wrong one.
+template <class Names>
+std::string joined(const Names& names) {
+  std::string list;
+  for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+  return list;
+}
+
+// A count from 1 to `max`, digits only; nullopt for anything else (nine digits bound stoull).
+std::optional<uint64_t> count_up_to(const std::string& s, uint64_t max) {
+  if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 9 || std::stoull(s) == 0 ||
+      std::stoull(s) > max)
+    return std::nullopt;
+  return std::stoull(s);
+}
+
 // yaml-cpp keeps one of two equal keys and loads only the first document, without a word; a
 // file that says two things must not run as one of them. This pass sees the parser's events,
 // where every key still has its own mark.
 class StructureCheck : public YAML::EventHandler {
  public:
-  StructureCheck(Ctx& c, const std::string& text) : c_(c), text_(text) {}
+  StructureCheck(ParseContext& ctx, const std::string& text) : ctx_(ctx), text_(text) {}
 
   // yaml-cpp 0.7 starts document after document at a stray ',' without consuming it: the caller
   // stops once this is true.
@@ -90,12 +108,12 @@ class StructureCheck : public YAML::EventHandler {
   void OnDocumentStart(const YAML::Mark& m) override {
     if (documents_ > 0 && m.pos <= last_start_) {
       const std::string ch = m.pos >= 0 && static_cast<size_t>(m.pos) < text_.size() ? text_.substr(m.pos, 1) : "";
-      c_.error(m, "unexpected '" + ch + "' (',' separates the items of a [ ] or { } collection)");
+      ctx_.error(m, "unexpected '" + ch + "' (',' separates the items of a [ ] or { } collection)");
       stuck_ = true;
       return;
     }
     last_start_ = m.pos;
-    if (++documents_ == 2) c_.error(m, "a second YAML document starts here; a scenario file holds one document");
+    if (++documents_ == 2) ctx_.error(m, "a second YAML document starts here; a scenario file holds one document");
   }
   void OnDocumentEnd() override {}
   void OnNull(const YAML::Mark& m, YAML::anchor_t) override { node(m, nullptr, "null"); }
@@ -129,216 +147,226 @@ class StructureCheck : public YAML::EventHandler {
     f.key_next = !f.key_next;
     if (!is_key) return;
     if (!scalar) {
-      c_.error(m, std::string("a key must be a plain string, not ") + what);
+      ctx_.error(m, std::string("a key must be a plain string, not ") + what);
       return;
     }
     auto [it, fresh] = f.keys.emplace(*scalar, m);
     if (!fresh)
-      c_.error(m, "duplicate key '" + *scalar + "' (first at line " + std::to_string(it->second.line + 1) +
-                      ", column " + std::to_string(it->second.column + 1) + ")");
+      ctx_.error(m, "duplicate key '" + *scalar + "' (first at line " + std::to_string(it->second.line + 1) +
+                        ", column " + std::to_string(it->second.column + 1) + ")");
   }
   void pop() {
     if (!frames_.empty()) frames_.pop_back();
   }
 
-  Ctx& c_;
+  ParseContext& ctx_;
   const std::string& text_;
   int documents_ = 0, last_start_ = -1;
   bool stuck_ = false;
   std::vector<Frame> frames_;
 };
 
-std::string as_string(Ctx& c, const YAML::Node& n, const std::string& what) {
+std::string as_string(ParseContext& ctx, const YAML::Node& n, const std::string& what) {
   if (!n.IsScalar()) {
-    c.error(n.Mark(), what + " must be a string");
+    ctx.error(n.Mark(), what + " must be a string");
     return {};
   }
   return n.Scalar();
 }
 
-bool as_bool(Ctx& c, const YAML::Node& n, const std::string& what, bool fallback) {
+bool as_bool(ParseContext& ctx, const YAML::Node& n, const std::string& what, bool fallback) {
   if (!n.IsScalar()) {
-    c.error(n.Mark(), what + " must be true or false");
+    ctx.error(n.Mark(), what + " must be true or false");
     return fallback;
   }
   const std::string v = n.Scalar();
   if (v == "true" || v == "yes" || v == "on") return true;
   if (v == "false" || v == "no" || v == "off") return false;
-  c.error(n.Mark(), what + " must be true or false, got '" + v + "'");
+  ctx.error(n.Mark(), what + " must be true or false, got '" + v + "'");
   return fallback;
 }
 
-void check_keys(Ctx& c, const YAML::Node& map, const std::set<std::string>& allowed, const std::string& where) {
+void check_keys(ParseContext& ctx, const YAML::Node& map, const std::set<std::string>& allowed,
+                const std::string& where) {
   for (const auto& kv : map) {
     const std::string k = kv.first.Scalar();
-    if (!allowed.count(k)) {
-      std::string list;
-      for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-      c.error(kv.first.Mark(), "unknown key '" + k + "' in " + where + " (expected one of: " + list + ")");
-    }
+    if (!allowed.count(k))
+      ctx.error(kv.first.Mark(), "unknown key '" + k + "' in " + where + " (expected one of: " + joined(allowed) + ")");
   }
 }
 
-DiskSpec parse_disk(Ctx& c, const YAML::Node& key, const YAML::Node& v) {
+DiskSpec parse_disk(ParseContext& ctx, const YAML::Node& key, const YAML::Node& v) {
   DiskSpec d;
   d.name = key.Scalar();
   if (d.name.empty() || d.name[0] == '/' || d.name.find("..") != std::string::npos ||
       std::count(d.name.begin(), d.name.end(), '/') > 1)
-    c.error(key.Mark(), "disk name '" + d.name + "' must be NAME or VG/LV");
+    ctx.error(key.Mark(), "disk name '" + d.name + "' must be NAME or VG/LV");
   if (!v.IsMap()) {
-    c.error(v.Mark(), "disk '" + d.name + "' needs a map such as {size: 1GiB}");
+    ctx.error(v.Mark(), "disk '" + d.name + "' needs a map such as {size: 1GiB}");
     return d;
   }
-  check_keys(c, v, {"size", "profile", "write_cache", "logical_block_size", "initial", "discard", "discard_zeroes"},
+  check_keys(ctx, v, {"size", "profile", "write_cache", "logical_block_size", "initial", "discard", "discard_zeroes"},
              "disk '" + d.name + "'");
   if (!v["size"]) {
-    c.error(v.Mark(), "disk '" + d.name + "' needs a size");
+    ctx.error(v.Mark(), "disk '" + d.name + "' needs a size");
   } else {
-    const std::string s = as_string(c, v["size"], "size");
+    const std::string s = as_string(ctx, v["size"], "size");
     std::string why;
     auto b = parse_size(s, &why);
     if (!b)
-      c.error(v["size"].Mark(), "bad size '" + s + "': " + why);
+      ctx.error(v["size"].Mark(), "bad size '" + s + "': " + why);
     else if (*b == 0 || *b % 4096)
-      c.error(v["size"].Mark(), "bad size '" + s + "': expected a multiple of 4 KiB such as 64MiB or 1GiB");
+      ctx.error(v["size"].Mark(), "bad size '" + s + "': expected a multiple of 4 KiB such as 64MiB or 1GiB");
     else if (*b > kMaxDeviceBytes)
-      c.error(v["size"].Mark(), "disk size '" + s + "' is above dmsim's limit of " + format_size(kMaxDeviceBytes) +
-                                    " (a content token addresses 2^36 sectors)");
+      ctx.error(v["size"].Mark(), "disk size '" + s + "' is above dmsim's limit of " + format_size(kMaxDeviceBytes) +
+                                      " (a content token addresses 2^36 sectors)");
     else
       d.bytes = *b;
   }
   if (v["profile"]) {
-    d.profile = as_string(c, v["profile"], "profile");
-    if (!model::disk_profile(d.profile)) {
-      std::string list;
-      for (const auto& n : model::disk_profile_names()) list += (list.empty() ? "" : ", ") + n;
-      c.error(v["profile"].Mark(), "unknown profile '" + d.profile + "' (expected one of: " + list + ")");
-    }
+    d.profile = as_string(ctx, v["profile"], "profile");
+    if (!model::disk_profile(d.profile))
+      ctx.error(v["profile"].Mark(),
+                "unknown profile '" + d.profile + "' (expected one of: " + joined(model::disk_profile_names()) + ")");
   }
-  if (v["write_cache"]) d.write_cache = as_bool(c, v["write_cache"], "write_cache", true);
-  if (v["discard"]) d.discard = as_bool(c, v["discard"], "discard", true);
-  if (v["discard_zeroes"]) d.discard_zeroes = as_bool(c, v["discard_zeroes"], "discard_zeroes", true);
+  if (v["write_cache"]) d.write_cache = as_bool(ctx, v["write_cache"], "write_cache", true);
+  if (v["discard"]) d.discard = as_bool(ctx, v["discard"], "discard", true);
+  if (v["discard_zeroes"]) d.discard_zeroes = as_bool(ctx, v["discard_zeroes"], "discard_zeroes", true);
   if (v["logical_block_size"]) {
-    const std::string s = as_string(c, v["logical_block_size"], "logical_block_size");
+    const std::string s = as_string(ctx, v["logical_block_size"], "logical_block_size");
     if (s == "512" || s == "4096")
       d.logical_block_size = static_cast<uint32_t>(std::stoul(s));
     else
-      c.error(v["logical_block_size"].Mark(), "logical_block_size must be 512 or 4096");
+      ctx.error(v["logical_block_size"].Mark(), "logical_block_size must be 512 or 4096");
   }
   if (v["initial"]) {
-    const std::string s = as_string(c, v["initial"], "initial");
+    const std::string s = as_string(ctx, v["initial"], "initial");
     if (s == "zero")
       d.initial_zero = true;
     else if (s != "random")
-      c.error(v["initial"].Mark(), "initial must be random or zero");
+      ctx.error(v["initial"].Mark(), "initial must be random or zero");
   }
   return d;
 }
 
-void parse_explore(Ctx& c, const YAML::Node& n, Explore& e) {
-  if (!n.IsMap()) {
-    c.error(n.Mark(), "explore must be a map");
+// explore keys, one reader each: the node is the key's value.
+void read_preempt_at(ParseContext& ctx, const YAML::Node& n, Explore& e) {
+  if (!n.IsSequence()) {
+    ctx.error(n.Mark(), "preempt-at must be a list of preemption points");
     return;
   }
-  check_keys(c, n, {"crash-points", "crash-states", "seeds", "knobs", "preempt-rate", "preempt-at", "max-crash-points"},
-             "explore");
-  if (n["preempt-at"]) {
-    if (!n["preempt-at"].IsSequence()) {
-      c.error(n["preempt-at"].Mark(), "preempt-at must be a list of preemption points");
-    } else {
-      const auto& known = sim::preemption_point_names();
-      for (const auto& p : n["preempt-at"]) {
-        const std::string v = as_string(c, p, "preempt-at");
-        if (std::find(known.begin(), known.end(), v) == known.end()) {
-          std::string list;
-          for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-          c.error(p.Mark(), "unknown preemption point '" + v + "' (expected one of: " + list + ")");
-        } else {
-          e.preempt_at.push_back(v);
-        }
-      }
-    }
-  }
-  if (n["crash-points"]) {
-    const std::string v = as_string(c, n["crash-points"], "crash-points");
-    if (v == "none")
-      e.crash_points = CrashPoints::None;
-    else if (v == "steps")
-      e.crash_points = CrashPoints::Steps;
-    else if (v == "every-io")
-      e.crash_points = CrashPoints::EveryIo;
-    else if (v == "every-flush")
-      e.crash_points = CrashPoints::EveryFlush;
+  const auto& known = sim::preemption_point_names();
+  for (const auto& p : n) {
+    const std::string v = as_string(ctx, p, "preempt-at");
+    if (std::find(known.begin(), known.end(), v) == known.end())
+      ctx.error(p.Mark(), "unknown preemption point '" + v + "' (expected one of: " + joined(known) + ")");
     else
-      c.error(n["crash-points"].Mark(), "crash-points must be none, steps, every-io or every-flush");
+      e.preempt_at.push_back(v);
   }
-  if (n["crash-states"]) {
-    const std::string v = as_string(c, n["crash-states"], "crash-states");
-    auto number = [&](const std::string& s) -> uint64_t {
-      if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 9 || std::stoull(s) == 0 ||
-          std::stoull(s) > kMaxCrashStates) {
-        c.error(n["crash-states"].Mark(),
-                "bad count in crash-states '" + v + "': expected N from 1 to " + std::to_string(kMaxCrashStates));
-        return 0;
-      }
-      return std::stoull(s);
-    };
-    if (v == "z3") {
-      e.crash_states = CrashStateMode::Z3;
-    } else if (v.rfind("z3+random:", 0) == 0) {
-      e.crash_states = CrashStateMode::Z3;
-      e.also_random = number(v.substr(10));
-    } else if (v == "prefix")
-      e.crash_states = CrashStateMode::Prefix;
-    else if (v == "durable")
-      e.crash_states = CrashStateMode::Durable;
-    else if (v.rfind("all<=", 0) == 0) {
-      e.crash_states = CrashStateMode::All;
-      e.crash_state_count = number(v.substr(5));
-    } else if (v.rfind("random:", 0) == 0) {
-      e.crash_states = CrashStateMode::Random;
-      e.crash_state_count = number(v.substr(7));
-    } else {
-      c.error(n["crash-states"].Mark(), "crash-states must be z3, z3+random:N, all<=N, random:N, prefix or durable");
-    }
+}
+
+void read_crash_points(ParseContext& ctx, const YAML::Node& n, Explore& e) {
+  const std::string v = as_string(ctx, n, "crash-points");
+  if (v == "none")
+    e.crash_points = CrashPoints::None;
+  else if (v == "steps")
+    e.crash_points = CrashPoints::Steps;
+  else if (v == "every-io")
+    e.crash_points = CrashPoints::EveryIo;
+  else if (v == "every-flush")
+    e.crash_points = CrashPoints::EveryFlush;
+  else
+    ctx.error(n.Mark(), "crash-points must be none, steps, every-io or every-flush");
+}
+
+void read_crash_states(ParseContext& ctx, const YAML::Node& n, Explore& e) {
+  const std::string v = as_string(ctx, n, "crash-states");
+  // The N of z3+random:N, all<=N and random:N; 0 (after an error) when it is not one.
+  auto count = [&](size_t prefix) -> uint64_t {
+    if (auto k = count_up_to(v.substr(prefix), kMaxCrashStates)) return *k;
+    ctx.error(n.Mark(),
+              "bad count in crash-states '" + v + "': expected N from 1 to " + std::to_string(kMaxCrashStates));
+    return 0;
+  };
+  if (v == "z3") {
+    e.crash_states = CrashStateMode::Z3;
+  } else if (v.rfind("z3+random:", 0) == 0) {
+    e.crash_states = CrashStateMode::Z3;
+    e.also_random = count(10);
+  } else if (v == "prefix") {
+    e.crash_states = CrashStateMode::Prefix;
+  } else if (v == "durable") {
+    e.crash_states = CrashStateMode::Durable;
+  } else if (v.rfind("all<=", 0) == 0) {
+    e.crash_states = CrashStateMode::All;
+    e.crash_state_count = count(5);
+  } else if (v.rfind("random:", 0) == 0) {
+    e.crash_states = CrashStateMode::Random;
+    e.crash_state_count = count(7);
+  } else {
+    ctx.error(n.Mark(), "crash-states must be z3, z3+random:N, all<=N, random:N, prefix or durable");
   }
-  if (n["seeds"]) {
-    const std::string v = as_string(c, n["seeds"], "seeds");
-    if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 9 || std::stoull(v) == 0 ||
-        std::stoull(v) > kMaxSeeds)
-      c.error(n["seeds"].Mark(), "seeds must be a number from 1 to " + std::to_string(kMaxSeeds));
-    else
-      e.seeds = std::stoull(v);
+}
+
+void read_seeds(ParseContext& ctx, const YAML::Node& n, Explore& e) {
+  if (auto k = count_up_to(as_string(ctx, n, "seeds"), kMaxSeeds))
+    e.seeds = *k;
+  else
+    ctx.error(n.Mark(), "seeds must be a number from 1 to " + std::to_string(kMaxSeeds));
+}
+
+void read_preempt_rate(ParseContext& ctx, const YAML::Node& n, Explore& e) {
+  try {
+    e.preempt_rate = n.as<double>();
+  } catch (const std::exception&) {
+    ctx.error(n.Mark(), "preempt-rate must be a number between 0 and 1");
   }
-  if (n["preempt-rate"]) {
-    try {
-      e.preempt_rate = n["preempt-rate"].as<double>();
-    } catch (const std::exception&) {
-      c.error(n["preempt-rate"].Mark(), "preempt-rate must be a number between 0 and 1");
-    }
-    if (!(e.preempt_rate >= 0 && e.preempt_rate <= 1))  // NaN too
-      c.error(n["preempt-rate"].Mark(), "preempt-rate must be between 0 and 1");
+  if (!(e.preempt_rate >= 0 && e.preempt_rate <= 1))  // NaN too
+    ctx.error(n.Mark(), "preempt-rate must be between 0 and 1");
+}
+
+void read_max_crash_points(ParseContext& ctx, const YAML::Node& n, Explore& e) {
+  if (auto k = count_up_to(as_string(ctx, n, "max-crash-points"), kMaxCrashPoints))
+    e.max_crash_points = *k;
+  else
+    ctx.error(n.Mark(), "max-crash-points must be a number from 1 to " + std::to_string(kMaxCrashPoints));
+}
+
+void read_knobs(ParseContext& ctx, const YAML::Node& n, Explore& e) {
+  if (!n.IsSequence()) {
+    ctx.error(n.Mark(), "knobs must be a list");
+    return;
   }
-  if (n["max-crash-points"]) {
-    const std::string v = as_string(c, n["max-crash-points"], "max-crash-points");
-    if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 9 || std::stoull(v) == 0 ||
-        std::stoull(v) > kMaxCrashPoints)
-      c.error(n["max-crash-points"].Mark(),
-              "max-crash-points must be a number from 1 to " + std::to_string(kMaxCrashPoints));
-    else
-      e.max_crash_points = std::stoull(v);
+  for (const auto& k : n) {
+    const std::string name = as_string(ctx, k, "knob");
+    if (!model::find_knob(name)) ctx.error(k.Mark(), "unknown knob '" + name + "' (see dmsim catalog)");
+    e.knobs.push_back(name);
   }
-  if (n["knobs"]) {
-    if (!n["knobs"].IsSequence()) {
-      c.error(n["knobs"].Mark(), "knobs must be a list");
-    } else {
-      for (const auto& k : n["knobs"]) {
-        const std::string name = as_string(c, k, "knob");
-        if (!model::find_knob(name)) c.error(k.Mark(), "unknown knob '" + name + "' (see dmsim catalog)");
-        e.knobs.push_back(name);
-      }
-    }
+}
+
+// The explore keys, in the order their errors are reported.
+using ExploreReader = void (*)(ParseContext&, const YAML::Node&, Explore&);
+const std::vector<std::pair<std::string, ExploreReader>>& explore_keys() {
+  static const std::vector<std::pair<std::string, ExploreReader>> keys = {{"preempt-at", read_preempt_at},
+                                                                          {"crash-points", read_crash_points},
+                                                                          {"crash-states", read_crash_states},
+                                                                          {"seeds", read_seeds},
+                                                                          {"preempt-rate", read_preempt_rate},
+                                                                          {"max-crash-points", read_max_crash_points},
+                                                                          {"knobs", read_knobs}};
+  return keys;
+}
+
+void parse_explore(ParseContext& ctx, const YAML::Node& n, Explore& e) {
+  if (!n.IsMap()) {
+    ctx.error(n.Mark(), "explore must be a map");
+    return;
   }
+  std::set<std::string> allowed;
+  for (const auto& [key, read] : explore_keys()) allowed.insert(key);
+  check_keys(ctx, n, allowed, "explore");
+  for (const auto& [key, read] : explore_keys())
+    if (const YAML::Node v = n[key]) read(ctx, v, e);
 }
 
 // What the steps may refer to: declared disks, and dm devices from the create steps before.
@@ -348,70 +376,78 @@ struct DeviceBook {
   std::map<std::string, uint64_t> sectors;  // path -> size; 0 for dm devices (a run-time fact)
   void add_dm(const std::string& name) { sectors["/dev/mapper/" + name] = 0; }
   void remove_dm(const std::string& name) { sectors.erase("/dev/mapper/" + name); }
+  // dm devices are gone after a power cut; disks stay.
+  void power_cut() {
+    std::erase_if(sectors, [](const auto& entry) { return entry.first.rfind("/dev/mapper/", 0) == 0; });
+    after_cut = true;
+  }
+  bool after_cut = false;  // a power cut came before the step being checked
 };
 
-void check_steps(Ctx& c, Scenario& s, const std::vector<YAML::Mark>& marks) {
+// A step that reads or writes a device: the device exists at this step, and on a disk (whose
+// size the text decides) the step stays within it unless it is meant to fail.
+void check_device_step(ParseContext& ctx, const YAML::Mark& m, const Command& cmd, const DeviceBook& book) {
+  auto dev_error = [&](const std::string& msg) { ctx.error(m, msg, static_cast<int>(cmd.device_at)); };
+  auto it = book.sectors.find(cmd.device);
+  if (it == book.sectors.end()) {
+    dev_error("unknown device '" + cmd.device + "' (declared disks are /dev/NAME or /dev/VG/LV; dm devices " +
+              "are /dev/mapper/NAME once a step created them" + (book.after_cut ? ", again after the power cut" : "") +
+              ")");
+    return;
+  }
+  // A disk never changes size, so a step that must run past its end is a mistake of the
+  // file, reported here; a step marked `!` wants the run-time failure and gets it.
+  const uint64_t bytes = it->second * 512;
+  if (!bytes || cmd.expect_failure) return;
+  uint64_t end = 0;
+  if (cmd.kind == CmdKind::Dd &&
+      (__builtin_add_overflow(cmd.seek, cmd.count, &end) || __builtin_mul_overflow(end, cmd.bs, &end) || end > bytes))
+    dev_error("dd writes " + std::to_string(cmd.count) + " block(s) of " + std::to_string(cmd.bs) +
+              " bytes from block " + std::to_string(cmd.seek) + ", past the end of " + cmd.device + " (" +
+              std::to_string(bytes) + " bytes); mark the step '!' if it is meant to fail");
+  if (cmd.kind == CmdKind::Blkdiscard && cmd.offset > bytes)
+    dev_error("blkdiscard offset " + std::to_string(cmd.offset) + " is greater than the size of " + cmd.device + " (" +
+              std::to_string(bytes) + " bytes); mark the step '!' if it is meant to fail");
+}
+
+// REQUIRES: marks[i] is where step i was written (parse_steps keeps them side by side).
+void check_steps(ParseContext& ctx, const Scenario& s, const std::vector<YAML::Mark>& marks) {
+  DMSIM_ASSERT(marks.size() == s.steps.size(), "a step without its mark would be reported at another's line");
   DeviceBook book;
   for (const auto& d : s.disks) book.sectors["/dev/" + d.name] = d.bytes / 512;
-  bool after_cut = false;
   double slept = 0;
   for (size_t i = 0; i < s.steps.size(); i++) {
-    Command& cmd = s.steps[i].cmd;
+    const Command& cmd = s.steps[i].cmd;
     const YAML::Mark& m = marks[i];
-    auto dev_error = [&](const std::string& msg) { c.error(m, msg, static_cast<int>(cmd.device_at)); };
     switch (cmd.kind) {
       case CmdKind::DmCreate:
         if (cmd.expect_failure) break;  // a create that must fail leaves no device behind
         if (book.sectors.count("/dev/mapper/" + cmd.name))
-          c.error(m, "device '" + cmd.name + "' already exists at this step");
+          ctx.error(m, "device '" + cmd.name + "' already exists at this step");
         book.add_dm(cmd.name);
         break;
       case CmdKind::DmRemove:
         if (!cmd.expect_failure) book.remove_dm(cmd.name);
         break;
-      case CmdKind::PowerCut: {
-        // dm devices are gone after a power cut; disks stay.
-        DeviceBook kept;
-        for (const auto& [p, sz] : book.sectors)
-          if (p.rfind("/dev/mapper/", 0) != 0) kept.sectors[p] = sz;
-        book = kept;
-        after_cut = true;
+      case CmdKind::PowerCut:
+        book.power_cut();
         break;
-      }
       case CmdKind::Sleep:
         // The sum, not only each sleep, must keep the simulated clock (u64 ns) far from wrapping.
         slept += cmd.seconds;
         if (slept > 1000 * kMaxSleepSeconds)
-          c.error(m, "the sleeps up to this step add up to more than " +
-                         std::to_string(static_cast<uint64_t>(1000 * kMaxSleepSeconds)) + " simulated seconds");
+          ctx.error(m, "the sleeps up to this step add up to more than " +
+                           std::to_string(static_cast<uint64_t>(1000 * kMaxSleepSeconds)) + " simulated seconds");
+        break;
+      case CmdKind::Sync:
+        if (cmd.device.empty()) break;  // sync without a device: every one
+        check_device_step(ctx, m, cmd, book);
         break;
       case CmdKind::Dd:
       case CmdKind::Blkdiscard:
       case CmdKind::BlockdevGetsz:
-      case CmdKind::Sync: {
-        if (cmd.kind == CmdKind::Sync && cmd.device.empty()) break;
-        auto it = book.sectors.find(cmd.device);
-        if (it == book.sectors.end()) {
-          dev_error("unknown device '" + cmd.device + "' (declared disks are /dev/NAME or /dev/VG/LV; dm devices " +
-                    "are /dev/mapper/NAME once a step created them" + (after_cut ? ", again after the power cut" : "") +
-                    ")");
-          break;
-        }
-        // A disk never changes size, so a step that must run past its end is a mistake of the
-        // file, reported here; a step marked `!` wants the run-time failure and gets it.
-        const uint64_t bytes = it->second * 512;
-        if (!bytes || cmd.expect_failure) break;
-        uint64_t end = 0;
-        if (cmd.kind == CmdKind::Dd && (__builtin_add_overflow(cmd.seek, cmd.count, &end) ||
-                                        __builtin_mul_overflow(end, cmd.bs, &end) || end > bytes))
-          dev_error("dd writes " + std::to_string(cmd.count) + " block(s) of " + std::to_string(cmd.bs) +
-                    " bytes from block " + std::to_string(cmd.seek) + ", past the end of " + cmd.device + " (" +
-                    std::to_string(bytes) + " bytes); mark the step '!' if it is meant to fail");
-        if (cmd.kind == CmdKind::Blkdiscard && cmd.offset > bytes)
-          dev_error("blkdiscard offset " + std::to_string(cmd.offset) + " is greater than the size of " + cmd.device +
-                    " (" + std::to_string(bytes) + " bytes); mark the step '!' if it is meant to fail");
+        check_device_step(ctx, m, cmd, book);
         break;
-      }
       default:
         break;
     }
@@ -419,12 +455,12 @@ void check_steps(Ctx& c, Scenario& s, const std::vector<YAML::Mark>& marks) {
 }
 
 // A regular expression as std::regex reads it (ECMAScript); an error names what is wrong.
-bool valid_regex(Ctx& c, const YAML::Node& n, const std::string& re, const std::string& what) {
+bool valid_regex(ParseContext& ctx, const YAML::Node& n, const std::string& re, const std::string& what) {
   try {
     std::regex compiled(re, std::regex::ECMAScript);
     return true;
   } catch (const std::regex_error& e) {
-    c.error(n.Mark(), "bad regular expression in " + what + ": " + e.what());
+    ctx.error(n.Mark(), "bad regular expression in " + what + ": " + e.what());
     return false;
   }
 }
@@ -435,23 +471,24 @@ std::string base_dir(const std::string& file) {
   return slash == std::string::npos ? std::string() : file.substr(0, slash + 1);
 }
 
-std::optional<OutputExpectation> parse_output(Ctx& c, const YAML::Node& step, const char* regex_key,
+std::optional<OutputExpectation> parse_output(ParseContext& ctx, const YAML::Node& step, const char* regex_key,
                                               const char* file_key) {
   if (step[regex_key] && step[file_key]) {
-    c.error(step[file_key].Mark(), std::string("a step takes either ") + regex_key + " or " + file_key + ", not both");
+    ctx.error(step[file_key].Mark(),
+              std::string("a step takes either ") + regex_key + " or " + file_key + ", not both");
     return std::nullopt;
   }
   if (step[regex_key]) {
-    const std::string re = as_string(c, step[regex_key], regex_key);
-    if (!valid_regex(c, step[regex_key], re, regex_key)) return std::nullopt;
+    const std::string re = as_string(ctx, step[regex_key], regex_key);
+    if (!valid_regex(ctx, step[regex_key], re, regex_key)) return std::nullopt;
     return OutputExpectation{OutputExpectation::Regex, re, std::string(regex_key) + ": '" + re + "'"};
   }
   if (step[file_key]) {
-    const std::string rel = as_string(c, step[file_key], file_key);
-    const std::string path = !rel.empty() && rel[0] == '/' ? rel : base_dir(c.file) + rel;
+    const std::string rel = as_string(ctx, step[file_key], file_key);
+    const std::string path = !rel.empty() && rel[0] == '/' ? rel : base_dir(ctx.file) + rel;
     std::ifstream in(path);
     if (rel.empty() || !in) {
-      c.error(step[file_key].Mark(), std::string("cannot read ") + file_key + " '" + path + "'");
+      ctx.error(step[file_key].Mark(), std::string("cannot read ") + file_key + " '" + path + "'");
       return std::nullopt;
     }
     std::stringstream ss;
@@ -463,16 +500,16 @@ std::optional<OutputExpectation> parse_output(Ctx& c, const YAML::Node& step, co
 
 // A step is a command line, or a map {run: COMMAND, output: REGEX | output-file: PATH,
 // error: REGEX | error-file: PATH} asserting what the command prints.
-std::optional<Step> parse_step(Ctx& c, const YAML::Node& st) {
+std::optional<Step> parse_step(ParseContext& ctx, const YAML::Node& st) {
   const bool is_map = st.IsMap();
   if (!st.IsScalar() && !is_map) {
-    c.error(st.Mark(), "a step is one command line (quote it if it contains ': '), or {run: COMMAND, output: REGEX}");
+    ctx.error(st.Mark(), "a step is one command line (quote it if it contains ': '), or {run: COMMAND, output: REGEX}");
     return std::nullopt;
   }
   if (is_map) {
-    check_keys(c, st, {"run", "output", "output-file", "error", "error-file"}, "a step");
+    check_keys(ctx, st, {"run", "output", "output-file", "error", "error-file"}, "a step");
     if (!st["run"] || !st["run"].IsScalar()) {
-      c.error(st.Mark(), "a step map needs 'run: COMMAND'");
+      ctx.error(st.Mark(), "a step map needs 'run: COMMAND'");
       return std::nullopt;
     }
   }
@@ -485,124 +522,152 @@ std::optional<Step> parse_step(Ctx& c, const YAML::Node& st) {
   step.line = line.Mark().line + 1;
   step.column = line.Mark().column + 1;
   if (err) {
-    c.error(line.Mark(), err->message, static_cast<int>(err->at));
+    ctx.error(line.Mark(), err->message, static_cast<int>(err->at));
     return std::nullopt;
   }
   if (is_map) {
-    step.output = parse_output(c, st, "output", "output-file");
-    step.error = parse_output(c, st, "error", "error-file");
+    step.output = parse_output(ctx, st, "output", "output-file");
+    step.error = parse_output(ctx, st, "error", "error-file");
   }
   return step;
 }
 
 // catalog: {knob: NAME, detects: {kind: KIND, match: REGEX}}: the finding the knob's bug
 // produces, precisely enough that no other bug's finding is taken for it.
-std::optional<Catalog> parse_catalog(Ctx& c, const YAML::Node& cat) {
+std::optional<Catalog> parse_catalog(ParseContext& ctx, const YAML::Node& cat) {
   const char* form = "catalog must be {knob: NAME, detects: {kind: KIND, match: REGEX}}";
   if (!cat.IsMap() || !cat["knob"] || !cat["detects"]) {
-    c.error(cat.Mark(), form);
+    ctx.error(cat.Mark(), form);
     return std::nullopt;
   }
-  check_keys(c, cat, {"knob", "detects"}, "catalog");
+  check_keys(ctx, cat, {"knob", "detects"}, "catalog");
   Catalog k;
-  k.knob = as_string(c, cat["knob"], "knob");
-  if (!model::find_knob(k.knob)) c.error(cat["knob"].Mark(), "unknown knob '" + k.knob + "' (see dmsim catalog)");
+  k.knob = as_string(ctx, cat["knob"], "knob");
+  if (!model::find_knob(k.knob)) ctx.error(cat["knob"].Mark(), "unknown knob '" + k.knob + "' (see dmsim catalog)");
   const YAML::Node& d = cat["detects"];
   if (!d.IsMap() || !d["kind"] || !d["match"]) {
-    c.error(d.Mark(), std::string(form) +
-                          ": detects names the finding's kind and a regular expression only its bug's " +
-                          "finding matches");
+    ctx.error(d.Mark(), std::string(form) +
+                            ": detects names the finding's kind and a regular expression only its bug's " +
+                            "finding matches");
     return std::nullopt;
   }
-  check_keys(c, d, {"kind", "match"}, "detects");
-  k.detects = as_string(c, d["kind"], "kind");
-  if (!known_detect_kind(k.detects)) c.error(d["kind"].Mark(), "unknown finding kind '" + k.detects + "'");
-  k.match = as_string(c, d["match"], "match");
-  if (k.match.empty()) c.error(d["match"].Mark(), "match must not be empty");
-  valid_regex(c, d["match"], k.match, "match");
+  check_keys(ctx, d, {"kind", "match"}, "detects");
+  k.detects = as_string(ctx, d["kind"], "kind");
+  if (!known_detect_kind(k.detects)) ctx.error(d["kind"].Mark(), "unknown finding kind '" + k.detects + "'");
+  k.match = as_string(ctx, d["match"], "match");
+  if (k.match.empty()) ctx.error(d["match"].Mark(), "match must not be empty");
+  valid_regex(ctx, d["match"], k.match, "match");
   return k;
+}
+
+// The YAML document, once the structure check found no repeated key and no second document.
+// Throws ScenarioError when the text is not YAML or not a map.
+YAML::Node load_yaml(ParseContext& ctx, const std::string& text) {
+  YAML::Node root;
+  try {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    StructureCheck structure(ctx, text);
+    while (!structure.stuck() && parser.HandleNextDocument(structure)) {
+    }
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    ctx.error(e.mark, e.msg);
+    throw ScenarioError(ctx.errors);
+  }
+  if (!root.IsMap()) {
+    ctx.error(root.Mark(), "a scenario is a map with name, disks and steps");
+    throw ScenarioError(ctx.errors);
+  }
+  return root;
+}
+
+void parse_disks(ParseContext& ctx, const YAML::Node& root, Scenario& s) {
+  if (!root["disks"] || !root["disks"].IsMap() || root["disks"].size() == 0) {
+    ctx.error(root["disks"] ? root["disks"].Mark() : root.Mark(), "'disks' must map disk names to {size: ...}");
+    return;
+  }
+  for (const auto& kv : root["disks"]) s.disks.push_back(parse_disk(ctx, kv.first, kv.second));
+}
+
+// The steps that parsed, and beside each the mark of its command line (for check_steps).
+std::vector<YAML::Mark> parse_steps(ParseContext& ctx, const YAML::Node& root, Scenario& s) {
+  std::vector<YAML::Mark> marks;
+  if (!root["steps"] || !root["steps"].IsSequence() || root["steps"].size() == 0) {
+    ctx.error(root["steps"] ? root["steps"].Mark() : root.Mark(), "'steps' must be a list of commands");
+    return marks;
+  }
+  for (const auto& st : root["steps"]) {
+    std::optional<Step> step = parse_step(ctx, st);
+    if (!step) continue;
+    s.steps.push_back(std::move(*step));
+    marks.push_back(st.IsMap() ? st["run"].Mark() : st.Mark());
+  }
+  return marks;
+}
+
+void parse_expect(ParseContext& ctx, const YAML::Node& e, Scenario& s) {
+  s.expect_given = true;
+  if (!e.IsSequence()) {
+    ctx.error(e.Mark(), "expect must be a list of checks");
+    return;
+  }
+  const auto builtin = builtin_check_names();
+  for (const auto& item : e) {
+    const std::string name = as_string(ctx, item, "check");
+    if (std::find(builtin.begin(), builtin.end(), name) == builtin.end() && !engines::find_check(name)) {
+      std::vector<std::string> known = builtin;
+      for (const auto& b : engines::check_names()) known.push_back(b);
+      ctx.error(item.Mark(), "unknown check '" + name + "' (expected one of: " + joined(known) + ")");
+    }
+    s.expect.push_back(name);
+  }
+}
+
+// REQUIRES: every part parsed without an error, so that the steps are all there.
+void check_whole(ParseContext& ctx, const YAML::Node& root, const Scenario& s, const std::vector<YAML::Mark>& marks) {
+  check_steps(ctx, s, marks);
+  const bool has_cut = s.first_power_cut() < s.steps.size();
+  if (s.explore.crash_points != CrashPoints::None && !has_cut)
+    ctx.error(root["explore"]["crash-points"].Mark(),
+              "crash-points needs a power-cut step: the steps after it are the recovery that runs after each crash");
+}
+
+// Without `expect:`, every check that can judge the scenario.
+std::vector<std::string> default_expect(const Scenario& s) {
+  std::vector<std::string> expect = {"no-deadlock", "no-hung-task", "no-lockdep", "no-errors", "no-leaks"};
+  if (s.first_power_cut() < s.steps.size()) expect.push_back("block-device");
+  // The engines' checks judge only their own devices, so every one applies.
+  for (const auto& name : engines::check_names()) expect.push_back(name);
+  return expect;
 }
 
 }  // namespace
 
 Scenario parse_scenario(const std::string& text, const std::string& file) {
-  Ctx c{file, {}};
+  ParseContext ctx{file, {}};
+  const YAML::Node root = load_yaml(ctx, text);
   Scenario s;
   s.file = file;
-  YAML::Node root;
-  try {
-    std::istringstream in(text);
-    YAML::Parser parser(in);
-    StructureCheck structure(c, text);
-    while (!structure.stuck() && parser.HandleNextDocument(structure)) {
-    }
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    c.error(e.mark, e.msg);
-    throw ScenarioError(c.errors);
-  }
-  if (!root.IsMap()) {
-    c.error(root.Mark(), "a scenario is a map with name, disks and steps");
-    throw ScenarioError(c.errors);
-  }
-  check_keys(c, root, {"name", "about", "source", "disks", "steps", "expect", "explore", "catalog"}, "the scenario");
+  check_keys(ctx, root, {"name", "about", "source", "disks", "steps", "expect", "explore", "catalog"}, "the scenario");
   if (root["name"])
-    s.name = as_string(c, root["name"], "name");
+    s.name = as_string(ctx, root["name"], "name");
   else
-    c.error(root.Mark(), "missing key 'name'");
-  if (root["about"]) s.about = as_string(c, root["about"], "about");
-  if (root["source"]) s.source = as_string(c, root["source"], "source");
-  if (!root["disks"] || !root["disks"].IsMap() || root["disks"].size() == 0) {
-    c.error(root["disks"] ? root["disks"].Mark() : root.Mark(), "'disks' must map disk names to {size: ...}");
-  } else {
-    for (const auto& kv : root["disks"]) s.disks.push_back(parse_disk(c, kv.first, kv.second));
-  }
-  std::vector<YAML::Mark> marks;
-  if (!root["steps"] || !root["steps"].IsSequence() || root["steps"].size() == 0) {
-    c.error(root["steps"] ? root["steps"].Mark() : root.Mark(), "'steps' must be a list of commands");
-  } else {
-    for (const auto& st : root["steps"]) {
-      std::optional<Step> step = parse_step(c, st);
-      if (!step) continue;
-      s.steps.push_back(std::move(*step));
-      marks.push_back(st.IsMap() ? st["run"].Mark() : st.Mark());
-    }
-  }
-  if (root["expect"]) {
-    s.expect_given = true;
-    const YAML::Node& e = root["expect"];
-    if (!e.IsSequence()) {
-      c.error(e.Mark(), "expect must be a list of checks");
-    } else {
-      const auto builtin = builtin_check_names();
-      for (const auto& item : e) {
-        const std::string name = as_string(c, item, "check");
-        if (std::find(builtin.begin(), builtin.end(), name) == builtin.end() && !engines::find_check(name)) {
-          std::string list;
-          for (const auto& b : builtin) list += (list.empty() ? "" : ", ") + b;
-          for (const auto& b : engines::check_names()) list += ", " + b;
-          c.error(item.Mark(), "unknown check '" + name + "' (expected one of: " + list + ")");
-        }
-        s.expect.push_back(name);
-      }
-    }
-  }
-  if (root["explore"]) parse_explore(c, root["explore"], s.explore);
-  if (root["catalog"]) s.catalog = parse_catalog(c, root["catalog"]);
-  if (c.errors.empty()) {
-    check_steps(c, s, marks);
-    const bool has_cut = s.first_power_cut() < s.steps.size();
-    if (s.explore.crash_points != CrashPoints::None && !has_cut)
-      c.error(root["explore"]["crash-points"].Mark(),
-              "crash-points needs a power-cut step: the steps after it are the recovery that runs after each crash");
-  }
-  if (!c.errors.empty()) throw ScenarioError(c.errors);
-  if (!s.expect_given) {
-    s.expect = {"no-deadlock", "no-hung-task", "no-lockdep", "no-errors", "no-leaks"};
-    if (s.first_power_cut() < s.steps.size()) s.expect.push_back("block-device");
-    // The engines' checks judge only their own devices, so every one applies.
-    for (const auto& name : engines::check_names()) s.expect.push_back(name);
-  }
+    ctx.error(root.Mark(), "missing key 'name'");
+  if (root["about"]) s.about = as_string(ctx, root["about"], "about");
+  if (root["source"]) s.source = as_string(ctx, root["source"], "source");
+  parse_disks(ctx, root, s);
+  const std::vector<YAML::Mark> marks = parse_steps(ctx, root, s);
+  if (root["expect"]) parse_expect(ctx, root["expect"], s);
+  if (root["explore"]) parse_explore(ctx, root["explore"], s.explore);
+  if (root["catalog"]) s.catalog = parse_catalog(ctx, root["catalog"]);
+  // What the parts say together is checked only once each part is right on its own.
+  if (ctx.errors.empty()) check_whole(ctx, root, s, marks);
+  if (!ctx.errors.empty()) throw ScenarioError(ctx.errors);
+  if (!s.expect_given) s.expect = default_expect(s);
+  // Invariant: a scenario that parsed keeps the limits the runs rely on (a finite clock, I/O
+  // within the devices dmsim models); one beyond them would run and give a verdict about nothing.
+  DMSIM_ASSERT(limits_problem(s).empty(), ("parsed beyond the limits: " + limits_problem(s)).c_str());
   return s;
 }
 

@@ -1,5 +1,6 @@
 // What a simulation hands back to its caller: findings of the detectors, the event trace and
-// the observations a scenario recorded. It crosses a process boundary, so it serialises.
+// the observations a scenario recorded. It crosses a process boundary (run_isolated's child
+// writes it, the parent reads it): each type lists its fields once for sim/wire.hpp.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +33,12 @@ struct Finding {
   uint64_t time_ns = 0;
   std::string title;  // first line, as the kernel would print it
   std::string text;   // the whole report, title included
+
+  template <class Ar>
+  void serialize(Ar& ar) {
+    ar(kind, time_ns, title, text);
+  }
+  bool operator==(const Finding&) const = default;
 };
 
 enum class RunStatus { Completed, Deadlocked, Budget, Crashed };
@@ -52,8 +59,12 @@ struct SimResult {
   const Finding* first(FindingKind k) const;
   std::string summary() const;  // one line per finding, for messages and selftest
 
-  std::string serialize() const;
-  static SimResult deserialize(const std::string& bytes);
+  // Simulated times and stats are doubles: the wire keeps their bit patterns exact.
+  template <class Ar>
+  void serialize(Ar& ar) {
+    ar(status, end_time_ns, findings, trace, notes, dmesg, stats, payload);
+  }
+  bool operator==(const SimResult&) const = default;
 };
 
 }  // namespace sim

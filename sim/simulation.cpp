@@ -12,6 +12,7 @@
 #include <string>
 
 #include "sim/runtime.hpp"
+#include "sim/wire.hpp"
 
 namespace sim {
 
@@ -165,12 +166,12 @@ ChildOutput run_in_child(const std::function<std::string()>& fn, double wall_tim
 }
 
 SimResult run_isolated(const SimConfig& cfg, std::function<void()> main, double wall_timeout_s) {
-  ChildOutput out = run_in_child([&] { return simulate(cfg, main).serialize(); }, wall_timeout_s);
+  ChildOutput out = run_in_child([&] { return to_wire(simulate(cfg, main)); }, wall_timeout_s);
   if (out.timed_out)
     return failed(FindingKind::HarnessTimeout, "harness timeout: simulation " + out.error, out.stderr_text);
   if (!out.ok) return failed(FindingKind::Crash, "simulation process " + out.error, out.stderr_text);
   try {
-    return SimResult::deserialize(out.bytes);
+    return from_wire<SimResult>(out.bytes, "simulation result");
   } catch (const std::exception& e) {
     return failed(FindingKind::Crash, std::string("simulation process sent no result: ") + e.what(), out.stderr_text);
   }

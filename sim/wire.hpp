@@ -5,11 +5,13 @@
 // A type that crosses lists its fields once, for both directions (FoundationDB's pattern):
 //   template <class Ar> void serialize(Ar& ar) { ar(kind, device, sector); }
 // WireWriter walks that list writing, WireReader walks it reading into a default-made value.
-// A field is an integer, a bool, an enum, a string, a pair or a vector of fields, or a type
-// with such a serialize member. to_wire() and from_wire() do a whole value.
+// A field is an integer, a bool, an enum, a double, a string, a pair, a vector or a map of
+// fields, or a type with such a serialize member. to_wire() and from_wire() do a whole value.
 #pragma once
 
+#include <bit>
 #include <cstdint>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -32,6 +34,10 @@ template <class T>
 struct is_vector : std::false_type {};
 template <class T, class A>
 struct is_vector<std::vector<T, A>> : std::true_type {};
+template <class T>
+struct is_map : std::false_type {};
+template <class K, class V, class C, class A>
+struct is_map<std::map<K, V, C, A>> : std::true_type {};
 }  // namespace wire_detail
 
 class WireWriter {
@@ -43,7 +49,8 @@ class WireWriter {
     u64(s.size());
     out_ += s;
   }
-  void f64(double d) { str(std::to_string(d)); }
+  // The IEEE-754 bit pattern: every double (simulated times, NaN payloads, -0.0) comes back exact.
+  void f64(double d) { u64(std::bit_cast<uint64_t>(d)); }
   const std::string& bytes() const { return out_; }
   std::string take() { return std::move(out_); }
 
@@ -61,6 +68,9 @@ class WireWriter {
     } else if constexpr (std::is_integral_v<T>) {
       // A u64 each: a signed value as its 64-bit two's complement, a bool as 0 or 1.
       u64(static_cast<uint64_t>(static_cast<std::conditional_t<std::is_signed_v<T>, int64_t, uint64_t>>(v)));
+    } else if constexpr (std::is_floating_point_v<T>) {
+      static_assert(std::is_same_v<T, double>, "a floating-point field is a double");
+      f64(v);
     } else if constexpr (std::is_same_v<T, std::string>) {
       str(v);
     } else if constexpr (is_pair<T>::value) {
@@ -69,6 +79,9 @@ class WireWriter {
       static_assert(!std::is_same_v<T, std::vector<bool>>, "std::vector<bool> has no field references");
       u64(v.size());
       for (const auto& x : v) field(x);
+    } else if constexpr (is_map<T>::value) {
+      u64(v.size());
+      for (const auto& [k, x] : v) (*this)(k, x);
     } else {
       // serialize() is one member for both directions; writing only reads the fields.
       const_cast<T&>(v).serialize(*this);
@@ -97,7 +110,7 @@ class WireReader {
     pos_ += n;
     return s;
   }
-  double f64() { return std::stod(str()); }
+  double f64() { return std::bit_cast<double>(u64()); }
   bool done() const { return pos_ >= in_.size(); }
 
   template <class... T>
@@ -134,6 +147,9 @@ class WireReader {
       if (static_cast<Wide>(v) != static_cast<Wide>(raw))
         throw WireError(what_ + ": value " + std::to_string(raw) + " at offset " + std::to_string(pos_ - 8) +
                         " does not fit its field");
+    } else if constexpr (std::is_floating_point_v<T>) {
+      static_assert(std::is_same_v<T, double>, "a floating-point field is a double");
+      v = f64();
     } else if constexpr (std::is_same_v<T, std::string>) {
       v = str();
     } else if constexpr (is_pair<T>::value) {
@@ -143,6 +159,15 @@ class WireReader {
       v.clear();
       // No reserve: a corrupt count runs out of bytes, it does not allocate them.
       for (uint64_t n = u64(); n > 0; n--) field(v.emplace_back());
+    } else if constexpr (is_map<T>::value) {
+      v.clear();
+      for (uint64_t n = u64(); n > 0; n--) {
+        std::pair<typename T::key_type, typename T::mapped_type> kv{};
+        (*this)(kv.first, kv.second);
+        // A map has each key once: a repeated key is not what a WireWriter wrote.
+        if (!v.emplace(std::move(kv)).second)
+          throw WireError(what_ + ": a map key repeats before offset " + std::to_string(pos_));
+      }
     } else {
       v.serialize(*this);
     }

@@ -1,0 +1,86 @@
+// A simulation's result crosses from run_isolated's child to its parent as sim/wire.hpp bytes:
+// it comes back equal, every double bit for bit, and bytes that are not exactly one result are
+// refused rather than read as another.
+#include <bit>
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <limits>
+
+#include "sim/result.hpp"
+#include "sim/wire.hpp"
+
+using sim::FindingKind;
+using sim::SimResult;
+
+namespace {
+
+SimResult result() {
+  SimResult r;
+  r.status = sim::RunStatus::Deadlocked;
+  r.end_time_ns = 120'000'000'017ULL;
+  r.findings = {{FindingKind::Deadlock, 5'000, "deadlock: era_worker waits for itself", "deadlock: ...\n  era_worker"},
+                {FindingKind::Leak, UINT64_MAX, "unreferenced object 0x1", ""}};
+  r.trace = {"0.000000 t1 lock a", "", "0.000120 t2 wake t1"};
+  r.notes = {"note with a\nnewline", std::string("and a\0NUL", 9)};
+  r.dmesg = {"device-mapper: era: metadata commit failed"};
+  // Values std::to_string would round: the time of a step, the smallest normal, a NaN payload.
+  r.stats = {{"events", 1234567.0},
+             {"step_seconds", 0.1 + 0.2},
+             {"tiny", std::numeric_limits<double>::min()},
+             {"huge", std::numeric_limits<double>::max()},
+             {"minus_zero", -0.0},
+             {"inf", -std::numeric_limits<double>::infinity()}};
+  r.payload = std::string("\x00\xff payload", 10);
+  return r;
+}
+
+SimResult round_trip(const SimResult& r) {
+  return sim::from_wire<SimResult>(sim::to_wire(r), "simulation result");
+}
+
+}  // namespace
+
+TEST_CASE("a simulation result comes back equal, field by field") {
+  const SimResult r = result();
+  const SimResult back = round_trip(r);
+  REQUIRE(back.status == r.status);
+  REQUIRE(back.end_time_ns == r.end_time_ns);
+  REQUIRE(back.findings == r.findings);
+  REQUIRE(back.trace == r.trace);
+  REQUIRE(back.notes == r.notes);
+  REQUIRE(back.dmesg == r.dmesg);
+  REQUIRE(back.stats == r.stats);
+  REQUIRE(back.payload == r.payload);
+  REQUIRE(back == r);
+  REQUIRE(round_trip(SimResult{}) == SimResult{});
+}
+
+TEST_CASE("a double crosses the wire as its exact bit pattern") {
+  const double nan_with_payload = std::bit_cast<double>(0x7ff8'0000'dead'beefULL);
+  for (double d : {0.1 + 0.2, -0.0, std::numeric_limits<double>::denorm_min(), 1e300, nan_with_payload}) {
+    const double back = sim::from_wire<double>(sim::to_wire(d), "stat");
+    REQUIRE(std::bit_cast<uint64_t>(back) == std::bit_cast<uint64_t>(d));
+  }
+  SimResult r;
+  r.stats["nan"] = nan_with_payload;
+  REQUIRE(std::bit_cast<uint64_t>(round_trip(r).stats.at("nan")) == std::bit_cast<uint64_t>(nan_with_payload));
+}
+
+TEST_CASE("a simulation result cut short anywhere is refused, never read as a shorter one") {
+  const std::string bytes = sim::to_wire(result());
+  for (size_t n : {size_t{0}, size_t{7}, size_t{8}, bytes.size() / 2, bytes.size() - 8, bytes.size() - 1})
+    REQUIRE_THROWS_AS(sim::from_wire<SimResult>(bytes.substr(0, n), "simulation result"), sim::WireError);
+}
+
+TEST_CASE("bytes left over after a simulation result are refused") {
+  const std::string bytes = sim::to_wire(result()) + "x";
+  REQUIRE_THROWS_WITH(sim::from_wire<SimResult>(bytes, "simulation result"),
+                      Catch::Contains("simulation result") && Catch::Contains("1 byte(s) left after the last field"));
+}
+
+TEST_CASE("a map whose key repeats is not what a writer wrote, and is refused") {
+  sim::WireWriter w;
+  w(uint64_t{2}, std::string("events"), 1.0, std::string("events"), 2.0);
+  REQUIRE_THROWS_WITH((sim::from_wire<std::map<std::string, double>>(w.bytes(), "stats")),
+                      Catch::Contains("stats") && Catch::Contains("repeats"));
+}
