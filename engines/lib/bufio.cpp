@@ -161,10 +161,7 @@ int DmBufioClient::read(uint64_t block, DmBuffer** result) {
   b->hold_count++;
   touch(b);
   sim::mutex_unlock(&lock_);
-  if (b->reading) {
-    sim::WaitingFor wf(b->io);
-    sim::wait_event(io_wait_, [b] { return !b->reading; });
-  }
+  wait_for_read(b);
   if (b->read_error) {
     const int err = b->read_error;
     release(b);
@@ -172,6 +169,12 @@ int DmBufioClient::read(uint64_t block, DmBuffer** result) {
   }
   *result = b;
   return 0;
+}
+
+void DmBufioClient::wait_for_read(DmBuffer* b) {
+  if (!b->reading) return;
+  sim::WaitingFor wf(b->io);
+  sim::wait_event(io_wait_, [b] { return !b->reading; });
 }
 
 int DmBufioClient::new_buffer(uint64_t block, DmBuffer** result) {
@@ -182,10 +185,7 @@ int DmBufioClient::new_buffer(uint64_t block, DmBuffer** result) {
   b->hold_count++;
   touch(b);
   sim::mutex_unlock(&lock_);
-  if (b->reading) {
-    sim::WaitingFor wf(b->io);
-    sim::wait_event(io_wait_, [b] { return !b->reading; });
-  }
+  wait_for_read(b);
   b->read_error = 0;
   *result = b;
   return 0;

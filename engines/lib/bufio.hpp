@@ -74,6 +74,8 @@ class DmBufioClient {
   void check_watermark();
   void maybe_background_writeback(DmBuffer* b);
   void touch(DmBuffer* b);
+  // Waits until an in-flight read of `b` ended (the kernel waits on B_READING).
+  void wait_for_read(DmBuffer* b);
 
   model::BlockDevice* bdev_;
   unsigned block_size_;

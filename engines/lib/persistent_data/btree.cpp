@@ -417,12 +417,20 @@ int walk_rec(DmBtreeInfo* info, uint64_t root, const std::function<int(uint64_t,
 }
 }  // namespace
 
+namespace {
+// Read-locks the node at `block`, `depth` levels down a lookup: a path deeper than any real tree
+// is corrupt metadata, refused before it can loop.
+int read_node(DmBtreeInfo* info, uint64_t block, int depth, DmBlock** blk) {
+  if (depth > kMaxDepth) return too_deep(block);
+  return info->tm->read_lock(block, &kBtreeNodeValidator, blk);
+}
+}  // namespace
+
 int dm_btree_lookup(DmBtreeInfo* info, uint64_t root, uint64_t key, uint8_t* value) {
   uint64_t block = root;
   for (int depth = 0;; depth++) {
-    if (depth > kMaxDepth) return too_deep(block);
     DmBlock* blk;
-    int r = info->tm->read_lock(block, &kBtreeNodeValidator, &blk);
+    int r = read_node(info, block, depth, &blk);
     if (r) return r;
     Node n(blk);
     const int i = n.lower(key);
@@ -493,9 +501,8 @@ int dm_btree_find_lowest_key(DmBtreeInfo* info, uint64_t root, uint64_t* key) {
 int dm_btree_find_highest_key(DmBtreeInfo* info, uint64_t root, uint64_t* key) {
   uint64_t block = root;
   for (int depth = 0;; depth++) {
-    if (depth > kMaxDepth) return too_deep(block);
     DmBlock* blk;
-    int r = info->tm->read_lock(block, &kBtreeNodeValidator, &blk);
+    int r = read_node(info, block, depth, &blk);
     if (r) return r;
     Node n(blk);
     if (n.nr() == 0) {
