@@ -1,3 +1,4 @@
+#include "model/errno.hpp"
 #include "model/knobs.hpp"
 #include "tests/model/model_test_helpers.hpp"
 
@@ -325,7 +326,7 @@ int hooks_ctr(DmTarget* ti, const DmArgs& argv) {
   DmDev* dev = nullptr;
   if (hooks().ctr_error || argv.size() != 1 || dm_get_device(ti, argv[0], &dev)) {
     ti->error = hooks().ctr_error ? hooks().ctr_message : "Device lookup failed";
-    return hooks().ctr_error ? hooks().ctr_error : -22;
+    return hooks().ctr_error ? hooks().ctr_error : -EINVAL;
   }
   ti->private_ = dev;
   ti->num_flush_bios = 1;
@@ -389,7 +390,7 @@ SimResult run_with_hooks(std::function<void(World&, DmControl&)> body, SimConfig
 TEST_CASE("dmsetup create whose resume fails removes the device again, as libdm reverts it") {
   SimResult r = run_with_hooks([](World& w, DmControl& dm) {
     dm.create("lower", "0 1000 linear /dev/sda 0");
-    hooks().preresume_error = -22;
+    hooks().preresume_error = -EINVAL;
     note(out(dm.create("dev", "0 1000 test-hooks /dev/mapper/lower")));
     note(dm.device("dev") ? "dev still there" : "dev removed");
     // Cleanup after a refused table: nothing holds the device below any more.
@@ -463,7 +464,7 @@ TEST_CASE("a signal during suspend's wait for in-flight I/O undoes presuspend an
 
 TEST_CASE("a table error names its errno and dmsetup prints the C library's text for it") {
   SimResult r = run_with_hooks([](World&, DmControl& dm) {
-    hooks().ctr_error = -15;  // -ENOTBLK
+    hooks().ctr_error = -ENOTBLK;
     hooks().ctr_message = "not a block device";
     note(out(dm.create("dev", "0 1000 test-hooks /dev/sda")));
   });
