@@ -182,9 +182,9 @@ void Runtime::finish_thread(Thread& t) {
 
 bool Runtime::park(TaskState st, const WaitObject* on, const char* how, uint64_t arg, double timeout_s) {
   // REQUIRES: a simulated thread parks itself, from its running state.
-  DMSIM_ASSERT(current_ != nullptr, how);
+  DMSIM_ASSERT(current_ != nullptr, "park outside a simulated thread");
   Thread& t = *current_;
-  DMSIM_ASSERT(!t.parked && t.state != TaskState::Dead, how);
+  DMSIM_ASSERT(!t.parked && t.state != TaskState::Dead, "a thread parks while parked or dead");
   if (budget_exceeded_) {
     flush_deferred();
     t.state = TaskState::Sleeping;
