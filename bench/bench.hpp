@@ -37,6 +37,8 @@ Table runtime(int runs);
 Table io(int runs);
 // Simulated kcopyd bandwidth with 64 KiB and 512 KiB sub-jobs.
 Table kcopyd(int runs);
+// Btree operations per second, and metadata blocks a commit writes against the counts changed.
+Table pdata(int runs);
 
 // Recoveries each crash-state mode needs to confirm a planted violation.
 struct CrashSearchMode {
