@@ -5,6 +5,7 @@
 #                                `dmsim check scenarios/` with JUnit, JSON and reports in out/
 #   ./dmsim.sh test              runs the test suite
 #   ./dmsim.sh test --sanitize   runs the test suite built with ASan+UBSan (build-asan/)
+#   ./dmsim.sh test --release    runs the test suite built as CMake's Release, -O3 (build-release/)
 #   ./dmsim.sh format [--check]  clang-formats the sources (or only checks them)
 #   ./dmsim.sh dmsim ARGS...     builds and runs the dmsim CLI with ARGS
 set -euo pipefail
@@ -26,10 +27,10 @@ ensure_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-build() {  # build DIR [cmake options...]
+build() {  # build DIR [cmake options...]; warnings are errors here, as in CI
   local dir=$1
   shift
-  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDMSIM_WERROR=ON "$@" >/dev/null
   cmake --build "$dir" -j"$(nproc)" -- --no-print-directory >/dev/null
 }
 
@@ -49,6 +50,9 @@ case "${1:-}" in
       build build-asan -DDMSIM_SANITIZE=ON
       ASAN_OPTIONS=detect_leaks=0:detect_stack_use_after_return=0 UBSAN_OPTIONS=print_stacktrace=1 \
         ctest --test-dir build-asan --output-on-failure -j"$(nproc)"
+    elif [ "${2:-}" = "--release" ]; then
+      build build-release -DCMAKE_BUILD_TYPE=Release
+      ctest --test-dir build-release --output-on-failure -j"$(nproc)"
     else
       build build
       ctest --test-dir build --output-on-failure -j"$(nproc)"
@@ -69,7 +73,7 @@ case "${1:-}" in
     exec ./build/cli/dmsim "$@"
     ;;
   *)
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

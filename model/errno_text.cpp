@@ -2,13 +2,15 @@
 
 #include <cstring>
 
+#include "sim/compiler_false_positives.hpp"
+
 namespace model {
 
 std::string errno_name(int err) {
   const int e = err < 0 ? -err : err;
   const char* name = strerrorname_np(e);
   const std::string sign = err < 0 ? "-" : "";
-  return sign + (name ? name : "E" + std::to_string(e));
+  DMSIM_GCC_BUG_105651(return sign + (name ? name : "E" + std::to_string(e));)
 }
 
 std::string errno_text(int err) {

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "sim/compiler_false_positives.hpp"
 #include "sim/runtime.hpp"
 
 namespace sim {
@@ -206,7 +207,7 @@ void report_cycle(Runtime& rt, const WaitForGraph& g, const WaitCycle& wc, size_
   for (size_t i = 0; i < cyc.size(); i++) {
     const size_t n = cyc[i], next = cyc[(i + 1) % cyc.size()];
     if (g.nodes[n].thread) {
-      body += "\n" + describe_thread_wait(*g.nodes[n].thread);
+      DMSIM_GCC_BUG_105651(body += "\n" + describe_thread_wait(*g.nodes[n].thread);)
     } else {
       body += "   which is ended by " + g.label(next) + " (" + edge_why(g, n, next) + ")\n";
     }
@@ -225,8 +226,7 @@ void report_total_stall(Runtime& rt, const WaitForGraph& g) {
   std::string title = "deadlock: all threads blocked:";
   for (const auto& tp : rt.threads()) {
     if (!tp->blocked()) continue;
-    title += " " + tp->ident();
-    body += "\n" + describe_thread_wait(*tp);
+    DMSIM_GCC_BUG_105651(title += " " + tp->ident(); body += "\n" + describe_thread_wait(*tp);)
     std::vector<Releaser> rel;
     tp->waiting_on->releasers(*tp, rel);
     waiting_for_positions(*tp, rel);

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <deque>
 
+#include "sim/compiler_false_positives.hpp"
 #include "sim/runtime.hpp"
 
 namespace sim {
@@ -127,11 +128,11 @@ void Lockdep::acquire(Thread& t, uint32_t cls, const WaitObject* obj, AcquireMod
     if (known_.count({a, cls})) continue;
     std::vector<const Dep*> path;
     if (find_path(cls, a, mode, from_mode, path) && reported_.insert({a, cls}).second) {
-      std::string body = "\n" + t.ident() + " is trying to acquire lock:\n " + class_name(cls) +
-                         ", at: " + top_frame(t) + "\n\nbut task is already holding lock:\n " + class_name(a) +
-                         ", at: " + h.at +
-                         "\n\nwhich lock already depends on the new lock.\n\n"
-                         "the existing dependency chain (in reverse order) is:\n";
+      DMSIM_GCC_BUG_105651(std::string body = "\n" + t.ident() + " is trying to acquire lock:\n " + class_name(cls) +
+                                              ", at: " + top_frame(t) + "\n\nbut task is already holding lock:\n " +
+                                              class_name(a) + ", at: " + h.at +
+                                              "\n\nwhich lock already depends on the new lock.\n\n"
+                                              "the existing dependency chain (in reverse order) is:\n";)
       int n = static_cast<int>(path.size());
       for (auto it = path.rbegin(); it != path.rend(); ++it, --n)
         body += "\n-> #" + std::to_string(n) + " " + class_name((*it)->to) + ":\n" + (*it)->where;

@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "sim/assert.hpp"
+#include "sim/compiler_false_positives.hpp"
 #include "sim/deadlock_detector.hpp"
 #include "sim/hung_task.hpp"
 #include "sim/timer.hpp"
@@ -338,7 +339,7 @@ void Runtime::report(FindingKind kind, std::string title, std::string body) {
 }
 
 void Runtime::printk(const std::string& text) {
-  dmesg_.push_back("[" + format_time(now_ns()) + "] " + text);
+  DMSIM_GCC_BUG_105651(dmesg_.push_back("[" + format_time(now_ns()) + "] " + text);)
   event("printk", nullptr, text);
 }
 
@@ -399,7 +400,7 @@ void Runtime::schedule_debug(const char* how) {
 }
 
 std::string Runtime::format_event(const TraceEvent& e) const {
-  std::string s = "[" + format_time(e.t_ns) + "] ";
+  DMSIM_GCC_BUG_105651(std::string s = "[" + format_time(e.t_ns) + "] ";)
   if (e.pid > 0) {
     const Thread* t = thread_by_pid(e.pid);
     s += std::to_string(e.pid) + " " + (t ? t->name() : "?");

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "sim/assert.hpp"
+#include "sim/compiler_false_positives.hpp"
 
 namespace verify {
 
@@ -24,7 +25,8 @@ CrashSearch::CrashSearch(const MultiDiskCrashSpace& space, const BlockDeviceOrac
   Impl& z = *impl_;
   z.nvars = space.variables();
   z.relevant.assign(z.nvars, false);
-  for (size_t i = 0; i < z.nvars; i++) z.vars.push_back(z.ctx.bool_const(("x" + std::to_string(i)).c_str()));
+  DMSIM_GCC_BUG_105651(for (size_t i = 0; i < z.nvars; i++)
+                           z.vars.push_back(z.ctx.bool_const(("x" + std::to_string(i)).c_str()));)
   // For each disk: which may-persist variables cover each sector.
   std::vector<std::map<uint64_t, std::vector<size_t>>> covering(space.disks());
   for (size_t d = 0; d < space.disks(); d++) {

@@ -6,6 +6,7 @@
 #include "model/dm/dm_target.hpp"
 #include "model/errno.hpp"
 #include "model/targets/simple_targets.hpp"
+#include "sim/compiler_false_positives.hpp"
 #include "sim/kernel.hpp"
 
 namespace model {
@@ -181,8 +182,8 @@ void delay_status(DmTarget* ti, StatusType type, unsigned, std::string& result) 
     result = std::to_string(dc->read.ops) + " " + std::to_string(dc->write.ops) + " " + std::to_string(dc->flush.ops);
   } else {
     result = cls(dc->read);
-    if (dc->argc >= 6) result += " " + cls(dc->write);
-    if (dc->argc >= 9) result += " " + cls(dc->flush);
+    DMSIM_GCC_BUG_105651(if (dc->argc >= 6) result += " " + cls(dc->write);)
+    DMSIM_GCC_BUG_105651(if (dc->argc >= 9) result += " " + cls(dc->flush);)
   }
 }
 

@@ -5,6 +5,7 @@
 #include "model/dm/dm_target.hpp"
 #include "model/errno.hpp"
 #include "model/targets/simple_targets.hpp"
+#include "sim/compiler_false_positives.hpp"
 #include "sim/kernel.hpp"
 
 namespace model {
@@ -109,7 +110,7 @@ void flakey_status(DmTarget* ti, StatusType type, unsigned, std::string& result)
   result = fc->dev->bdev->devt() + " " + std::to_string(fc->start) + " " + std::to_string(fc->up_interval) + " " +
            std::to_string(fc->down_interval);
   if (!fc->features.empty()) {
-    result += " " + std::to_string(fc->features.size());
+    DMSIM_GCC_BUG_105651(result += " " + std::to_string(fc->features.size());)
     for (const auto& f : fc->features) result += " " + f;
   }
 }

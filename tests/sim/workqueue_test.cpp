@@ -1,3 +1,4 @@
+#include "sim/compiler_false_positives.hpp"
 #include "tests/sim/sim_test_helpers.hpp"
 
 using namespace simtest;
@@ -110,14 +111,16 @@ TEST_CASE("an ordered workqueue runs items one at a time in queueing order") {
   SimResult r = run([] {
     Workqueue* wq = alloc_ordered_workqueue("ordered");
     std::vector<WorkStruct*> ws;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3; i++) {
+      DMSIM_GCC_BUG_105651(std::string name = "w" + std::to_string(i);)
       ws.push_back(new WorkStruct(
-          "w" + std::to_string(i),
+          name,
           [i](WorkStruct*) {
             note_at("start " + std::to_string(i));
             msleep(10);
           },
           "fn"));
+    }
     for (auto* w : ws) queue_work(wq, w);
     flush_workqueue(wq);
   });
@@ -128,14 +131,16 @@ TEST_CASE("an ordered workqueue runs items one at a time in queueing order") {
 TEST_CASE("an unbound workqueue runs different items concurrently up to max_active") {
   SimResult r = run([] {
     Workqueue* wq = alloc_workqueue("kcopyd", WQ_UNBOUND | WQ_MEM_RECLAIM, 2);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3; i++) {
+      DMSIM_GCC_BUG_105651(std::string name = "w" + std::to_string(i);)
       queue_work(wq, new WorkStruct(
-                         "w" + std::to_string(i),
+                         name,
                          [i](WorkStruct*) {
                            note_at("start " + std::to_string(i));
                            msleep(10);
                          },
                          "fn"));
+    }
     flush_workqueue(wq);
   });
   REQUIRE_CLEAN(r);
