@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(build-essential cmake pkg-config clang-format libsimgrid-dev libz3-dev libboost-graph-dev
-          libyaml-cpp-dev catch2 graphviz)
+          libyaml-cpp-dev catch2 graphviz thin-provisioning-tools)
 
 ensure_packages() {
   local missing=() p

@@ -24,6 +24,7 @@ namespace {
 const char* kRunHelp =
     "usage: dmsim run FILE [--seed N] [--knob NAME]... [--kernel VERSION] [--report DIR]\n"
     "                      [--json FILE] [--trace FILE] [--crash-point K --crash-choice HEX]\n"
+    "                      [--save-images DIR]\n"
     "\n"
     "Runs one scenario with one seed (0: SimGrid's own schedule; others perturb it), exploring\n"
     "the crash points and crash states its explore settings ask for, and prints the verdict.\n"
@@ -31,7 +32,10 @@ const char* kRunHelp =
     "replay one exploration exactly, as a report's replay command does. --kernel VERSION\n"
     "(5.10, 6.1, upstream) turns on every knob whose fix that release does not have. --trace\n"
     "writes the event trace of the steps before any power cut (every lock, wake-up, work item\n"
-    "and I/O, with simulated times) to FILE.\n"
+    "and I/O, with simulated times) to FILE. --save-images DIR writes the disks as files:\n"
+    "DIR/<scenario>/seed-<N>[+<knob>...]/steps/<disk>.bin at the end of the steps (before any\n"
+    "power cut), power-cut/ and crash-<k>/ for the power cut's durable state and each failing\n"
+    "crash state kept (<disk>.bin as the recovery found it, recovered/<disk>.bin as it left it).\n"
     "\n"
     "exit codes: 0 no violation, 1 a violation was found, 2 bad usage or a bad scenario file\n"
     "(--crash-point or --crash-choice that the scenario does not have included), 3 internal error\n";
@@ -39,6 +43,7 @@ const char* kRunHelp =
 const char* kCheckHelp =
     "usage: dmsim check PATH... [--jobs N] [--shard K/N] [--junit FILE] [--json FILE]\n"
     "                           [--report-dir DIR] [--knob NAME]... [--kernel VERSION]\n"
+    "                           [--save-images DIR]\n"
     "\n"
     "Checks every scenario (*.yaml) under the paths: each seed it asks for is one unit, run in\n"
     "processes of its own, N at once. Catalog entries must pass with their knob off and be\n"
@@ -46,7 +51,7 @@ const char* kCheckHelp =
     "shards of a batch scheduler together cover each unit exactly once; dmsim merge joins their\n"
     "JSON results. --knob and --kernel VERSION (5.10, 6.1, upstream: every knob whose fix that\n"
     "release lacks) run every scenario, catalog entries included, with those knobs on: does this\n"
-    "kernel pass the corpus?\n"
+    "kernel pass the corpus? --save-images DIR saves every unit's disk images as dmsim run does.\n"
     "\n"
     "exit codes: 0 every unit passed, 1 a unit failed, 2 bad usage or a bad scenario file (a *.yaml\n"
     "that is not a regular file, such as a FIFO, is refused by name), 3 internal error\n";
@@ -134,6 +139,24 @@ void take_knob_options(Args& args, const char* cmd, std::vector<std::string>* kn
   }
 }
 
+// --save-images: where the images went and what their bytes are, in one line.
+void print_images_line(const std::string& dir) {
+  std::printf(
+      "images: %s (unwritten sectors of an `initial: zero` disk are zeroes; data and other initial content "
+      "are dmsim's tokens, as the deterministic bytes its reads return)\n",
+      dir.c_str());
+}
+
+// The one line saying that real-tools was skipped, when any unit wanted a tool not installed.
+void print_missing_tools(const std::vector<verify::UnitResult>& units) {
+  std::set<std::string> missing;
+  for (const auto& u : units) missing.insert(u.missing_tools.begin(), u.missing_tools.end());
+  if (missing.empty()) return;
+  std::string list;
+  for (const auto& t : missing) list += (list.empty() ? "" : ", ") + t;
+  std::printf("real-tools: skipped, %s not installed (thin-provisioning-tools)\n", list.c_str());
+}
+
 void print_unit(const verify::UnitResult& u) {
   std::printf("%s seed %llu: %s\n", u.file.c_str(), static_cast<unsigned long long>(u.seed), u.verdict.c_str());
   for (const auto& e : u.failures) {
@@ -142,9 +165,11 @@ void print_unit(const verify::UnitResult& u) {
     if (e.crash_point >= 0) std::printf("  crash: %s, state %s\n", e.crash_label.c_str(), e.crash_state.c_str());
     for (const auto& v : e.violations) {
       std::printf("  [%s] %s\n", v.kind.c_str(), v.title.c_str());
-      // A wrong output is only understood with both texts side by side.
-      if (v.kind == "step-output")
-        for (size_t at = 0; at < v.detail.size();) {
+      // A wrong output is only understood with both texts side by side, and a real tool's
+      // verdict with its own words; the detail's first line is the title.
+      const size_t from = v.kind == "real-tools" ? v.detail.find('\n') : 0;
+      if (v.kind == "step-output" || (v.kind == "real-tools" && from != std::string::npos))
+        for (size_t at = from + (v.kind == "real-tools"); at < v.detail.size();) {
           const size_t nl = v.detail.find('\n', at);
           std::printf("    %s\n", v.detail.substr(at, nl - at).c_str());
           at = nl == std::string::npos ? v.detail.size() : nl + 1;
@@ -167,6 +192,7 @@ int cmd_run(const Args& in) {
   take_knob_options(args, "run", &opt.extra_knobs);
   const std::string report = take_option(args, "--report", "", "run");
   opt.trace_path = take_option(args, "--trace", "", "run");
+  opt.save_images = take_option(args, "--save-images", "", "run");
   const std::string json = take_option(args, "--json", "", "run");
   const std::string point = take_option(args, "--crash-point", "", "run");
   const std::string choice = take_option(args, "--crash-choice", "", "run");
@@ -189,12 +215,15 @@ int cmd_run(const Args& in) {
   if (!opt.trace_path.empty()) require_writable_file(opt.trace_path, "--trace", "run");
   if (!json.empty()) require_writable_file(json, "--json", "run");
   if (!report.empty()) require_writable_dir(report, "--report", "run");
+  if (!opt.save_images.empty()) require_writable_dir(opt.save_images, "--save-images", "run");
   std::vector<std::string> knobs = s.explore.knobs;
   knobs.insert(knobs.end(), opt.extra_knobs.begin(), opt.extra_knobs.end());
   verify::UnitResult u = verify::run_exploration(s, seed, knobs, opt);
   if (!u.input_error.empty()) throw UsageError(u.input_error, "see 'dmsim run --help'");
   if (!u.failures.empty()) std::fputs(u.failures[0].transcript.c_str(), stdout);
   print_unit(u);
+  print_missing_tools({u});
+  if (!u.images.empty()) print_images_line(u.images);
   if (!report.empty())
     for (const auto& p : reports::write_unit_reports(report, u, &s)) std::printf("report: %s\n", p.c_str());
   if (!json.empty()) write_file(json, verify::results_to_json({u}));
@@ -218,6 +247,7 @@ CheckOptions parse_check_options(Args args) {
   o.junit = take_option(args, "--junit", "", "check");
   o.json = take_option(args, "--json", "", "check");
   o.report_dir = take_option(args, "--report-dir", "", "check");
+  o.run.save_images = take_option(args, "--save-images", "", "check");
   take_knob_options(args, "check", &o.run.extra_knobs);
   const size_t slash = shard.find('/');
   if (slash == std::string::npos)
@@ -266,17 +296,28 @@ std::vector<verify::UnitResult> run_units(const std::vector<Unit>& units, const 
 size_t print_check_summary(const std::vector<verify::UnitResult>& results, double secs) {
   size_t failed = 0;
   uint64_t explorations = 0, recoveries = 0;
+  std::map<std::string, std::pair<uint64_t, uint64_t>> tools;  // real tool -> (passed, failed)
   std::printf("\n%-48s %5s %6s %6s  %s\n", "scenario", "seed", "runs", "recov", "verdict");
   for (const auto& u : results) {
     failed += !u.passed;
     explorations += u.explorations;
     recoveries += u.recoveries;
+    for (const auto& t : u.real_tools) {
+      tools[t.tool].first += t.passed;
+      tools[t.tool].second += t.failed;
+    }
     std::printf("%-48s %5llu %6llu %6llu  %s\n", u.file.c_str(), static_cast<unsigned long long>(u.seed),
                 static_cast<unsigned long long>(u.explorations), static_cast<unsigned long long>(u.recoveries),
                 u.verdict.c_str());
   }
   std::printf("\n%zu unit(s), %zu failed, %llu exploration(s), %llu recovery run(s), %.1f s\n", results.size(), failed,
               static_cast<unsigned long long>(explorations), static_cast<unsigned long long>(recoveries), secs);
+  for (const auto& [tool, n] : tools)
+    std::printf("real %s: %llu image(s) passed, %llu failed\n", tool.c_str(), static_cast<unsigned long long>(n.first),
+                static_cast<unsigned long long>(n.second));
+  print_missing_tools(results);
+  if (!results.empty() && !results[0].images.empty())
+    print_images_line(fs::path(results[0].images).parent_path().parent_path().string());
   for (const auto& u : results)
     if (!u.passed) print_unit(u);
   return failed;
@@ -309,6 +350,7 @@ int cmd_check(const Args& in) {
   if (!o.json.empty()) require_writable_file(o.json, "--json", "check");
   if (!o.junit.empty()) require_writable_file(o.junit, "--junit", "check");
   if (!o.report_dir.empty()) require_writable_dir(o.report_dir, "--report-dir", "check");
+  if (!o.run.save_images.empty()) require_writable_dir(o.run.save_images, "--save-images", "check");
   // Units: every seed of every scenario, in file order; this shard takes every N-th.
   std::vector<Unit> units;
   for (const auto& ref : verify::plan_units(all, o.shard_k, o.shard_n, !o.run.extra_knobs.empty()))

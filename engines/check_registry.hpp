@@ -9,4 +9,18 @@ namespace engines {
 // of its own targets.
 void register_metadata_checks();
 
+// The real userland checker of each engine's metadata (thin-provisioning-tools), one row per
+// engine, for the `real-tools` check: the real tool, dmsim's simulated tool asked on the same
+// images, and the devices of the running simulation that hold that engine's metadata.
+struct MetadataTool {
+  std::string engine;     // "era"
+  std::string tool;       // the installed binary: "era_check"
+  std::string simulated;  // the tool registry's counterpart: "era_check" ("": none)
+  std::function<std::vector<std::string>(const CheckInput& in)> metadata_devices;
+};
+// The rows, by engine; register_metadata_checks() adds dm-era's (thin_check joins with thin).
+std::vector<MetadataTool> metadata_tools();
+void register_metadata_tool(const MetadataTool& row);
+void unregister_metadata_tool(const std::string& engine);  // for tests
+
 }  // namespace engines

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -21,6 +22,10 @@ struct DiskSpec {
   bool initial_zero = false;
   bool discard = true;
   bool discard_zeroes = true;
+  // `image: PATH` (relative to the scenario file): the media starts with these bytes, the rest
+  // of the disk keeps its initial content. Read when the file is parsed; null without an image.
+  std::string image;
+  std::shared_ptr<const std::string> image_bytes;
 };
 
 // What a step must print, as a cram/lit test would assert it: a regular expression matched
@@ -46,6 +51,8 @@ enum class CrashStateMode { Durable, Z3, All, Random, Prefix };
 constexpr uint64_t kMaxSeeds = 10000;
 constexpr uint64_t kMaxCrashStates = 100000;  // N of all<=N and random:N
 constexpr uint64_t kMaxCrashPoints = 100000;  // max-crash-points
+// An image a disk starts from is held in memory (one map entry per non-zero sector).
+constexpr uint64_t kMaxImageBytes = 1ULL << 30;
 // A scenario file larger than this is not a scenario (and reading it would take the memory).
 constexpr uint64_t kMaxScenarioFileBytes = 4ULL << 20;
 

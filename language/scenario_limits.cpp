@@ -10,6 +10,9 @@ std::string limits_problem(const Scenario& s) {
   for (const auto& d : s.disks)
     if (d.bytes == 0 || d.bytes % 4096 || d.bytes > kMaxDeviceBytes)
       return "disk " + d.name + " has " + std::to_string(d.bytes) + " bytes";
+  for (const auto& d : s.disks)
+    if (d.image_bytes && (d.image_bytes->size() % 512 || d.image_bytes->size() > d.bytes))
+      return "disk " + d.name + " starts from an image of " + std::to_string(d.image_bytes->size()) + " bytes";
   for (const auto& st : s.steps) {
     const Command& c = st.cmd;
     if (st.line <= 0 || st.column <= 0) return "a step without a position: " + c.text;

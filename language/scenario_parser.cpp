@@ -34,7 +34,7 @@ size_t Scenario::first_power_cut() const {
 }
 
 std::vector<std::string> builtin_check_names() {
-  return {"no-deadlock", "no-hung-task", "no-lockdep", "no-errors", "block-device", "no-leaks"};
+  return {"no-deadlock", "no-hung-task", "no-lockdep", "no-errors", "block-device", "no-leaks", "real-tools"};
 }
 
 bool known_detect_kind(const std::string& kind) {
@@ -42,7 +42,7 @@ bool known_detect_kind(const std::string& kind) {
                                               "atomic-sleep", "lock-misuse",     "warning",    "bug",
                                               "errors",       "block-device",    "leak",       "step-failed",
                                               "step-output",  "step-unfinished", "budget",     "crash",
-                                              "annotation"};
+                                              "annotation",   "real-tools"};
   return kinds.count(kind) || engines::find_check(kind);
 }
 
@@ -195,6 +195,44 @@ void check_keys(ParseContext& ctx, const YAML::Node& map, const std::set<std::st
   }
 }
 
+// The directory of the scenario file, where output-file and image paths start.
+std::string base_dir(const std::string& file) {
+  const size_t slash = file.rfind('/');
+  return slash == std::string::npos ? std::string() : file.substr(0, slash + 1);
+}
+
+// `image: PATH`: a regular file of whole sectors that fits the disk (`d.bytes`, 0 when the
+// size was wrong: then only the file itself is checked). Read here, so that every run of the
+// scenario starts from the same bytes.
+void read_disk_image(ParseContext& ctx, const YAML::Node& n, DiskSpec& d) {
+  const std::string rel = as_string(ctx, n, "image");
+  if (rel.empty()) {
+    ctx.error(n.Mark(), "image must be the path of a file");
+    return;
+  }
+  const std::string path = rel[0] == '/' ? rel : base_dir(ctx.file) + rel;
+  auto refuse = [&](const std::string& why) {
+    ctx.error(n.Mark(), "image '" + rel + "' of disk '" + d.name + "': " + why);
+  };
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return refuse(std::string("cannot read ") + path + ": " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return refuse(path + " is not a regular file");
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (size % 512)
+    return refuse("the file has " + std::to_string(size) + " bytes, not a whole number of 512-byte sectors");
+  if (d.bytes && size > d.bytes)
+    return refuse("the file has " + std::to_string(size) + " bytes, more than the disk's " + std::to_string(d.bytes));
+  if (size > kMaxImageBytes)
+    return refuse("the file has " + std::to_string(size) + " bytes; an image has at most " +
+                  format_size(kMaxImageBytes) + " (it is held in memory)");
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes(size, '\0');
+  if (!in || !in.read(bytes.data(), static_cast<std::streamsize>(size)))
+    return refuse("cannot read " + path + ": read error");
+  d.image = rel;
+  d.image_bytes = std::make_shared<const std::string>(std::move(bytes));
+}
+
 DiskSpec parse_disk(ParseContext& ctx, const YAML::Node& key, const YAML::Node& v) {
   DiskSpec d;
   d.name = key.Scalar();
@@ -205,7 +243,8 @@ DiskSpec parse_disk(ParseContext& ctx, const YAML::Node& key, const YAML::Node& 
     ctx.error(v.Mark(), "disk '" + d.name + "' needs a map such as {size: 1GiB}");
     return d;
   }
-  check_keys(ctx, v, {"size", "profile", "write_cache", "logical_block_size", "initial", "discard", "discard_zeroes"},
+  check_keys(ctx, v,
+             {"size", "profile", "write_cache", "logical_block_size", "initial", "discard", "discard_zeroes", "image"},
              "disk '" + d.name + "'");
   if (!v["size"]) {
     ctx.error(v.Mark(), "disk '" + d.name + "' needs a size");
@@ -246,6 +285,7 @@ DiskSpec parse_disk(ParseContext& ctx, const YAML::Node& key, const YAML::Node& 
     else if (s != "random")
       ctx.error(v["initial"].Mark(), "initial must be random or zero");
   }
+  if (v["image"]) read_disk_image(ctx, v["image"], d);
   return d;
 }
 
@@ -463,12 +503,6 @@ bool valid_regex(ParseContext& ctx, const YAML::Node& n, const std::string& re, 
     ctx.error(n.Mark(), "bad regular expression in " + what + ": " + e.what());
     return false;
   }
-}
-
-// The directory of the scenario file, where output-file paths start.
-std::string base_dir(const std::string& file) {
-  const size_t slash = file.rfind('/');
-  return slash == std::string::npos ? std::string() : file.substr(0, slash + 1);
 }
 
 std::optional<OutputExpectation> parse_output(ParseContext& ctx, const YAML::Node& step, const char* regex_key,

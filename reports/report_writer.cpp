@@ -75,6 +75,12 @@ std::string markdown_report(const verify::UnitResult& u, const verify::Explorati
               : std::string()) +
          "\n";
   for (const auto& n : u.notes) m += "- note: " + n + "\n";
+  if (!e.images.empty())
+    m += "- images: [`" + e.images + "/`](" + e.images + "/) (each disk as the recovery found it, `<disk>.bin`, " +
+         "and as it left it, `recovered/<disk>.bin`)\n";
+  if (!u.images.empty())
+    m += "- images at the end of the steps" + std::string(e.crash_point >= 0 ? " before the power cut" : "") + ": [`" +
+         u.images + "/steps/`](" + u.images + "/steps/)\n";
   m += "\n";
   if (e.crash_point >= 0) {
     m += "## Crash\n\nPower cut at " + std::to_string(e.crash_ns / 1000) + " us (" + e.crash_label +

@@ -55,7 +55,10 @@ std::vector<CrashPoint> crash_points(const scenarios::Scenario& s, const PhaseOu
   return kept;
 }
 
-MultiDiskCrashSpace::MultiDiskCrashSpace(const PhaseOutput& p1, uint64_t crash_ns) {
+MultiDiskCrashSpace::MultiDiskCrashSpace(const PhaseOutput& p1, uint64_t crash_ns,
+                                         const std::vector<model::DiskImage>& starts) {
+  // REQUIRES: a starting image for every disk, or none (new disks).
+  DMSIM_ASSERT(starts.empty() || starts.size() == p1.disks.size(), "one starting image per disk");
   traces_.reserve(p1.disks.size());
   for (const auto& d : p1.disks) {
     std::istringstream in(d.trace);
@@ -63,7 +66,8 @@ MultiDiskCrashSpace::MultiDiskCrashSpace(const PhaseOutput& p1, uint64_t crash_n
   }
   for (size_t i = 0; i < p1.disks.size(); i++) {
     const auto& d = p1.disks[i];
-    model::DiskImage initial(d.disk_id, d.sectors, d.initial_zero);
+    const model::DiskImage initial =
+        starts.empty() ? model::DiskImage(d.disk_id, d.sectors, d.initial_zero) : starts[i];
     spaces_.push_back(std::make_unique<model::CrashStateSpace>(traces_[i], initial, d.logical_block_size,
                                                                d.discard_zeroes, crash_ns));
     offsets_.push_back(total_);

@@ -25,7 +25,8 @@ std::vector<CrashPoint> crash_points(const scenarios::Scenario& s, const PhaseOu
 
 class MultiDiskCrashSpace {
  public:
-  MultiDiskCrashSpace(const PhaseOutput& phase1, uint64_t crash_ns);
+  // `starts`: the images the first phase's disks started from (starting_images), or empty.
+  MultiDiskCrashSpace(const PhaseOutput& phase1, uint64_t crash_ns, const std::vector<model::DiskImage>& starts = {});
 
   size_t variables() const { return total_; }
   size_t disks() const { return spaces_.size(); }

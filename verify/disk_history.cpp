@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <sstream>
 
+#include "sim/assert.hpp"
+
 namespace verify {
 
-DiskHistory::DiskHistory(const DiskState& d) : state_(d) {
+DiskHistory::DiskHistory(const DiskState& d, const model::DiskImage* start) : state_(d), start_(start) {
   std::istringstream in(d.trace);
   trace_ = model::DiskTrace::load(in);
   state_.trace.clear();  // parsed: the text is not needed again
@@ -20,6 +22,7 @@ DiskHistory::DiskHistory(const DiskState& d) : state_(d) {
 }
 
 model::Token DiskHistory::initial(uint64_t x) const {
+  if (start_) return start_->read(x).token;
   return state_.initial_zero ? model::kZeroToken : model::initial_token(state_.disk_id, x);
 }
 
@@ -41,10 +44,13 @@ std::optional<model::Token> DiskHistory::content(const model::IoRecord& r, uint6
   return r.content_at(x, state_.discard_zeroes, model::Sector{}).token;
 }
 
-std::vector<DiskHistory> disk_histories(const std::vector<DiskState>& disks) {
+std::vector<DiskHistory> disk_histories(const std::vector<DiskState>& disks,
+                                        const std::vector<model::DiskImage>& starts) {
+  // REQUIRES: a starting image for every disk, or none.
+  DMSIM_ASSERT(starts.empty() || starts.size() == disks.size(), "one starting image per disk");
   std::vector<DiskHistory> out;
   out.reserve(disks.size());
-  for (const auto& d : disks) out.emplace_back(d);
+  for (size_t i = 0; i < disks.size(); i++) out.emplace_back(disks[i], starts.empty() ? nullptr : &starts[i]);
   return out;
 }
 

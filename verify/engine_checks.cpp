@@ -42,7 +42,8 @@ void add_write(engines::CheckInput& ci, const TopIo& io, bool before_crash, uint
   ci.writes.push_back(w);
 }
 
-// What the checks are handed at the end of the phase `in` that recorded `out` so far.
+}  // namespace
+
 engines::CheckInput check_input(const PhaseInput& in, const PhaseOutput& out) {
   engines::CheckInput ci;
   ci.crash_ns = in.crash_ns;
@@ -59,8 +60,6 @@ engines::CheckInput check_input(const PhaseInput& in, const PhaseOutput& out) {
   ci.removed_at = removed_devices(in, out);
   return ci;
 }
-
-}  // namespace
 
 void run_engine_checks(const PhaseInput& in, PhaseOutput& out) {
   const engines::CheckInput ci = check_input(in, out);

@@ -3,6 +3,7 @@
 // what it recorded, also when a hang stops the run early.
 #include "verify/phase.hpp"
 
+#include <algorithm>
 #include <set>
 #include <sstream>
 
@@ -16,6 +17,7 @@
 #include "verify/data_map.hpp"
 #include "verify/engine_checks.hpp"
 #include "verify/read_back.hpp"
+#include "verify/real_tools.hpp"
 #include "verify/step_executor.hpp"
 
 namespace verify {
@@ -114,9 +116,11 @@ void run_in_simulation(const PhaseInput& in, PhaseOutput& out, model::World& wor
     settle();
     out.reads = read_back(world, *in.before_crash, in.crash_ns);
     run_engine_checks(in, out);
+    run_real_tools(in, out, world);
   } else if (!power_cut) {
     settle();
     run_engine_checks(in, out);
+    run_real_tools(in, out, world);
   }
   capture(in, out, world, !power_cut);
   out.finished = true;
@@ -125,6 +129,23 @@ void run_in_simulation(const PhaseInput& in, PhaseOutput& out, model::World& wor
 }
 
 }  // namespace
+
+std::vector<model::DiskImage> starting_images(const scenarios::Scenario& s) {
+  const bool any = std::any_of(s.disks.begin(), s.disks.end(), [](const auto& d) { return d.image_bytes != nullptr; });
+  std::vector<model::DiskImage> out;
+  for (size_t i = 0; any && i < s.disks.size(); i++) {
+    const auto& spec = s.disks[i];
+    // Disk ids as World::add_disk gives them: in declaration order, from 1.
+    model::DiskImage img(static_cast<uint32_t>(i + 1), spec.bytes / 512, spec.initial_zero);
+    const std::string* bytes = spec.image_bytes.get();
+    // REQUIRES: whole sectors within the disk (the parser refuses anything else).
+    DMSIM_ASSERT(!bytes || (bytes->size() % 512 == 0 && bytes->size() <= spec.bytes), "an image fits its disk");
+    for (uint64_t sec = 0; bytes && sec < bytes->size() / 512; sec++)
+      img.apply(sec, model::Sector::of_bytes(reinterpret_cast<const uint8_t*>(bytes->data()) + sec * 512), 0);
+    out.push_back(std::move(img));
+  }
+  return out;
+}
 
 PhaseRun run_phase(const PhaseInput& in, double wall_timeout_s) {
   // REQUIRES: a crash image for every disk, or none (new disks). Checked here, in the parent:

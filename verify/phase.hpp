@@ -34,6 +34,10 @@ struct PhaseRun {
   PhaseOutput out;
 };
 
+// What the disks of `s` start from: each disk's `image:` over its initial content, one image per
+// disk; empty when no disk names an image (new disks).
+std::vector<model::DiskImage> starting_images(const scenarios::Scenario& s);
+
 // Runs the phase in a process of its own. Throws sim::WireError when what the process handed
 // back is not exactly one PhaseOutput (a harness bug: no verdict may come of it).
 PhaseRun run_phase(const PhaseInput& in, double wall_timeout_s = 300);

@@ -84,6 +84,18 @@ struct OracleRead {
   bool operator==(const OracleRead&) const = default;
 };
 
+// How often a real tool (thin-provisioning-tools) judged an image in a phase.
+struct ToolTally {
+  std::string tool;  // "era_check"
+  uint64_t passed = 0, failed = 0;
+
+  template <class Ar>
+  void serialize(Ar& ar) {
+    ar(tool, passed, failed);
+  }
+  bool operator==(const ToolTally&) const = default;
+};
+
 struct PhaseOutput {
   bool finished = false;  // the main step thread got to the end (or to the power cut)
   std::vector<StepRecord> steps;
@@ -96,12 +108,14 @@ struct PhaseOutput {
   std::vector<std::pair<std::string, std::string>> check_violations;  // (check, message)
   std::vector<std::pair<std::string, std::string>> check_notes;       // (check, why it could not judge)
   uint64_t leaked_bios = 0;
-  engines::Journal journal;  // what the engines recorded (events, commit records)
+  engines::Journal journal;                // what the engines recorded (events, commit records)
+  std::vector<ToolTally> real_tools;       // the real-tools check's runs
+  std::vector<std::string> missing_tools;  // real tools it would have run but are not installed
 
   template <class Ar>
   void serialize(Ar& ar) {
-    ar(finished, steps, io, end_ns, disks, data_map, claims, reads, check_violations, check_notes, leaked_bios,
-       journal);
+    ar(finished, steps, io, end_ns, disks, data_map, claims, reads, check_violations, check_notes, leaked_bios, journal,
+       real_tools, missing_tools);
   }
   bool operator==(const PhaseOutput&) const = default;
 };

@@ -62,14 +62,20 @@ std::string unit_to_json(const UnitResult& u) {
       ", \"z3\": {\"models\": " + std::to_string(u.z3.models) +
       ", \"unconfirmed\": " + std::to_string(u.z3.unconfirmed) + ", \"ruled_out\": " + std::to_string(u.z3.ruled_out) +
       ", \"truncated\": " + std::to_string(u.z3.truncated) + ", \"unlocated\": " + std::to_string(u.z3.unlocated) +
-      "}, \"notes\": " + list(u.notes) + ", \"failures\": [";
+      "}, \"notes\": " + list(u.notes) + ", \"real_tools\": [";
+  for (size_t i = 0; i < u.real_tools.size(); i++)
+    s += std::string(i ? ", " : "") + "{\"tool\": " + q(u.real_tools[i].tool) +
+         ", \"passed\": " + std::to_string(u.real_tools[i].passed) +
+         ", \"failed\": " + std::to_string(u.real_tools[i].failed) + "}";
+  s += "], \"missing_tools\": " + list(u.missing_tools) + ", \"images\": " + q(u.images) + ", \"failures\": [";
   for (size_t i = 0; i < u.failures.size(); i++) {
     const Exploration& e = u.failures[i];
     s += std::string(i ? ", " : "") + "{\"seed\": " + std::to_string(e.seed) + ", \"knobs\": " + list(e.knobs) +
          ", \"crash_point\": " + std::to_string(e.crash_point) + ", \"crash_ns\": " + std::to_string(e.crash_ns) +
          ", \"crash_label\": " + q(e.crash_label) + ", \"crash_state\": " + q(e.crash_state) +
          ", \"choice\": " + q(e.choice_hex) + ", \"lost_writes\": " + q(e.lost_writes) +
-         ", \"replay\": " + q(replay_command(u, e)) + ", \"transcript\": " + q(e.transcript) + ", \"violations\": [";
+         ", \"replay\": " + q(replay_command(u, e)) + ", \"images\": " + q(e.images) +
+         ", \"transcript\": " + q(e.transcript) + ", \"violations\": [";
     for (size_t k = 0; k < e.violations.size(); k++)
       s += std::string(k ? ", " : "") + "{\"kind\": " + q(e.violations[k].kind) +
            ", \"title\": " + q(e.violations[k].title) + ", \"detail\": " + q(e.violations[k].detail) + "}";
@@ -118,6 +124,10 @@ std::vector<UnitResult> results_from_json(const std::string& text, const std::st
     u.z3.ruled_out = z3["ruled_out"].as<uint64_t>();
     u.z3.truncated = z3["truncated"].as<uint64_t>();
     u.z3.unlocated = z3["unlocated"].as<uint64_t>();
+    for (const auto& t : n["real_tools"])
+      u.real_tools.push_back({t["tool"].as<std::string>(), t["passed"].as<uint64_t>(), t["failed"].as<uint64_t>()});
+    for (const auto& m : n["missing_tools"]) u.missing_tools.push_back(m.as<std::string>());
+    if (n["images"]) u.images = n["images"].as<std::string>();
     for (const auto& f : n["failures"]) {
       Exploration e;
       e.seed = f["seed"].as<uint64_t>();
@@ -129,6 +139,7 @@ std::vector<UnitResult> results_from_json(const std::string& text, const std::st
       e.choice_hex = f["choice"].as<std::string>();
       e.lost_writes = f["lost_writes"].as<std::string>();
       e.transcript = f["transcript"].as<std::string>();
+      if (f["images"]) e.images = f["images"].as<std::string>();
       for (const auto& v : f["violations"])
         e.violations.push_back(
             {v["kind"].as<std::string>(), v["title"].as<std::string>(), v["detail"].as<std::string>()});

@@ -13,6 +13,7 @@
 #include "verify/crash_explorer.hpp"
 #include "verify/crash_search.hpp"
 #include "verify/disk_history.hpp"
+#include "verify/images.hpp"
 #include "verify/phase.hpp"
 
 namespace verify {
@@ -82,7 +83,7 @@ namespace {
 // hang, an unfinished step, a warning, a leak or a wrong output is never excused by what a
 // scenario chose to ask for.
 std::string narrowing_check(const std::string& kind) {
-  if (kind == "block-device" || engines::find_check(kind)) return kind;
+  if (kind == "block-device" || kind == "real-tools" || engines::find_check(kind)) return kind;
   return {};
 }
 
@@ -173,7 +174,9 @@ void phase_violations(const Scenario& s, const PhaseRun& run, bool cut_by_power,
   }
   if (run.out.leaked_bios)
     add("leak", std::to_string(run.out.leaked_bios) + " bio(s) never completed or freed after the steps settled", "");
-  for (const auto& [check, msg] : run.out.check_violations) add(check, check + ": " + msg, msg);
+  // A message of several lines (a tool's output quoted) is titled by its first.
+  for (const auto& [check, msg] : run.out.check_violations)
+    add(check, check + ": " + msg.substr(0, msg.find('\n')), msg);
 }
 
 // Keeps what the checks of a phase could not judge, once each, in the order first seen.
@@ -227,6 +230,29 @@ std::string pass_verdict(const Scenario& s, const UnitResult& u) {
 }
 
 // The verdict line of a finished unit, before any catalog wording.
+// "; real era_check: 57 image(s) passed": what the installed tools judged, when they ran.
+std::string real_tools_suffix(const UnitResult& u) {
+  std::string s;
+  for (const auto& t : u.real_tools)
+    if (t.passed || t.failed)
+      s += "; real " + t.tool + ": " + std::to_string(t.passed) + " image(s) passed" +
+           (t.failed ? ", " + std::to_string(t.failed) + " failed" : "");
+  return s;
+}
+
+// Adds a phase's real-tools runs and missing tools to the unit's.
+void tally_real_tools(const PhaseOutput& out, UnitResult& u) {
+  for (const auto& t : out.real_tools) {
+    auto it = std::find_if(u.real_tools.begin(), u.real_tools.end(), [&](const auto& c) { return c.tool == t.tool; });
+    if (it == u.real_tools.end()) it = u.real_tools.insert(u.real_tools.end(), RealToolCount{t.tool, 0, 0});
+    it->passed += t.passed;
+    it->failed += t.failed;
+  }
+  for (const auto& m : out.missing_tools)
+    if (std::find(u.missing_tools.begin(), u.missing_tools.end(), m) == u.missing_tools.end())
+      u.missing_tools.push_back(m);
+}
+
 std::string verdict_of(const Scenario& s, const UnitResult& unit) {
   if (!unit.input_error.empty()) return "ERROR: " + unit.input_error;
   if (unit.harness_timeout) return "TIMEOUT: the harness killed a run after its wall-clock budget; no verdict";
@@ -234,7 +260,7 @@ std::string verdict_of(const Scenario& s, const UnitResult& unit) {
                       : "FAIL: " + (unit.failures.empty() ? std::string("violation")
                                                           : unit.failures[0].violations[0].kind + ": " +
                                                                 unit.failures[0].violations[0].title)) +
-         notes_suffix(unit);
+         notes_suffix(unit) + real_tools_suffix(unit);
 }
 
 // Why --crash-point does not fit a run with `points` crash points; "" when it does.
@@ -259,6 +285,8 @@ class UnitExplorer {
     const bool has_cut = cut < s_.steps.size();
     const PhaseRun p1 = run_first_phase(cut);
     collect_notes(p1.out, unit_);
+    tally_real_tools(p1.out, unit_);
+    save_first_phase(p1.out);
     Exploration base;
     base.seed = seed_;
     base.knobs = knobs_;
@@ -299,6 +327,7 @@ class UnitExplorer {
     in.scenario = &s_;
     in.first_step = 0;
     in.end_step = cut;
+    in.images = starts_;
     in.knobs = knobs_;
     in.config = seed_config(s_, seed_);
     PhaseRun p1 = run_phase(in, opt_.wall_timeout_s);
@@ -309,6 +338,27 @@ class UnitExplorer {
       if (!f) throw std::runtime_error("cannot write the trace to " + opt_.trace_path);
     }
     return p1;
+  }
+
+  // --save-images: what the disks held at the end of the first phase, DIR/<unit>/steps/.
+  void save_first_phase(const PhaseOutput& out) {
+    if (opt_.save_images.empty()) return;
+    unit_.images = unit_image_dir(opt_.save_images, s_.name, seed_, knobs_);
+    for (size_t i = 0; i < out.disks.size() && i < s_.disks.size(); i++)
+      write_image_file(image_after(out.disks[i], starts_.empty() ? new_disk_image(out.disks[i]) : starts_[i]),
+                       unit_.images + "/steps/" + s_.disks[i].name + ".bin");
+  }
+
+  // --save-images: a recovered crash state's images, DIR/<unit>/<name>/<disk>.bin as the
+  // recovery found them and <name>/recovered/<disk>.bin as it left them.
+  void save_recovery(const std::string& name, const PhaseInput& in, const PhaseRun& run, Exploration& e) {
+    const std::string dir = unit_.images + "/" + name;
+    for (size_t i = 0; i < in.images.size() && i < s_.disks.size(); i++) {
+      write_image_file(in.images[i], dir + "/" + s_.disks[i].name + ".bin");
+      if (i < run.out.disks.size())
+        write_image_file(image_after(run.out.disks[i], in.images[i]), dir + "/recovered/" + s_.disks[i].name + ".bin");
+    }
+    e.images = dir;
   }
 
   // Returns whether the exploration showed a violation.
@@ -324,13 +374,14 @@ class UnitExplorer {
 
   void explore_crash_points(const PhaseOutput& p1_out) {
     const auto points = crash_points(s_, p1_out);
-    p1_.emplace(FirstPhase{p1_out, disk_histories(p1_out.disks), transcript_of(p1_out, "")});
+    p1_.emplace(FirstPhase{p1_out, disk_histories(p1_out.disks, starts_), transcript_of(p1_out, "")});
     unit_.crash_points = points.size();
+    points_ = points.size();
     if (opt_.only_crash_point) unit_.input_error = crash_point_problem(*opt_.only_crash_point, seed_, points.size());
     for (size_t pi = 0; pi < points.size() && unit_.input_error.empty(); pi++) {
       if (opt_.only_crash_point && static_cast<int64_t>(pi) != *opt_.only_crash_point) continue;
       if (opt_.stop_at_first_failure && !unit_.passed) break;
-      PointRun pt{pi, points[pi], MultiDiskCrashSpace(p1_out, points[pi].ns), {}, 0};
+      PointRun pt{pi, points[pi], MultiDiskCrashSpace(p1_out, points[pi].ns, starts_), {}, 0};
       explore_point(pt);
     }
     if (unit_.z3.truncated)
@@ -424,12 +475,28 @@ class UnitExplorer {
     return it->second;
   }
 
-  // Runs the recovery on one crash state and judges it.
+  // Runs the recovery on one crash state, judges it and saves its images if asked to.
   Exploration recover(const PointRun& pt, const std::vector<bool>& choice, const std::string& label) {
+    PhaseInput in;
+    PhaseRun run;
+    Exploration e = recover_and_judge(pt, choice, label, in, run);
+    if (opt_.save_images.empty()) return e;
+    const bool kept = !e.violations.empty() && unit_.failures.size() < opt_.keep_failures;
+    const bool power_cut_durable =
+        pt.index + 1 == points_ && std::none_of(choice.begin(), choice.end(), [](bool b) { return b; });
+    if (kept) save_recovery("crash-" + std::to_string(++saved_crashes_), in, run, e);
+    if (power_cut_durable) {
+      Exploration ignored;
+      save_recovery("power-cut", in, run, ignored);
+    }
+    return e;
+  }
+
+  Exploration recover_and_judge(const PointRun& pt, const std::vector<bool>& choice, const std::string& label,
+                                PhaseInput& in, PhaseRun& run) {
     // REQUIRES: a choice for every crash-state variable of the point.
     DMSIM_ASSERT(choice.size() == pt.space.variables(), "a crash state chooses every may-persist block");
     const FirstPhase& p1 = *p1_;
-    PhaseInput in;
     in.scenario = &s_;
     in.first_step = s_.first_power_cut() + 1;
     in.end_step = s_.steps.size();
@@ -439,9 +506,10 @@ class UnitExplorer {
     in.before_crash = &p1.out.io;
     in.before_crash_journal = &p1.out.journal;
     in.crash_ns = pt.cp.ns;
-    PhaseRun run = run_phase(in, opt_.wall_timeout_s);
+    run = run_phase(in, opt_.wall_timeout_s);
     unit_.recoveries++;
     collect_notes(run.out, unit_);
+    tally_real_tools(run.out, unit_);
     Exploration e;
     e.seed = seed_;
     e.knobs = knobs_;
@@ -474,8 +542,11 @@ class UnitExplorer {
   const std::vector<std::string> knobs_;
   const RunOptions& opt_;
   UnitResult& unit_;
-  std::optional<FirstPhase> p1_;  // once the first phase reached its power cut
+  const std::vector<model::DiskImage> starts_ = starting_images(s_);  // the disks' `image:`s, or none
+  std::optional<FirstPhase> p1_;                                      // once the first phase reached its power cut
   uint64_t first_truncated_ = 0;  // the first crash point whose Z3 search was truncated
+  size_t points_ = 0;             // crash points of the unit (the last is the power cut)
+  uint64_t saved_crashes_ = 0;    // crash-N directories --save-images wrote
 };
 
 }  // namespace

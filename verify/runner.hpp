@@ -33,6 +33,7 @@ struct Exploration {
   std::string lost_writes;
   std::vector<Violation> violations;
   std::string transcript;
+  std::string images;  // --save-images: the directory with this crash state's images
 };
 
 // How the Z3 crash search went over a unit's crash points. Z3 only adds crash states to the
@@ -43,6 +44,12 @@ struct Z3Accounting {
   uint64_t ruled_out = 0;    // crash points where Z3 proved no other state breaks an encoded obligation
   uint64_t truncated = 0;    // crash points where the model cap stopped the search first
   uint64_t unlocated = 0;    // obligations Z3 could not place on the disks (left to the recoveries)
+};
+
+// How the real-tools check went for one tool over a unit's runs.
+struct RealToolCount {
+  std::string tool;  // "era_check"
+  uint64_t passed = 0, failed = 0;
 };
 
 struct UnitResult {
@@ -62,6 +69,9 @@ struct UnitResult {
   // --crash-point / --crash-choice that do not fit this run (found once phase 1 has told how
   // many crash points and crash-state variables there are): nothing was explored, not passed.
   std::string input_error;
+  std::vector<RealToolCount> real_tools;   // images the installed tools judged
+  std::vector<std::string> missing_tools;  // tools real-tools would have run, not installed
+  std::string images;                      // --save-images: this unit's directory
 };
 
 struct RunOptions {
@@ -71,6 +81,10 @@ struct RunOptions {
   size_t keep_failures = 3;
   bool stop_at_first_failure = false;  // benchmarks: how far the search had to go
   double wall_timeout_s = 300;
+  // --save-images DIR: every disk at the end of the first phase, and the crash and recovered
+  // images of the power cut's durable state and of each kept failure, under
+  // unit_image_dir(DIR, ...) (verify/images.hpp; layout in README "The CLI").
+  std::string save_images;
   std::string trace_path;  // --trace: the first phase's event trace goes to this file (throws
                            // std::runtime_error when it cannot be written)
 };

@@ -82,6 +82,8 @@ PhaseOutput phase_output() {
   o.check_notes = {{"metadata-check", "metadata device /dev/sdb was removed at step 4"}};
   o.leaked_bios = 2;
   o.journal = journal();
+  o.real_tools = {ToolTally{"era_check", 57, 1}};
+  o.missing_tools = {"thin_check"};
   return o;
 }
 
@@ -104,6 +106,7 @@ TEST_CASE("each type family that crosses the boundary comes back equal on its ow
   REQUIRE(wiretest::round_trip(o.io.ios[0].placed[1]).disk == -1);  // an unknown place stays unknown
   REQUIRE(wiretest::round_trip(o.journal.events) == o.journal.events);
   REQUIRE(wiretest::round_trip(o.journal.commits) == o.journal.commits);
+  REQUIRE(wiretest::round_trip(o.real_tools) == o.real_tools);
   REQUIRE(wiretest::round_trip(PhaseOutput{}) == PhaseOutput{});
 }
 
