@@ -45,28 +45,29 @@ int EraMetadataReader::open(model::BlockDevice* bdev, bool use_metadata_snap, st
   impl_ = std::make_unique<Impl>();
   Impl& m = *impl_;
   m.bm = std::make_unique<DmBlockManager>(bdev, DM_ERA_METADATA_BLOCK_SIZE, 16);
-  DmBlock* b;
-  int r = m.bm->read_lock(SUPERBLOCK_LOCATION, &sb_validator, &b);
-  if (r) {
-    *error = "bad superblock: " + errname(r);
-    return r;
-  }
-  live_ = superblock_unpack(dm_block_data(b));
-  m.bm->unlock(b);
+  // read_superblock: the tools check only the checksum when they read a superblock.
+  auto read_superblock = [&](uint64_t location, superblock_fields* f) {
+    DmBlock* b;
+    int r = m.bm->read_lock(location, &tools_sb_validator, &b);
+    if (r) {
+      *error = r == -EILSEQ ? "bad checksum in superblock"
+                            : "superblock at block " + std::to_string(location) + ": " + errname(r);
+      return r;
+    }
+    *f = superblock_unpack(dm_block_data(b));
+    m.bm->unlock(b);
+    return 0;
+  };
+  int r = read_superblock(SUPERBLOCK_LOCATION, &live_);
+  if (r) return r;
   view_ = live_;
   snapshot_ = use_metadata_snap;
   if (use_metadata_snap) {
     if (live_.metadata_snap == SUPERBLOCK_LOCATION) {
-      *error = "no metadata snapshot";
+      *error = "no metadata snapshot taken.";
       return -EINVAL;
     }
-    r = m.bm->read_lock(live_.metadata_snap, &sb_validator, &b);
-    if (r) {
-      *error = "bad metadata snapshot at block " + std::to_string(live_.metadata_snap) + ": " + errname(r);
-      return r;
-    }
-    view_ = superblock_unpack(dm_block_data(b));
-    m.bm->unlock(b);
+    if ((r = read_superblock(live_.metadata_snap, &view_))) return r;
   }
   r = DmTransactionManager::open_with_sm(m.bm.get(), SUPERBLOCK_LOCATION, live_.metadata_space_map_root, &m.tm);
   if (r) {
@@ -122,9 +123,15 @@ int EraMetadataReader::written_since(uint32_t threshold, std::vector<bool>* mark
                                      bool with_current) {
   PdUserlandLog quiet(&messages_);
   marked->assign(view_.nr_blocks, false);
-  std::map<uint32_t, writeset_metadata> ws;
-  int r = writesets(&ws, error);
+  // mark_blocks_since: every block whose era in the array is >= threshold, then every bit of the
+  // writesets of eras >= threshold.
+  std::vector<uint32_t> eras;
+  int r = era_array(&eras, error);
   if (r) return r;
+  for (size_t b = 0; b < eras.size(); b++)
+    if (eras[b] >= threshold) (*marked)[b] = true;
+  std::map<uint32_t, writeset_metadata> ws;
+  if ((r = writesets(&ws, error))) return r;
   if (with_current && snapshot_) {
     *error = "a metadata snapshot has no current writeset to fold in";
     return -EINVAL;
@@ -138,13 +145,6 @@ int EraMetadataReader::written_since(uint32_t threshold, std::vector<bool>* mark
     for (size_t b = 0; b < bits.size() && b < marked->size(); b++)
       if (bits[b]) (*marked)[b] = true;
   }
-  // Digested eras are all below the oldest archived one: the array matters only above it.
-  if (ws.empty() || ws.begin()->first > threshold) {
-    std::vector<uint32_t> eras;
-    if ((r = era_array(&eras, error))) return r;
-    for (size_t b = 0; b < eras.size(); b++)
-      if (eras[b] >= threshold && eras[b] != 0) (*marked)[b] = true;
-  }
   return 0;
 }
 
@@ -154,11 +154,12 @@ int EraMetadataReader::logical_eras(std::vector<uint32_t>* eras, std::string* er
   if (r) return r;
   std::map<uint32_t, writeset_metadata> ws;
   if ((r = writesets(&ws, error))) return r;
+  // dump_logical: a block's era is the larger of its array entry and the latest writeset with its bit.
   for (const auto& [era, w] : ws) {
     std::vector<bool> bits;
     if ((r = bitset_bits(w, &bits, error))) return r;
     for (size_t b = 0; b < bits.size() && b < eras->size(); b++)
-      if (bits[b]) (*eras)[b] = era;
+      if (bits[b]) (*eras)[b] = std::max((*eras)[b], era);
   }
   return 0;
 }
@@ -272,7 +273,7 @@ std::string format_blocks_xml(const std::vector<bool>& marked) {
     size_t e = b;
     while (e < marked.size() && marked[e]) e++;
     if (e > b + 1)
-      out += "  <range begin=\"" + std::to_string(b) + "\" end=\"" + std::to_string(e) + "\"/>\n";
+      out += "  <range begin=\"" + std::to_string(b) + "\" end = \"" + std::to_string(e) + "\"/>\n";  // sic
     else
       out += "  <block block=\"" + std::to_string(b) + "\"/>\n";
     b = e;

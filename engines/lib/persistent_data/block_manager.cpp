@@ -50,6 +50,7 @@ void validator_prepare(const DmBlockValidator& v, uint64_t location, uint8_t* da
 }
 
 int validator_check(const DmBlockValidator& v, uint64_t location, const uint8_t* data, size_t size, std::string* why) {
+  if (v.check) return v.check(v, location, data, size, why);
   const BlockHeaderLayout& h = *v.format.header;
   const uint64_t blocknr = h.blocknr.get(data);
   if (blocknr != location) {

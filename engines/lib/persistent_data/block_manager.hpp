@@ -21,6 +21,10 @@ struct DmBlockValidator {
   BlockFormat format;
   // Structure-specific checks after the header matched; empty string when fine.
   std::string (*extra_check)(const uint8_t* data, size_t size) = nullptr;
+  // A structure whose kernel check runs in an order of its own (dm-era's sb_check looks at the
+  // magic before the checksum) replaces the header checks: 0 or -errno, with `why`.
+  int (*check)(const DmBlockValidator& v, uint64_t location, const uint8_t* data, size_t size,
+               std::string* why) = nullptr;
 };
 
 using DmBlock = DmBuffer;
