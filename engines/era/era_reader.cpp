@@ -60,6 +60,7 @@ int EraMetadataReader::open(model::BlockDevice* bdev, bool use_metadata_snap, st
   };
   int r = read_superblock(SUPERBLOCK_LOCATION, &live_);
   if (r) return r;
+  superblock_read_ = true;
   view_ = live_;
   snapshot_ = use_metadata_snap;
   if (use_metadata_snap) {

@@ -24,6 +24,8 @@ class EraMetadataReader {
   ~EraMetadataReader();
 
   const superblock_fields& live() const { return live_; }
+  // Whether open() got as far as reading the live superblock (it may fail after).
+  bool superblock_read() const { return superblock_read_; }
   // The superblock the queries read: the snapshot copy or the live one.
   const superblock_fields& view() const { return view_; }
 
@@ -58,6 +60,7 @@ class EraMetadataReader {
   std::unique_ptr<Impl> impl_;
   superblock_fields live_, view_;
   bool snapshot_ = false;  // view_ is the metadata snapshot
+  bool superblock_read_ = false;
   std::vector<std::string> messages_;
 };
 

@@ -257,12 +257,16 @@ ToolResult era_check(const std::vector<std::string>& args) {
   Report rep{a.quiet, ""};
   rep.line(0, "examining superblock");
   EraMetadataReader rd;
-  if (rd.open(b, false, &err)) {
-    // A superblock that fails its checksum is fatal; so, in dmsim, is an unreadable space map.
-    rep.damage(1, err == "bad checksum in superblock" ? "superblock is corrupt" : "superblock is invalid", {err});
+  const int r = rd.open(b, false, &err);
+  // A superblock that fails its checksum is fatal.
+  if (!rd.superblock_read()) {
+    rep.damage(1, "superblock is corrupt", {err});
     return ToolResult{1, "", rep.err};
   }
   check_superblock(rd.live(), b->capacity() / (DM_ERA_METADATA_BLOCK_SIZE >> 9), &rep);
+  // dmsim reads the trees through the on-disk space map, which the tools never read: in dmsim
+  // an unreadable one is fatal too.
+  if (!rep.damaged && r) rep.damage(1, "superblock is invalid", {err});
   if (!rep.damaged) check_trees(rd, &rep);
   return ToolResult{rep.damaged ? 1 : 0, "", rep.err};
 }
