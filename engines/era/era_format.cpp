@@ -10,37 +10,29 @@ namespace sb = superblock_layout;
 namespace wsd = writeset_disk_layout;
 
 namespace {
-void sb_error(const std::string& msg) {
-  pd::pd_log("device-mapper: era: " + msg);
-}
-
-// sb_check: the location, the magic, the checksum, then the version, each failure logged as
-// the kernel logs it. The metadata block size is not checked on open.
+// sb_check: the location, the magic, the checksum, then the version; `why` is the kernel's
+// message with dm-era's prefix. The metadata block size is not checked on open.
 int sb_check(const pd::DmBlockValidator& v, uint64_t location, const uint8_t* data, size_t size, std::string* why) {
   const uint64_t blocknr = sb::blocknr.get(data);
   if (blocknr != location) {
-    *why = "sb_check failed: blocknr " + std::to_string(blocknr) + ": wanted " + std::to_string(location);
-    sb_error(*why);
+    *why = "era: sb_check failed: blocknr " + std::to_string(blocknr) + ": wanted " + std::to_string(location);
     return -ENOTBLK;
   }
   const uint64_t magic = sb::magic.get(data);
   if (magic != SUPERBLOCK_MAGIC) {
-    *why = "sb_check failed: magic " + std::to_string(magic) + ": wanted " + std::to_string(SUPERBLOCK_MAGIC);
-    sb_error(*why);
+    *why = "era: sb_check failed: magic " + std::to_string(magic) + ": wanted " + std::to_string(SUPERBLOCK_MAGIC);
     return -EILSEQ;
   }
   const uint32_t csum = pd::dm_bm_checksum(data + sb::csum.end(), size - sb::csum.end(), v.format.csum_xor);
   if (csum != sb::csum.get(data)) {
-    *why = "sb_check failed: csum " + std::to_string(csum) + ": wanted " + std::to_string(sb::csum.get(data));
-    sb_error(*why);
+    *why = "era: sb_check failed: csum " + std::to_string(csum) + ": wanted " + std::to_string(sb::csum.get(data));
     return -EILSEQ;
   }
   // check_metadata_version
   const uint32_t version = sb::version.get(data);
   if (version < MIN_ERA_VERSION || version > MAX_ERA_VERSION) {
-    *why = "Era metadata version " + std::to_string(version) + " found, but only versions between " +
+    *why = "era: Era metadata version " + std::to_string(version) + " found, but only versions between " +
            std::to_string(MIN_ERA_VERSION) + " and " + std::to_string(MAX_ERA_VERSION) + " supported.";
-    sb_error(*why);
     return -EINVAL;
   }
   return 0;

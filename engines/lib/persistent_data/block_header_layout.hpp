@@ -1,8 +1,10 @@
 // Where a metadata block keeps what its validator checks (prepare_for_write and check in the
 // kernel's validators): in every format a checksum of everything after it and the block's own
-// location; in dmsim's formats a magic and a version as well. Each format's layout header
-// (btree_layout.hpp, ...) gives its BlockFormat: its header layout and the values it expects, so
-// that a format with the kernel's header is a change to that layout header only.
+// location; in dmsim's remaining own formats (kCommonBlockHeader) a magic and a version as well.
+// Each format's layout header (btree_layout.hpp, ...) gives its BlockFormat: its header layout and
+// the values it expects. Btree nodes and array blocks use the kernel's headers (no magic, no
+// version: kBtreeNodeHeader, kArrayBlockHeader); the space maps and the era superblock still use
+// the common header until they move to the kernel's formats too.
 #pragma once
 
 #include <cstddef>

@@ -49,6 +49,23 @@ void validator_prepare(const DmBlockValidator& v, uint64_t location, uint8_t* da
   h.csum.put(data, dm_bm_checksum(data + h.csum.end(), size - h.csum.end(), v.format.csum_xor));
 }
 
+int check_blocknr_and_csum(const DmBlockValidator& v, uint64_t location, const uint8_t* data, size_t size,
+                           const char* what, std::string* why) {
+  const BlockHeaderLayout& h = *v.format.header;
+  const uint64_t blocknr = h.blocknr.get(data);
+  if (blocknr != location) {
+    *why = std::string(what) + " failed: blocknr " + std::to_string(blocknr) + " != wanted " + std::to_string(location);
+    return -ENOTBLK;
+  }
+  const uint32_t csum = dm_bm_checksum(data + h.csum.end(), size - h.csum.end(), v.format.csum_xor);
+  if (csum != h.csum.get(data)) {
+    *why =
+        std::string(what) + " failed: csum " + std::to_string(csum) + " != wanted " + std::to_string(h.csum.get(data));
+    return -EILSEQ;
+  }
+  return 0;
+}
+
 int validator_check(const DmBlockValidator& v, uint64_t location, const uint8_t* data, size_t size, std::string* why) {
   if (v.check) return v.check(v, location, data, size, why);
   const BlockHeaderLayout& h = *v.format.header;
@@ -110,8 +127,15 @@ int DmBlockManager::validate(DmBlock* b, const DmBlockValidator* v) {
     std::string why;
     const int r = validator_check(*v, b->block, b->data.data(), b->data.size(), &why);
     if (r) {
-      pd_log(std::string("device-mapper: block manager: ") + v->name + " validator check failed for block " +
-             std::to_string(b->block) + ": " + why);
+      if (v->check) {
+        // As dm_bm_validate_buffer: the structure's check says what is wrong, then the block manager which block.
+        pd_log("device-mapper: " + why);
+        pd_log(std::string("device-mapper: block manager: ") + v->name + " validator check failed for block " +
+               std::to_string(b->block));
+      } else {
+        pd_log(std::string("device-mapper: block manager: ") + v->name + " validator check failed for block " +
+               std::to_string(b->block) + ": " + why);
+      }
       return r;
     }
     a->validator = v;

@@ -21,8 +21,9 @@ struct DmBlockValidator {
   BlockFormat format;
   // Structure-specific checks after the header matched; empty string when fine.
   std::string (*extra_check)(const uint8_t* data, size_t size) = nullptr;
-  // A structure whose kernel check runs in an order of its own (dm-era's sb_check looks at the
-  // magic before the checksum) replaces the header checks: 0 or -errno, with `why`.
+  // The structure's own check, as the kernel's validators have one each (node_check,
+  // array_block_check): when set it replaces the header checks and extra_check, and `why` is the
+  // kernel's message with its DM_MSG_PREFIX ("btree spine: node_check failed: ...").
   int (*check)(const DmBlockValidator& v, uint64_t location, const uint8_t* data, size_t size,
                std::string* why) = nullptr;
 };
@@ -53,6 +54,11 @@ class PdUserlandLog {
 
 // Sets the header (magic, location, version) and then the checksum, as prepare_for_write does.
 void validator_prepare(const DmBlockValidator& v, uint64_t location, uint8_t* data, size_t size);
+// The first two checks of every kernel validator, in its order and words: the block's own
+// location (-ENOTBLK), then the checksum (-EILSEQ). `what` names the check with its message
+// prefix, e.g. "btree spine: node_check" gives "btree spine: node_check failed: csum 1 != wanted 2".
+int check_blocknr_and_csum(const DmBlockValidator& v, uint64_t location, const uint8_t* data, size_t size,
+                           const char* what, std::string* why);
 // 0, or -ENOTBLK / -EILSEQ with `why` saying what did not match.
 int validator_check(const DmBlockValidator& v, uint64_t location, const uint8_t* data, size_t size, std::string* why);
 

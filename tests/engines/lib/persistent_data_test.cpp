@@ -456,7 +456,8 @@ TEST_CASE("corrupted metadata images, fuzzed with a seed, are rejected cleanly a
   REQUIRE(r.status == RunStatus::Completed);
   REQUIRE_FALSE(r.has(FindingKind::Bug));
   REQUIRE(r.notes == Notes{"300 opened or rejected", "some rejected"});
-  // Rejections name the block: "btree_node validator check failed for block 17: checksum mismatch".
+  // Rejections name the block: "btree_node validator check failed for block 17", after the check's own
+  // message ("btree spine: node_check failed: csum ... != wanted ...").
   bool named = false;
   for (const auto& line : r.dmesg) named |= line.find("validator check failed for block ") != std::string::npos;
   REQUIRE(named);
