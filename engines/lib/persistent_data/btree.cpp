@@ -4,23 +4,16 @@
 #include <cstring>
 #include <vector>
 
+#include "engines/lib/persistent_data/btree_internal.hpp"
 #include "engines/lib/persistent_data/btree_layout.hpp"
 #include "engines/lib/persistent_data/codec.hpp"
 #include "sim/assert.hpp"
 
 namespace engines::pd {
 
+using namespace btree_internal;
+
 namespace {
-
-namespace layout = btree_layout;
-// A corrupt image can make child pointers loop; no real tree of 4 KiB nodes is this deep.
-constexpr int kMaxDepth = 24;
-
-int too_deep(uint64_t block) {
-  pd_log("device-mapper: btree: tree deeper than " + std::to_string(kMaxDepth) + " levels at block " +
-         std::to_string(block) + ": metadata is corrupt");
-  return -EILSEQ;
-}
 
 // node_check of dm-btree-spine.c, in its order and words. The last test is dmsim's own: the kernel
 // reads an internal node's values as 8-byte block numbers whatever value_size says, which on a
@@ -49,239 +42,276 @@ int check_node(const DmBlockValidator& v, uint64_t location, const uint8_t* d, s
   return 0;
 }
 
-// A node as a view over a locked block.
-struct Node {
-  DmBlock* blk;
-  uint8_t* d;
-  // Nodes are used only once check_node validated them (or init_node made them).
-  explicit Node(DmBlock* b) : blk(b), d(dm_block_data(b)) {
-    DMSIM_ASSERT(nr() <= max(), "btree node: nr_entries > max_entries");
+// redistribute2 of dm-btree.c: left keeps floor(total / 2) entries, right the rest.
+void redistribute2(Node& left, Node& right) {
+  const uint32_t nr_left = left.nr(), nr_right = right.nr(), total = nr_left + nr_right;
+  const uint32_t target_left = total / 2, target_right = total - target_left;
+  if (nr_left < target_left) {
+    const uint32_t delta = target_left - nr_left;
+    copy_entries(left, nr_left, right, 0, delta);
+    move_entries(right, 0, delta, nr_right - delta);
+  } else if (nr_left > target_left) {
+    const uint32_t delta = nr_left - target_left;
+    if (nr_right) move_entries(right, delta, 0, nr_right);
+    copy_entries(right, 0, left, target_left, delta);
   }
-  // As remove_raw and btree_insert_raw test it.
-  bool leaf() const { return layout::flags.get(d) & layout::kLeafNode; }
-  uint32_t nr() const { return layout::nr_entries.get(d); }
-  uint32_t max() const { return layout::max_entries.get(d); }
-  uint32_t vs() const { return layout::value_size.get(d); }
-  // The node never holds more than it has room for.
-  void set_nr(uint32_t n) {
-    DMSIM_ASSERT(n <= max(), "btree node: nr_entries > max_entries");
-    layout::nr_entries.put(d, n);
-  }
-  uint64_t key(uint32_t i) const { return layout::keys.get(d, i); }
-  void set_key(uint32_t i, uint64_t k) { layout::keys.put(d, i, k); }
-  uint8_t* value(uint32_t i) { return d + layout::value_offset(max(), vs(), i); }
-  uint64_t child(uint32_t i) { return get_le64(value(i)); }
-  // Index of the last key <= k, or -1.
-  int lower(uint64_t k) const {
-    int lo = 0, hi = static_cast<int>(nr()) - 1, ans = -1;
-    while (lo <= hi) {
-      const int mid = (lo + hi) / 2;
-      if (key(static_cast<uint32_t>(mid)) <= k) {
-        ans = mid;
-        lo = mid + 1;
-      } else {
-        hi = mid - 1;
-      }
-    }
-    return ans;
-  }
-  // REQUIRES: i <= nr() < max().
-  void insert_at(uint32_t i, uint64_t k, const uint8_t* v) {
-    const uint32_t n = nr(), s = vs();
-    DMSIM_ASSERT(i <= n && n < max(), "btree insert_at: position past the end or node full");
-    std::memmove(d + layout::keys.at(i + 1), d + layout::keys.at(i), 8ull * (n - i));
-    std::memmove(value(i + 1), value(i), static_cast<size_t>(s) * (n - i));
-    set_key(i, k);
-    std::memcpy(value(i), v, s);
-    set_nr(n + 1);
-  }
-  // REQUIRES: i < nr().
-  void erase_at(uint32_t i) {
-    const uint32_t n = nr(), s = vs();
-    DMSIM_ASSERT(i < n, "btree erase_at: no entry there");
-    std::memmove(d + layout::keys.at(i), d + layout::keys.at(i + 1), 8ull * (n - i - 1));
-    std::memmove(value(i), value(i + 1), static_cast<size_t>(s) * (n - i - 1));
-    set_nr(n - 1);
-  }
-};
-
-void init_node(uint8_t* d, size_t block_size, bool leaf, uint32_t value_size) {
-  layout::flags.put(d, leaf ? layout::kLeafNode : layout::kInternalNode);
-  layout::nr_entries.put(d, 0);
-  layout::max_entries.put(d, layout::max_entries_for(block_size, value_size));
-  layout::value_size.put(d, value_size);
+  left.set_nr(target_left);
+  right.set_nr(target_right);
 }
 
-int new_node(DmBtreeInfo* info, bool leaf, DmBlock** b) {
-  const int r = info->tm->new_block(&kBtreeNodeValidator, b);
-  if (!r) init_node(dm_block_data(*b), info->tm->bm()->block_size(), leaf, leaf ? info->value_type.size : 8);
-  return r;
-}
-
-// Shadows a node; if it was shared, the copy takes a reference on everything it points to.
-int shadow(DmBtreeInfo* info, uint64_t b, DmBlock** result) {
-  int inc = 0;
-  const int r = info->tm->shadow_block(b, &kBtreeNodeValidator, result, &inc);
-  if (r || !inc) return r;
-  Node n(*result);
-  for (uint32_t i = 0; i < n.nr(); i++) {
-    if (!n.leaf())
-      info->tm->inc(n.child(i));
-    else if (info->value_type.inc)
-      info->value_type.inc(n.value(i));
-  }
-  return 0;
-}
-
-struct InsertResult {
-  uint64_t location;
-  uint64_t first_key;
-  bool split = false;
-  uint64_t sib_key = 0, sib_location = 0;
-  int inserted = 0;
-};
-
-// Moves the upper half of `n` into a new node; returns it (write-locked).
-int split_node(DmBtreeInfo* info, Node& n, DmBlock** sib_blk) {
-  int r = new_node(info, n.leaf(), sib_blk);
-  if (r) return r;
-  Node sib(*sib_blk);
-  const uint32_t total = n.nr(), keep = total / 2, move = total - keep;
-  for (uint32_t i = 0; i < move; i++) sib.insert_at(i, n.key(keep + i), n.value(keep + i));
-  n.set_nr(keep);
-  return 0;
-}
-
-// Inserts at `pos`; a full node is split first and the entry goes to whichever half `pos`
-// falls in, the new sibling being reported in `res` for the parent to insert.
-int insert_or_split(DmBtreeInfo* info, Node& n, uint32_t pos, uint64_t key, const uint8_t* value, InsertResult* res) {
-  if (n.nr() < n.max()) {
-    n.insert_at(pos, key, value);
-    return 0;
-  }
-  DmBlock* sib_blk;
-  int r = split_node(info, n, &sib_blk);
-  if (r) return r;
-  Node sib(sib_blk);
-  if (pos <= n.nr())
-    n.insert_at(pos, key, value);
-  else
-    sib.insert_at(pos - n.nr(), key, value);
-  res->split = true;
-  res->sib_key = sib.key(0);
-  res->sib_location = dm_block_location(sib_blk);
-  info->tm->unlock(sib_blk);
-  return 0;
-}
-
-int insert_rec(DmBtreeInfo* info, uint64_t block, uint64_t key, const uint8_t* value, bool dec_old, InsertResult* res,
-               int depth = 0) {
-  if (depth > kMaxDepth) return too_deep(block);
-  DmBlock* blk;
-  int r = shadow(info, block, &blk);
-  if (r) return r;
-  const uint64_t here = dm_block_location(blk);
-  Node n(blk);
-  if (n.leaf()) {
-    const int i = n.lower(key);
-    if (i >= 0 && n.key(static_cast<uint32_t>(i)) == key) {
-      uint8_t* old = n.value(static_cast<uint32_t>(i));
-      const bool same = info->value_type.equal && info->value_type.equal(old, value);
-      if (dec_old && info->value_type.dec && !same) info->value_type.dec(old);
-      std::memcpy(old, value, n.vs());
-      res->inserted = 0;
-    } else {
-      r = insert_or_split(info, n, static_cast<uint32_t>(i + 1), key, value, res);
-      if (r) {
-        info->tm->unlock(blk);
-        return r;
-      }
-      res->inserted = 1;
-    }
-    res->location = here;
-    res->first_key = n.key(0);
-    info->tm->unlock(blk);
-    return 0;
-  }
-  // Internal: descend into the child covering the key (lowering keys[0] if needed).
-  int i = n.lower(key);
-  if (i < 0) {
-    n.set_key(0, key);
-    i = 0;
-  }
-  const uint64_t child = n.child(static_cast<uint32_t>(i));
-  info->tm->unlock(blk);
-  InsertResult cres;
-  r = insert_rec(info, child, key, value, dec_old, &cres, depth + 1);
-  if (r) return r;
-  r = info->tm->bm()->write_lock(here, &kBtreeNodeValidator, &blk);
-  if (r) return r;
-  Node p(blk);
-  uint8_t loc[8];
-  put_le64(loc, cres.location);
-  std::memcpy(p.value(static_cast<uint32_t>(i)), loc, 8);
-  res->inserted = cres.inserted;
-  if (cres.split) {
-    put_le64(loc, cres.sib_location);
-    r = insert_or_split(info, p, static_cast<uint32_t>(i + 1), cres.sib_key, loc, res);
-    if (r) {
-      info->tm->unlock(blk);
-      return r;
-    }
-  }
-  res->location = here;
-  res->first_key = p.key(0);
-  info->tm->unlock(blk);
-  return 0;
-}
-
-struct RemoveResult {
-  uint64_t location;
-  bool empty;
-};
-
-int remove_rec(DmBtreeInfo* info, uint64_t block, uint64_t key, RemoveResult* res, int depth = 0) {
-  if (depth > kMaxDepth) return too_deep(block);
-  DmBlock* blk;
-  int r = shadow(info, block, &blk);
-  if (r) return r;
-  const uint64_t here = dm_block_location(blk);
-  Node n(blk);
-  const int i = n.lower(key);
-  if (n.leaf()) {
-    if (i < 0 || n.key(static_cast<uint32_t>(i)) != key) {
-      info->tm->unlock(blk);
-      return -ENODATA;
-    }
-    if (info->value_type.dec) info->value_type.dec(n.value(static_cast<uint32_t>(i)));
-    n.erase_at(static_cast<uint32_t>(i));
-    res->location = here;
-    res->empty = n.nr() == 0;
-    info->tm->unlock(blk);
-    return 0;
-  }
-  if (i < 0) {
-    info->tm->unlock(blk);
-    return -ENODATA;
-  }
-  const uint64_t child = n.child(static_cast<uint32_t>(i));
-  info->tm->unlock(blk);
-  RemoveResult cres;
-  r = remove_rec(info, child, key, &cres, depth + 1);
-  if (r) return r;
-  r = info->tm->bm()->write_lock(here, &kBtreeNodeValidator, &blk);
-  if (r) return r;
-  Node p(blk);
-  if (cres.empty) {
-    info->tm->dec(cres.location);  // the emptied child goes
-    p.erase_at(static_cast<uint32_t>(i));
+// redistribute3 of dm-btree.c: the entries of left and right over three nodes, the center one
+// empty to start with: total / 3 on the left, half the rest in the center.
+void redistribute3(Node& left, Node& center, Node& right) {
+  const uint32_t nr_left = left.nr(), nr_right = right.nr();
+  DMSIM_ASSERT(center.nr() == 0, "redistribute3: the center node must start empty");
+  const uint32_t total = nr_left + nr_right, target_left = total / 3, target_center = (total - target_left) / 2,
+                 target_right = total - target_left - target_center;
+  if (nr_left < target_left) {
+    const uint32_t left_short = target_left - nr_left;
+    copy_entries(left, nr_left, right, 0, left_short);
+    copy_entries(center, 0, right, left_short, target_center);
+    move_entries(right, 0, nr_right - target_right, target_right);
+  } else if (nr_left < target_left + target_center) {
+    const uint32_t left_to_center = nr_left - target_left;
+    copy_entries(center, 0, left, target_left, left_to_center);
+    copy_entries(center, left_to_center, right, 0, target_center - left_to_center);
+    move_entries(right, 0, nr_right - target_right, target_right);
   } else {
-    put_le64(p.value(static_cast<uint32_t>(i)), cres.location);
+    const uint32_t right_short = target_right - nr_right;
+    move_entries(right, right_short, 0, nr_right);
+    copy_entries(right, 0, left, nr_left - right_short, right_short);
+    copy_entries(center, 0, left, target_left, nr_left - target_left);
   }
-  res->location = here;
-  res->empty = p.nr() == 0;
+  left.set_nr(target_left);
+  center.set_nr(target_center);
+  right.set_nr(target_right);
+}
+
+// A new node with the header (flags, max_entries, value_size) of `like`.
+int new_sibling(DmBtreeInfo* info, Node& like, DmBlock** b) {
+  const int r = info->tm->new_block(&kBtreeNodeValidator, b);
+  if (r) return r;
+  uint8_t* d = dm_block_data(*b);
+  layout::flags.put(d, like.flags());
+  layout::nr_entries.put(d, 0);
+  layout::max_entries.put(d, like.max());
+  layout::value_size.put(d, like.vs());
+  return 0;
+}
+
+// split_one_into_two: a new right sibling takes half the current node's entries.
+int split_one_into_two(ShadowSpine* s, uint32_t parent_index, uint64_t key) {
+  DmBlock* left = s->current();
+  Node ln(left);
+  DmBlock* right;
+  int r = new_sibling(s->info, ln, &right);
+  if (r) return r;
+  Node rn(right);
+  redistribute2(ln, rn);
+  Node pn(s->parent());
+  uint8_t loc[8];
+  put_le64(loc, dm_block_location(right));
+  pn.insert_at(parent_index + 1, rn.key(0), loc);
+  // Go on in the half the key belongs to.
+  if (key < rn.key(0)) {
+    s->info->tm->unlock(right);
+    s->nodes[1] = left;
+  } else {
+    s->info->tm->unlock(left);
+    s->nodes[1] = right;
+  }
+  return 0;
+}
+
+// split_two_into_three: the current node and a sibling share their entries with a new middle node.
+int split_two_into_three(ShadowSpine* s, uint32_t parent_index, uint64_t key) {
+  Node pn(s->parent());
+  uint32_t middle_index;
+  DmBlock *left, *right, *middle;
+  int r;
+  if (parent_index == 0) {
+    middle_index = 1;
+    left = s->current();
+    r = shadow_child(s->info, pn, parent_index + 1, &right);
+  } else {
+    middle_index = parent_index;
+    right = s->current();
+    r = shadow_child(s->info, pn, parent_index - 1, &left);
+  }
+  if (r) return r;
+  Node ln(left), rn(right);
+  r = new_sibling(s->info, ln, &middle);
+  if (r) {
+    s->info->tm->unlock(s->current() == left ? right : left);
+    return r;
+  }
+  Node mn(middle);
+  redistribute3(ln, mn, rn);
+  pn.set_key(middle_index, rn.key(0));
+  uint8_t loc[8];
+  put_le64(loc, dm_block_location(middle));
+  pn.insert_at(middle_index, mn.key(0), loc);
+  DmBlock* keep = key < mn.key(0) ? left : key < rn.key(0) ? middle : right;
+  for (DmBlock* b : {left, middle, right})
+    if (b != keep) s->info->tm->unlock(b);
+  s->nodes[1] = keep;
+  return 0;
+}
+
+// btree_split_beneath: the root keeps its block and becomes an internal node over two new
+// children holding its entries, so that the tree grows at the top and its leaves stay level.
+int btree_split_beneath(ShadowSpine* s) {
+  DmBtreeInfo* info = s->info;
+  Node pn(s->current());
+  DmBlock *left, *right;
+  int r = new_sibling(info, pn, &left);
+  if (r) return r;
+  r = new_sibling(info, pn, &right);
+  if (r) {
+    info->tm->unlock(left);
+    return r;
+  }
+  Node ln(left), rn(right);
+  const uint32_t nr_left = pn.nr() / 2, nr_right = pn.nr() - nr_left;
+  copy_entries(ln, 0, pn, 0, nr_left);
+  ln.set_nr(nr_left);
+  copy_entries(rn, 0, pn, nr_left, nr_right);
+  rn.set_nr(nr_right);
+  layout::flags.put(pn.d, layout::kInternalNode);
+  layout::nr_entries.put(pn.d, 2);
+  layout::max_entries.put(pn.d, calc_max_entries(info, 8));
+  layout::value_size.put(pn.d, 8);
+  pn.set_key(0, ln.key(0));
+  pn.set_child(0, dm_block_location(left));
+  pn.set_key(1, rn.key(0));
+  pn.set_child(1, dm_block_location(right));
+  info->tm->unlock(left);
+  info->tm->unlock(right);
+  return 0;
+}
+
+// rebalance_left / rebalance_right: entries move between the current node and a sibling, the
+// parent's key for the right one follows, and the walk goes on where the key now belongs.
+int rebalance_left(ShadowSpine* s, uint32_t parent_index, uint64_t key) {
+  Node parent(s->parent());
+  DmBlock* sib;
+  const int r = shadow_child(s->info, parent, parent_index - 1, &sib);
+  if (r) return r;
+  Node left(sib), right(s->current());
+  redistribute2(left, right);
+  parent.set_key(parent_index, right.key(0));
+  if (key < right.key(0)) {
+    s->info->tm->unlock(s->nodes[1]);
+    s->nodes[1] = sib;
+  } else {
+    s->info->tm->unlock(sib);
+  }
+  return 0;
+}
+
+int rebalance_right(ShadowSpine* s, uint32_t parent_index, uint64_t key) {
+  Node parent(s->parent());
+  DmBlock* sib;
+  const int r = shadow_child(s->info, parent, parent_index + 1, &sib);
+  if (r) return r;
+  Node left(s->current()), right(sib);
+  redistribute2(left, right);
+  parent.set_key(parent_index + 1, right.key(0));
+  if (key < right.key(0)) {
+    s->info->tm->unlock(sib);
+  } else {
+    s->info->tm->unlock(s->nodes[1]);
+    s->nodes[1] = sib;
+  }
+  return 0;
+}
+
+int get_node_free_space(DmBtreeInfo* info, uint64_t b, uint32_t* space) {
+  DmBlock* blk;
+  const int r = info->tm->read_lock(b, &kBtreeNodeValidator, &blk);
+  if (r) return r;
+  Node n(blk);
+  *space = n.max() - n.nr();
   info->tm->unlock(blk);
   return 0;
+}
+
+// A sibling worth moving entries into has at least this many free slots (SPACE_THRESHOLD).
+constexpr uint32_t kSpaceThreshold = 8;
+
+// rebalance_or_split of dm-btree.c (the "improve btree residency" version): a full node below the
+// root first gives entries to an unshared sibling with room (shared siblings are left alone, as
+// copying them would cost more space than it saves), else splits: one into two at the ends of
+// the parent or next to a shared sibling, two into three otherwise.
+int rebalance_or_split(ShadowSpine* s, uint32_t parent_index, uint64_t key) {
+  DmBtreeInfo* info = s->info;
+  Node parent(s->parent());
+  const uint32_t nr_parent = parent.nr();
+  bool left_shared = false, right_shared = false;
+  uint32_t free_space;
+  int r;
+  if (parent_index > 0) {
+    const uint64_t left_b = parent.child(parent_index - 1);
+    left_shared = info->tm->ref(left_b) > 1;
+    if (!left_shared) {
+      r = get_node_free_space(info, left_b, &free_space);
+      if (r) return r;
+      if (free_space >= kSpaceThreshold) return rebalance_left(s, parent_index, key);
+    }
+  }
+  if (parent_index + 1 < nr_parent) {
+    const uint64_t right_b = parent.child(parent_index + 1);
+    right_shared = info->tm->ref(right_b) > 1;
+    if (!right_shared) {
+      r = get_node_free_space(info, right_b, &free_space);
+      if (r) return r;
+      if (free_space >= kSpaceThreshold) return rebalance_right(s, parent_index, key);
+    }
+  }
+  if (left_shared || right_shared || nr_parent <= 2 || parent_index == 0 || parent_index + 1 == nr_parent)
+    return split_one_into_two(s, parent_index, key);
+  return split_two_into_three(s, parent_index, key);
+}
+
+// has_space_for_insert: a full leaf still has room for an overwrite.
+bool has_space_for_insert(Node& n, uint64_t key) {
+  if (n.nr() < n.max()) return true;
+  if (!n.leaf()) return false;
+  const int i = n.lower(key);
+  return i >= 0 && n.key(static_cast<uint32_t>(i)) == key;
+}
+
+// btree_insert_raw: down from the root, shadowing each node and making room in it before stepping
+// on, so that a split below always finds room in its parent. Ends at the leaf with `index` the
+// key's slot (its entry, or where it goes).
+int btree_insert_raw(ShadowSpine* s, uint64_t root, uint64_t key, int* index) {
+  int i = *index;
+  bool top = true;
+  for (int depth = 0;; depth++) {
+    if (depth > kMaxDepth) return too_deep(root);
+    int r = s->step(root);
+    if (r) return r;
+    if (s->has_parent() && i >= 0)
+      Node(s->parent()).set_child(static_cast<uint32_t>(i), dm_block_location(s->current()));
+    Node node(s->current());
+    if (!has_space_for_insert(node, key)) {
+      r = top ? btree_split_beneath(s) : rebalance_or_split(s, static_cast<uint32_t>(i), key);
+      if (r) return r;
+      node = Node(s->current());  // making room can move the walk to a sibling
+    }
+    i = node.lower(key);
+    if (node.leaf()) {
+      if (i < 0 || node.key(static_cast<uint32_t>(i)) != key) i++;
+      *index = i;
+      return 0;
+    }
+    if (i < 0) {
+      node.set_key(0, key);  // the new key is the subtree's lowest
+      i = 0;
+    }
+    root = node.child(static_cast<uint32_t>(i));
+    top = false;
+  }
 }
 
 int del_rec(DmBtreeInfo* info, uint64_t block, int depth = 0) {
@@ -470,45 +500,23 @@ int dm_btree_lookup(DmBtreeInfo* info, uint64_t root, uint64_t key, uint8_t* val
 int dm_btree_insert(DmBtreeInfo* info, uint64_t root, uint64_t key, const uint8_t* value, uint64_t* new_root,
                     int* inserted, bool dec_old) {
   KFRAME_NAMED("dm_btree_insert");
-  InsertResult res;
-  int r = insert_rec(info, root, key, value, dec_old, &res);
+  ShadowSpine spine(info);
+  int index = -1;
+  const int r = btree_insert_raw(&spine, root, key, &index);
   if (r) return r;
-  if (inserted) *inserted = res.inserted;
-  if (!res.split) {
-    *new_root = res.location;
-    return 0;
+  Node n(spine.current());
+  const uint32_t i = static_cast<uint32_t>(index);
+  if (i >= n.nr() || n.key(i) != key) {
+    if (inserted) *inserted = 1;
+    n.insert_at(i, key, value);
+  } else {
+    if (inserted) *inserted = 0;
+    uint8_t* old = n.value(i);
+    const DmBtreeValueType& vt = info->value_type;
+    if (dec_old && vt.dec && !(vt.equal && vt.equal(old, value))) vt.dec(old);
+    std::memcpy(old, value, n.vs());
   }
-  // The root split: a new root above the two halves.
-  DmBlock* b;
-  r = new_node(info, false, &b);
-  if (r) return r;
-  Node n(b);
-  uint8_t loc[8];
-  put_le64(loc, res.location);
-  n.insert_at(0, res.first_key, loc);
-  put_le64(loc, res.sib_location);
-  n.insert_at(1, res.sib_key, loc);
-  *new_root = dm_block_location(b);
-  info->tm->unlock(b);
-  return 0;
-}
-
-int dm_btree_remove(DmBtreeInfo* info, uint64_t root, uint64_t key, uint64_t* new_root) {
-  KFRAME_NAMED("dm_btree_remove");
-  int r = dm_btree_lookup(info, root, key, nullptr);
-  if (r) return r;
-  RemoveResult res;
-  r = remove_rec(info, root, key, &res);
-  if (r) return r;
-  *new_root = res.location;
-  if (res.empty) {
-    // An emptied internal root becomes an empty leaf again.
-    DmBlock* b;
-    r = info->tm->bm()->write_lock(res.location, &kBtreeNodeValidator, &b);
-    if (r) return r;
-    if (!Node(b).leaf()) init_node(dm_block_data(b), info->tm->bm()->block_size(), true, info->value_type.size);
-    info->tm->unlock(b);
-  }
+  *new_root = spine.root;
   return 0;
 }
 

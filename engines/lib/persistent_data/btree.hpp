@@ -2,7 +2,10 @@
 // every modification shadows the path from the root, so the committed tree is never touched
 // and the caller gets a new root; a shared node's copy takes references on what it points to;
 // overwriting a value calls the value type's dec on the old one unless `equal` says they match.
-// Nodes are encoded as btree_layout.hpp says.
+// Nodes are encoded as btree_layout.hpp says (the kernel's format). Insert makes room top down
+// as dm-btree.c does (split the root beneath, else move entries into a sibling or split); remove
+// rebalances the child it enters with its siblings first (btree_remove.cpp, dm-btree-remove.c), so
+// every node but the root stays at least a third full.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +25,9 @@ struct DmBtreeValueType {
 struct DmBtreeInfo {
   DmTransactionManager* tm;
   DmBtreeValueType value_type;
+  // Test seam, 0 in every engine: new nodes get at most this many entries (a multiple of 3), so
+  // that a test reaches trees of several levels with a few thousand keys.
+  uint32_t max_entries_cap = 0;
 };
 
 extern const DmBlockValidator kBtreeNodeValidator;
