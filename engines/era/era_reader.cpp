@@ -213,7 +213,9 @@ std::map<uint64_t, uint32_t> EraMetadataReader::reachable_references(std::vector
       walk_superblock(snap, "snapshot");
     }
   }
-  for (uint64_t b : m.tm->sm()->storage_blocks()) refs[b]++;
+  std::vector<uint64_t> sm_blocks;  // the space map's own index, bitmaps and ref-count tree
+  if (int r = m.tm->sm()->storage_blocks(&sm_blocks)) problems->push_back("metadata space map: " + errname(r));
+  for (uint64_t b : sm_blocks) refs[b]++;
   return refs;
 }
 
@@ -246,11 +248,16 @@ void EraMetadataReader::check_eras(std::vector<std::string>* problems) {
 // may be handed out again), more is a leak.
 void EraMetadataReader::check_reference_counts(const std::map<uint64_t, uint32_t>& refs,
                                                std::vector<std::string>* problems) {
-  const DmSpaceMap* sm = impl_->tm->sm();
+  DmSpaceMap* sm = impl_->tm->sm();
   uint64_t leaked = 0, first_leak = 0;
   for (uint64_t b = 0; b < sm->nr_blocks(); b++) {
     const auto it = refs.find(b);
-    const uint32_t want = it == refs.end() ? 0 : it->second, have = sm->get_count(b);
+    const uint32_t want = it == refs.end() ? 0 : it->second;
+    uint32_t have = 0;
+    if (int r = sm->get_count(b, &have)) {
+      problems->push_back("space map count of block " + std::to_string(b) + ": " + errname(r));
+      return;
+    }
     if (have < want)
       problems->push_back("block " + std::to_string(b) + " is referenced " + std::to_string(want) +
                           " time(s) but its space map count is " + std::to_string(have));
