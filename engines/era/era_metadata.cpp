@@ -113,7 +113,7 @@ void prepare_superblock(era_metadata* md, uint8_t* disk) {
   f.writeset_tree_root = md->writeset_tree_root;
   f.era_array_root = md->era_array_root;
   f.metadata_snap = md->metadata_snap;
-  std::memcpy(f.metadata_space_map_root, md->metadata_space_map_root, kSpaceMapRootSize);
+  std::memcpy(f.metadata_space_map_root, md->metadata_space_map_root, SPACE_MAP_ROOT_SIZE);
   superblock_pack(f, disk);
 }
 

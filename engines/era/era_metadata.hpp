@@ -61,9 +61,9 @@ struct era_metadata {
   pd::DmArrayInfo era_array_info;
 
   uint64_t metadata_snap = SUPERBLOCK_LOCATION;
-  bool formatted = false;           // dmsim: this open found a blank device and formatted it
-  bool archived_writesets = false;  // something was archived: digestion should (re)start
-  uint8_t metadata_space_map_root[pd::kSpaceMapRootSize] = {};
+  bool formatted = false;                                     // dmsim: this open found a blank device and formatted it
+  bool archived_writesets = false;                            // something was archived: digestion should (re)start
+  uint8_t metadata_space_map_root[SPACE_MAP_ROOT_SIZE] = {};  // the space map root, zero-padded
 
   era_variant variant;
   KmemOwner* kmem = nullptr;  // the instance's allocation accounting

@@ -45,28 +45,30 @@ int EraMetadataReader::open(model::BlockDevice* bdev, bool use_metadata_snap, st
   impl_ = std::make_unique<Impl>();
   Impl& m = *impl_;
   m.bm = std::make_unique<DmBlockManager>(bdev, DM_ERA_METADATA_BLOCK_SIZE, 16);
-  DmBlock* b;
-  int r = m.bm->read_lock(SUPERBLOCK_LOCATION, &sb_validator, &b);
-  if (r) {
-    *error = "bad superblock: " + errname(r);
-    return r;
-  }
-  live_ = superblock_unpack(dm_block_data(b));
-  m.bm->unlock(b);
+  // read_superblock: the tools check only the checksum when they read a superblock.
+  auto read_superblock = [&](uint64_t location, superblock_fields* f) {
+    DmBlock* b;
+    int r = m.bm->read_lock(location, &tools_sb_validator, &b);
+    if (r) {
+      *error = r == -EILSEQ ? "bad checksum in superblock"
+                            : "superblock at block " + std::to_string(location) + ": " + errname(r);
+      return r;
+    }
+    *f = superblock_unpack(dm_block_data(b));
+    m.bm->unlock(b);
+    return 0;
+  };
+  int r = read_superblock(SUPERBLOCK_LOCATION, &live_);
+  if (r) return r;
+  superblock_read_ = true;
   view_ = live_;
   snapshot_ = use_metadata_snap;
   if (use_metadata_snap) {
     if (live_.metadata_snap == SUPERBLOCK_LOCATION) {
-      *error = "no metadata snapshot";
+      *error = "no metadata snapshot taken.";
       return -EINVAL;
     }
-    r = m.bm->read_lock(live_.metadata_snap, &sb_validator, &b);
-    if (r) {
-      *error = "bad metadata snapshot at block " + std::to_string(live_.metadata_snap) + ": " + errname(r);
-      return r;
-    }
-    view_ = superblock_unpack(dm_block_data(b));
-    m.bm->unlock(b);
+    if ((r = read_superblock(live_.metadata_snap, &view_))) return r;
   }
   r = DmTransactionManager::open_with_sm(m.bm.get(), SUPERBLOCK_LOCATION, live_.metadata_space_map_root, &m.tm);
   if (r) {
@@ -122,9 +124,15 @@ int EraMetadataReader::written_since(uint32_t threshold, std::vector<bool>* mark
                                      bool with_current) {
   PdUserlandLog quiet(&messages_);
   marked->assign(view_.nr_blocks, false);
-  std::map<uint32_t, writeset_metadata> ws;
-  int r = writesets(&ws, error);
+  // mark_blocks_since: every block whose era in the array is >= threshold, then every bit of the
+  // writesets of eras >= threshold.
+  std::vector<uint32_t> eras;
+  int r = era_array(&eras, error);
   if (r) return r;
+  for (size_t b = 0; b < eras.size(); b++)
+    if (eras[b] >= threshold) (*marked)[b] = true;
+  std::map<uint32_t, writeset_metadata> ws;
+  if ((r = writesets(&ws, error))) return r;
   if (with_current && snapshot_) {
     *error = "a metadata snapshot has no current writeset to fold in";
     return -EINVAL;
@@ -138,13 +146,6 @@ int EraMetadataReader::written_since(uint32_t threshold, std::vector<bool>* mark
     for (size_t b = 0; b < bits.size() && b < marked->size(); b++)
       if (bits[b]) (*marked)[b] = true;
   }
-  // Digested eras are all below the oldest archived one: the array matters only above it.
-  if (ws.empty() || ws.begin()->first > threshold) {
-    std::vector<uint32_t> eras;
-    if ((r = era_array(&eras, error))) return r;
-    for (size_t b = 0; b < eras.size(); b++)
-      if (eras[b] >= threshold && eras[b] != 0) (*marked)[b] = true;
-  }
   return 0;
 }
 
@@ -154,11 +155,12 @@ int EraMetadataReader::logical_eras(std::vector<uint32_t>* eras, std::string* er
   if (r) return r;
   std::map<uint32_t, writeset_metadata> ws;
   if ((r = writesets(&ws, error))) return r;
+  // dump_logical: a block's era is the larger of its array entry and the latest writeset with its bit.
   for (const auto& [era, w] : ws) {
     std::vector<bool> bits;
     if ((r = bitset_bits(w, &bits, error))) return r;
     for (size_t b = 0; b < bits.size() && b < eras->size(); b++)
-      if (bits[b]) (*eras)[b] = era;
+      if (bits[b]) (*eras)[b] = std::max((*eras)[b], era);
   }
   return 0;
 }
@@ -211,7 +213,9 @@ std::map<uint64_t, uint32_t> EraMetadataReader::reachable_references(std::vector
       walk_superblock(snap, "snapshot");
     }
   }
-  for (uint64_t b : m.tm->sm()->storage_blocks()) refs[b]++;
+  std::vector<uint64_t> sm_blocks;  // the space map's own index, bitmaps and ref-count tree
+  if (int r = m.tm->sm()->storage_blocks(&sm_blocks)) problems->push_back("metadata space map: " + errname(r));
+  for (uint64_t b : sm_blocks) refs[b]++;
   return refs;
 }
 
@@ -244,11 +248,16 @@ void EraMetadataReader::check_eras(std::vector<std::string>* problems) {
 // may be handed out again), more is a leak.
 void EraMetadataReader::check_reference_counts(const std::map<uint64_t, uint32_t>& refs,
                                                std::vector<std::string>* problems) {
-  const DmSpaceMap* sm = impl_->tm->sm();
+  DmSpaceMap* sm = impl_->tm->sm();
   uint64_t leaked = 0, first_leak = 0;
   for (uint64_t b = 0; b < sm->nr_blocks(); b++) {
     const auto it = refs.find(b);
-    const uint32_t want = it == refs.end() ? 0 : it->second, have = sm->get_count(b);
+    const uint32_t want = it == refs.end() ? 0 : it->second;
+    uint32_t have = 0;
+    if (int r = sm->get_count(b, &have)) {
+      problems->push_back("space map count of block " + std::to_string(b) + ": " + errname(r));
+      return;
+    }
     if (have < want)
       problems->push_back("block " + std::to_string(b) + " is referenced " + std::to_string(want) +
                           " time(s) but its space map count is " + std::to_string(have));
@@ -272,7 +281,7 @@ std::string format_blocks_xml(const std::vector<bool>& marked) {
     size_t e = b;
     while (e < marked.size() && marked[e]) e++;
     if (e > b + 1)
-      out += "  <range begin=\"" + std::to_string(b) + "\" end=\"" + std::to_string(e) + "\"/>\n";
+      out += "  <range begin=\"" + std::to_string(b) + "\" end = \"" + std::to_string(e) + "\"/>\n";  // sic
     else
       out += "  <block block=\"" + std::to_string(b) + "\"/>\n";
     b = e;

@@ -2,24 +2,30 @@
 
 #include <cstring>
 
+#include "engines/lib/persistent_data/space_map_metadata.hpp"
+
 namespace engines::pd {
 
 int DmTransactionManager::create_with_sm(DmBlockManager* bm, uint64_t sb_location,
-                                         std::unique_ptr<DmTransactionManager>* tm) {
-  auto sm = std::make_unique<MetadataSpaceMap>(bm);
-  const int r = sm->create(bm->nr_blocks(), sb_location + 1);
+                                         std::unique_ptr<DmTransactionManager>* tm, uint64_t nr_blocks) {
+  auto owned = std::make_unique<MetadataSpaceMap>();
+  MetadataSpaceMap* sm = owned.get();
+  std::unique_ptr<DmTransactionManager> t(new DmTransactionManager(bm, std::move(owned)));
+  const int r = sm->create(t.get(), nr_blocks ? nr_blocks : bm->nr_blocks(), sb_location);
   if (r) return r;
-  tm->reset(new DmTransactionManager(bm, std::move(sm)));
+  *tm = std::move(t);
   return 0;
 }
 
 int DmTransactionManager::open_with_sm(DmBlockManager* bm, uint64_t sb_location, const uint8_t* sm_root,
                                        std::unique_ptr<DmTransactionManager>* tm) {
   (void)sb_location;
-  auto sm = std::make_unique<MetadataSpaceMap>(bm);
-  const int r = sm->open(sm_root);
+  auto owned = std::make_unique<MetadataSpaceMap>();
+  MetadataSpaceMap* sm = owned.get();
+  std::unique_ptr<DmTransactionManager> t(new DmTransactionManager(bm, std::move(owned)));
+  const int r = sm->open(t.get(), sm_root);
   if (r) return r;
-  tm->reset(new DmTransactionManager(bm, std::move(sm)));
+  *tm = std::move(t);
   return 0;
 }
 
@@ -38,10 +44,11 @@ int DmTransactionManager::new_block(const DmBlockValidator* v, DmBlock** result)
 
 int DmTransactionManager::shadow_block(uint64_t orig, const DmBlockValidator* v, DmBlock** result, int* inc_children) {
   KFRAME_NAMED("dm_tm_shadow_block");
-  *inc_children = sm_->count_is_more_than_one(orig);
+  int r = sm_->count_is_more_than_one(orig, inc_children);
+  if (r) return r;
   if (shadows_.count(orig) && !*inc_children) return bm_->write_lock(orig, v, result);
   uint64_t b;
-  int r = sm_->new_block(&b);
+  r = sm_->new_block(&b);
   if (r) return r;
   r = sm_->dec_block(orig);
   if (r) return r;

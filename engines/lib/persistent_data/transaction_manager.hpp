@@ -1,5 +1,7 @@
 // The transaction manager (dm-transaction-manager.c): copy-on-write of committed blocks and
-// the two-phase commit. pre_commit writes the space map and every dirty block, then flushes;
+// the two-phase commit. Its space map is the metadata space map, which itself changes blocks
+// through this transaction manager (shadowing its bitmaps and index), as in the kernel.
+// pre_commit writes the space map and every dirty block, then flushes;
 // the client fills its superblock; commit unlocks it and flushes again, so the superblock
 // reaches the media last and the new transaction is durable exactly when it is.
 #pragma once
@@ -14,8 +16,10 @@ namespace engines::pd {
 
 class DmTransactionManager {
  public:
-  // dm_tm_create_with_sm: a fresh metadata space map, blocks below `sb_location + 1` reserved.
-  static int create_with_sm(DmBlockManager* bm, uint64_t sb_location, std::unique_ptr<DmTransactionManager>* tm);
+  // dm_tm_create_with_sm: a fresh metadata space map over the whole device (or its first
+  // `nr_blocks` blocks when non-zero, for tests of extension); the superblock is counted.
+  static int create_with_sm(DmBlockManager* bm, uint64_t sb_location, std::unique_ptr<DmTransactionManager>* tm,
+                            uint64_t nr_blocks = 0);
   // dm_tm_open_with_sm: the space map is read from the root the client saved.
   static int open_with_sm(DmBlockManager* bm, uint64_t sb_location, const uint8_t* sm_root,
                           std::unique_ptr<DmTransactionManager>* tm);
@@ -31,7 +35,7 @@ class DmTransactionManager {
   void unlock(DmBlock* b) { bm_->unlock(b); }
   void inc(uint64_t b) { sm_->inc_block(b); }
   void dec(uint64_t b) { sm_->dec_block(b); }
-  uint32_t ref(uint64_t b) const { return sm_->get_count(b); }
+  uint32_t ref(uint64_t b) { return sm_->get_count(b); }
   bool is_shadow(uint64_t b) const { return shadows_.count(b); }
 
   int pre_commit();
@@ -41,9 +45,11 @@ class DmTransactionManager {
   void set_unsafe_commit_for_tests(bool on) { unsafe_commit_ = on; }
 
  private:
-  DmTransactionManager(DmBlockManager* bm, std::unique_ptr<MetadataSpaceMap> sm) : bm_(bm), sm_(std::move(sm)) {}
+  // dm_tm_create: the space map is given its transaction manager afterwards (the two are built
+  // in two phases, each needing the other).
+  DmTransactionManager(DmBlockManager* bm, std::unique_ptr<DmSpaceMap> sm) : bm_(bm), sm_(std::move(sm)) {}
   DmBlockManager* bm_;
-  std::unique_ptr<MetadataSpaceMap> sm_;
+  std::unique_ptr<DmSpaceMap> sm_;
   std::set<uint64_t> shadows_;  // allocated or shadowed in this transaction
   bool unsafe_commit_ = false;
 };

@@ -112,7 +112,7 @@ TEST_CASE("messages: one word, known names, one metadata snapshot at a time") {
 TEST_CASE("the tools refuse live metadata unless they read its snapshot") {
   const Steps r = run_steps(era_scenario(std::string(kCreate) + kSnapSince +
                                          "  - ! era_check /dev/meta\n  - ! era_dump /dev/meta\n"
-                                         "  - era_dump --metadata-snapshot /dev/meta\n"
+                                         "  - era_invalidate --written-since 1 --metadata-snapshot /dev/meta\n"
                                          "  - dmsetup remove eradev\n  - era_check /dev/meta\n"));
   REQUIRE(r.step(2).err.find("Device or resource busy") != std::string::npos);
   REQUIRE(r.step(4).exit_code == 0);

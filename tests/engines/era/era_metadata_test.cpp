@@ -3,6 +3,7 @@
 // checks the result with the read-only tools' reader, as userland would see it.
 #include "engines/era/era_metadata.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 
 #include "engines/era/era_format.hpp"
@@ -250,9 +251,55 @@ TEST_CASE("superblock fields survive a pack and unpack") {
   REQUIRE(g.metadata_space_map_root[3] == 0xab);
 }
 
-TEST_CASE("era_invalidate prints runs of blocks as ranges with an exclusive end") {
+TEST_CASE("era_invalidate prints runs of blocks as ranges with an exclusive end, spaced as 0.9.0 spaces it") {
   std::vector<bool> m(10, false);
   m[1] = m[2] = m[3] = m[7] = true;
-  REQUIRE(format_blocks_xml(m) == "<blocks>\n  <range begin=\"1\" end=\"4\"/>\n  <block block=\"7\"/>\n</blocks>\n");
+  REQUIRE(format_blocks_xml(m) == "<blocks>\n  <range begin=\"1\" end = \"4\"/>\n  <block block=\"7\"/>\n</blocks>\n");
   REQUIRE(format_blocks_xml(std::vector<bool>(4, false)) == "<blocks>\n</blocks>\n");
+}
+
+TEST_CASE("the superblock has the kernel's layout, and sb_check refuses it in the kernel's order with its messages") {
+  superblock_fields f;
+  f.data_block_size = 128;
+  f.nr_blocks = 16;
+  f.current_era = 3;
+  f.writeset_tree_root = 4;
+  f.era_array_root = 5;
+  std::vector<uint8_t> b(4096);
+  superblock_pack(f, b.data());
+  engines::pd::validator_prepare(sb_validator, SUPERBLOCK_LOCATION, b.data(), b.size());
+  // struct superblock_disk, as era_restore 0.9.0 writes it too.
+  using engines::pd::get_le32;
+  using engines::pd::get_le64;
+  REQUIRE(get_le64(&b[32]) == 2126579579);
+  REQUIRE(get_le32(&b[40]) == 1);
+  REQUIRE((get_le32(&b[172]) == 128 && get_le32(&b[176]) == 8 && get_le32(&b[180]) == 16 && get_le32(&b[184]) == 3));
+  REQUIRE((get_le64(&b[200]) == 4 && get_le64(&b[208]) == 5 && get_le64(&b[216]) == 0));
+  REQUIRE(std::all_of(b.begin() + 224, b.end(), [](uint8_t x) { return x == 0; }));
+
+  auto check = [](const std::vector<uint8_t>& blk, uint64_t location, std::string* why) {
+    return engines::pd::validator_check(sb_validator, location, blk.data(), blk.size(), why);
+  };
+  std::string why;
+  REQUIRE(check(b, 0, &why) == 0);
+  REQUIRE(check(b, 1, &why) == -ENOTBLK);
+  REQUIRE(why == "era: sb_check failed: blocknr 0: wanted 1");
+  // The magic is a u64 and is checked before the checksum: a bad one is named as such.
+  auto bad_magic = b;
+  bad_magic[36] = 1;
+  REQUIRE(check(bad_magic, 0, &why) == -EILSEQ);
+  REQUIRE(why == "era: sb_check failed: magic 6421546875: wanted 2126579579");
+  auto torn = b;
+  torn[300] ^= 1;
+  REQUIRE(check(torn, 0, &why) == -EILSEQ);
+  REQUIRE(why.rfind("era: sb_check failed: csum ", 0) == 0);
+  auto v2 = b;
+  engines::pd::put_le32(&v2[40], 2);
+  engines::pd::validator_prepare(sb_validator, SUPERBLOCK_LOCATION, v2.data(), v2.size());
+  REQUIRE(check(v2, 0, &why) == -EINVAL);
+  REQUIRE(why == "era: Era metadata version 2 found, but only versions between 1 and 1 supported.");
+  // The tools look at the checksum only.
+  REQUIRE(engines::pd::validator_check(tools_sb_validator, 0, v2.data(), v2.size(), &why) == 0);
+  REQUIRE(engines::pd::validator_check(tools_sb_validator, 0, torn.data(), torn.size(), &why) == -EILSEQ);
+  REQUIRE(why == "bad checksum in superblock");
 }
