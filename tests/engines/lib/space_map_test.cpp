@@ -554,7 +554,7 @@ TEST_CASE("space maps under seeded inc, dec, new_block, commits, reopens and cra
       std::advance(it, rng.below(4) ? rng.below(std::min<size_t>(m.size(), 4)) : rng.below(m.size()));
       return it->first;
     };
-    for (int op = 0; op < 600 && problems.empty(); op++) {
+    for (int op = 0; op < 400 && problems.empty(); op++) {
       DmSpaceMap* sm = c->tm->sm();
       const uint64_t dice = rng.below(100);
       uint64_t b = 0;
