@@ -3,6 +3,7 @@
 #include <map>
 #include <set>
 
+#include "engines/era/era.hpp"
 #include "engines/era/era_target.hpp"
 #include "engines/named_registry.hpp"
 #include "model/world.hpp"
@@ -70,7 +71,7 @@ void register_metadata_checks() {
                       for (auto& v : fn(in)) out.push_back(std::move(v));
                     return out;
                   }});
-  register_metadata_tool({"era", "era_check", "era_check", era_metadata_devices});
+  register_metadata_tool({"era", "era_check", "era_check", era_metadata_devices, era::era_check_misjudges});
 }
 
 std::vector<MetadataTool> metadata_tools() {

@@ -17,6 +17,9 @@ struct MetadataTool {
   std::string tool;       // the installed binary: "era_check"
   std::string simulated;  // the tool registry's counterpart: "era_check" ("": none)
   std::function<std::vector<std::string>(const CheckInput& in)> metadata_devices;
+  // Why the real tool is known to reject this image although the kernel writes such metadata
+  // ("" when its verdict stands); such an image is noted as not judged, never passed.
+  std::function<std::string(const std::string& image)> known_misjudgement;
 };
 // The rows, by engine; register_metadata_checks() adds dm-era's (thin_check joins with thin).
 std::vector<MetadataTool> metadata_tools();

@@ -72,8 +72,11 @@ std::string corrupted_copy(const Dir& dir, const std::string& good) {
 // with `simulated` as dmsim's counterpart ("" for none). Removed at the end of the scope.
 struct TestRow {
   explicit TestRow(const std::string& simulated) {
-    engines::register_metadata_tool({"test-disk", "era_check", simulated,
-                                     [](const engines::CheckInput&) { return std::vector<std::string>{"/dev/meta"}; }});
+    engines::register_metadata_tool({"test-disk",
+                                     "era_check",
+                                     simulated,
+                                     [](const engines::CheckInput&) { return std::vector<std::string>{"/dev/meta"}; },
+                                     {}});
   }
   ~TestRow() { engines::unregister_metadata_tool("test-disk"); }
 };
@@ -288,4 +291,29 @@ TEST_CASE("real-tools: without the tool the check is skipped, not failed, and DM
   REQUIRE_FALSE(f.passed);
   REQUIRE(f.missing_tools.empty());
   REQUIRE(f.real_tools.at(0).failed == 2);
+}
+
+TEST_CASE("real-tools: a crash image taken before any superblock reached the media is noted, not judged",
+          "[real-tools]") {
+  Dir dir("real-blank");
+  TestRow row("");
+  // /bin/false rejects every image it is shown: only the final image may be shown to it.
+  ::setenv("DMSIM_ERA_CHECK", "/bin/false", 1);
+  register_once();
+  const verify::UnitResult u = verify::run_exploration(scenarios::parse_scenario("name: blank-meta\n"
+                                                                                 "disks:\n"
+                                                                                 "  meta: {size: 1MiB, initial: zero}\n"
+                                                                                 "steps:\n"
+                                                                                 "  - blockdev --getsz /dev/meta\n"
+                                                                                 "  - power-cut\n"
+                                                                                 "  - blockdev --getsz /dev/meta\n"
+                                                                                 "expect: [real-tools]\n",
+                                                                                 dir.path + "/t.yaml"),
+                                                       0, {}, {});
+  ::unsetenv("DMSIM_ERA_CHECK");
+  REQUIRE(u.real_tools.at(0).failed == 1);  // the final image only
+  bool noted = false;
+  for (const auto& n : u.notes) noted |= n.find("holds no metadata yet") != std::string::npos;
+  INFO(u.verdict);
+  REQUIRE(noted);
 }

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <optional>
 
+#include "engines/era/era.hpp"
 #include "engines/era/era_metadata.hpp"
 #include "engines/era/era_reader.hpp"
 #include "engines/tool_registry.hpp"
@@ -186,6 +187,32 @@ TEST_CASE(
     std::string err;
     REQUIRE(rd.open(&meta, false, &err) == 0);
     REQUIRE(rd.check().empty());
+    metadata_close(std::move(md));
+  });
+  REQUIRE_CLEAN(r);
+}
+
+TEST_CASE(
+    "era_check 0.9.0 rejects freshly formatted era metadata (an era array of 0 blocks), the one image the "
+    "real-tools check excuses, and passes it once a resize gave the array its blocks",
+    "[era][interop]") {
+  if (skip_without_tools()) return;
+  TempFile image("fresh.img");
+  SimResult r = run_world([&](model::World& w) {
+    model::VolatileCacheDisk& meta = blank_disk(w, "meta", 2048);
+    engines::KmemOwner kmem("interop");
+    std::unique_ptr<era_metadata> md;
+    REQUIRE(metadata_open(&meta, kBlockSize, true, {}, &kmem, &md) == 0);
+    const auto fresh = real_era_check(meta, image.path);
+    INFO(fresh.err);
+    REQUIRE(fresh.code == 1);
+    REQUIRE(fresh.err.find("missing blocks") != std::string::npos);
+    REQUIRE(engines::era::era_check_misjudges(eratest::read_file(image.path)).find("0 blocks") != std::string::npos);
+    resize_and_roll(md.get(), 64);
+    const auto resized = real_era_check(meta, image.path);
+    INFO(resized.err);
+    REQUIRE(resized.code == 0);
+    REQUIRE(engines::era::era_check_misjudges(eratest::read_file(image.path)).empty());
     metadata_close(std::move(md));
   });
   REQUIRE_CLEAN(r);
