@@ -1,10 +1,9 @@
 // Where a metadata block keeps what its validator checks (prepare_for_write and check in the
 // kernel's validators): in every format a checksum of everything after it and the block's own
-// location; in dmsim's remaining own formats (kCommonBlockHeader) a magic and a version as well.
-// Each format's layout header (btree_layout.hpp, ...) gives its BlockFormat: its header layout and
-// the values it expects. Btree nodes and array blocks use the kernel's headers (no magic, no
-// version: kBtreeNodeHeader, kArrayBlockHeader); the space maps and the era superblock still use
-// the common header until they move to the kernel's formats too.
+// location; a magic and a version only where a format has them (the kernel's superblocks keep
+// theirs at their own offsets, and check them after the validator). Each format's layout header
+// (btree_layout.hpp, space_map_layout.hpp, era_layout.hpp, ...) gives its BlockFormat: its header
+// layout and the values it expects. Every format here is the kernel's.
 #pragma once
 
 #include <cstddef>
@@ -20,12 +19,6 @@ struct BlockHeaderLayout {
   std::optional<Le32> magic;
   std::optional<Le32> version;
 };
-
-// dmsim's common 24-byte header, with which every dmsim metadata block starts:
-//   @0 csum u32, @4 magic u32, @8 blocknr u64, @16 version u32, @20 reserved u32.
-inline constexpr BlockHeaderLayout kCommonBlockHeader{
-    .csum = {0}, .blocknr = {8}, .magic = Le32{4}, .version = Le32{16}};
-constexpr size_t kBlockHeaderSize = 24;
 
 // A structure's block header and the values that identify its blocks.
 struct BlockFormat {

@@ -13,10 +13,17 @@ namespace kvtest {
 
 using namespace engines::pd;
 
-inline const DmBlockValidator kKvSuperblockValidator{
-    "kv_superblock", {.header = &kCommonBlockHeader, .magic = 0x53564b54 /* TKVS */, .csum_xor = 160774, .version = 1}};
+// The test clients' superblock header (24 bytes): @0 csum u32, @4 magic u32, @8 blocknr u64,
+// @16 version u32, @20 reserved u32.
+inline constexpr BlockHeaderLayout kTestSuperblockHeader{
+    .csum = {0}, .blocknr = {8}, .magic = Le32{4}, .version = Le32{16}};
+constexpr size_t kBlockHeaderSize = 24;
 
-// The superblock, after the common block header: @24 space-map root, @56 btree root u64,
+inline const DmBlockValidator kKvSuperblockValidator{
+    "kv_superblock",
+    {.header = &kTestSuperblockHeader, .magic = 0x53564b54 /* TKVS */, .csum_xor = 160774, .version = 1}};
+
+// The superblock, after its header: @24 space-map root, @56 btree root u64,
 // @64 generation u64.
 namespace kv_superblock_layout {
 constexpr size_t kSpaceMapRoot = kBlockHeaderSize;

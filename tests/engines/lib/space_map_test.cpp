@@ -61,7 +61,7 @@ uint64_t first_bitmap(DmTransactionManager* tm) {
 // space map's root @56 and a generation @88, committed as thin commits its two maps.
 const DmBlockValidator kClientSuperblockValidator{
     "sm_client_superblock",
-    {.header = &kCommonBlockHeader, .magic = 0x4c434d53 /* SMCL */, .csum_xor = 160774, .version = 1}};
+    {.header = &kvtest::kTestSuperblockHeader, .magic = 0x4c434d53 /* SMCL */, .csum_xor = 160774, .version = 1}};
 constexpr size_t kMetaRootAt = 24, kDataRootAt = 56;
 constexpr Le64 kGeneration{88};
 
