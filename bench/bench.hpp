@@ -39,6 +39,9 @@ Table io(int runs);
 Table kcopyd(int runs);
 // Btree operations per second, and metadata blocks a commit writes against the counts changed.
 Table pdata(int runs);
+// dm-thin: simulated MB/s of breaking sharing by pool block size and kcopyd sub-job size, beside
+// the seed's table, and of provisioning with zeroing.
+Table thin(int runs);
 
 // Recoveries each crash-state mode needs to confirm a planted violation.
 struct CrashSearchMode {

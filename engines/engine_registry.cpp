@@ -2,6 +2,7 @@
 
 #include "engines/check_registry.hpp"
 #include "engines/era/era.hpp"
+#include "engines/thin/thin.hpp"
 #include "model/targets/simple_targets.hpp"
 
 namespace engines {
@@ -13,6 +14,7 @@ void register_engines() {
   model::register_simple_targets();
   register_metadata_checks();
   era::register_era();
+  thin::register_thin();
 }
 
 }  // namespace engines

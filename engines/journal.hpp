@@ -23,17 +23,24 @@ struct JournalEvent {
     EraMark,    // the write's block was marked in the current writeset {write_id, era_block, era}
     EraResize,  // the era device's origin now has {nr_blocks}
     EraFormat,  // a constructor found the metadata device blank and formatted it {}
+    // A thin table for {device} maps thin {dev_id} of the pool on {metadata_device} (thin_ctr).
+    ThinDevice,
+    // In the pool on {metadata_device}, thin {dev_id} was created as a snapshot of {origin_id}:
+    // what it reads where it was never written is what the origin held then (create_snap).
+    ThinSnapshot,
   };
   Kind kind = EraMap;
-  std::string device;      // the top device, "/dev/mapper/eradev"; EraFormat: the metadata device
+  std::string device{};    // the top device, "/dev/mapper/eradev"; EraFormat: the metadata device
   uint64_t write_id = 0;   // the top bio's id as in the data tokens; 0: not a write of the steps
   uint64_t era_block = 0;  // in the era target's block size
   uint32_t era = 0;
   uint64_t nr_blocks = 0;
+  std::string metadata_device{};  // Thin*: the pool's metadata device, as its table names it
+  uint64_t dev_id = 0, origin_id = 0;
 
   template <class Ar>
   void serialize(Ar& ar) {
-    ar(kind, device, write_id, era_block, era, nr_blocks);
+    ar(kind, device, write_id, era_block, era, nr_blocks, metadata_device, dev_id, origin_id);
   }
   bool operator==(const JournalEvent&) const = default;
 };

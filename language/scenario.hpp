@@ -68,12 +68,34 @@ struct Explore {
   std::vector<std::string> preempt_at;  // only these preemption points (empty: all)
   std::vector<std::string> knobs;
   uint64_t max_crash_points = 200;
+  // crash-after: K: no crash point before step K (1-based) has finished, as a crash test arms its
+  // crash only once the setup it relies on is in place; 0 explores from the first step.
+  uint64_t crash_after_step = 0;
 };
 
 struct Catalog {
   std::string knob;
   std::string detects;  // the finding kind
   std::string match;    // ECMAScript regular expression searched in the finding's title and detail
+};
+
+// `max-flushes-per-flush: {disk: NAME, max: N}`: every flush acknowledged at the top of the stack
+// caused at most N flushes of that disk while it was in flight (a flush that costs two cache
+// flushes of the data device is a performance bug even when nothing is lost).
+constexpr const char* kMaxFlushesPerFlush = "max-flushes-per-flush";
+struct FlushBudget {
+  std::string disk;       // as declared under disks:
+  size_t disk_index = 0;  // its position there
+  uint64_t max = 0;
+};
+
+// `no-writes-after: {disk: NAME, step: K}`: once step K (1-based) has finished, nothing writes or
+// flushes that disk until the end of the phase (activating or querying must leave it untouched).
+constexpr const char* kNoWritesAfter = "no-writes-after";
+struct WriteSilence {
+  std::string disk;
+  size_t disk_index = 0;
+  uint64_t step = 0;
 };
 
 struct Scenario {
@@ -83,6 +105,8 @@ struct Scenario {
   std::vector<Step> steps;
   std::vector<std::string> expect;  // explicit or the defaults
   bool expect_given = false;
+  std::optional<FlushBudget> flush_budget;    // with kMaxFlushesPerFlush in `expect`
+  std::optional<WriteSilence> write_silence;  // with kNoWritesAfter in `expect`
   Explore explore;
   std::optional<Catalog> catalog;
 

@@ -43,7 +43,7 @@ bool known_detect_kind(const std::string& kind) {
                                               "errors",       "block-device",    "leak",       "step-failed",
                                               "step-output",  "step-unfinished", "budget",     "crash",
                                               "annotation",   "real-tools"};
-  return kinds.count(kind) || engines::find_check(kind);
+  return kinds.count(kind) || kind == kMaxFlushesPerFlush || kind == kNoWritesAfter || engines::find_check(kind);
 }
 
 namespace {
@@ -372,6 +372,13 @@ void read_max_crash_points(ParseContext& ctx, const YAML::Node& n, Explore& e) {
     ctx.error(n.Mark(), "max-crash-points must be a number from 1 to " + std::to_string(kMaxCrashPoints));
 }
 
+void read_crash_after(ParseContext& ctx, const YAML::Node& n, Explore& e) {
+  if (auto k = count_up_to(as_string(ctx, n, "crash-after"), 1000000))
+    e.crash_after_step = *k;
+  else
+    ctx.error(n.Mark(), "crash-after must be a step number (from 1)");
+}
+
 void read_knobs(ParseContext& ctx, const YAML::Node& n, Explore& e) {
   if (!n.IsSequence()) {
     ctx.error(n.Mark(), "knobs must be a list");
@@ -387,13 +394,11 @@ void read_knobs(ParseContext& ctx, const YAML::Node& n, Explore& e) {
 // The explore keys, in the order their errors are reported.
 using ExploreReader = void (*)(ParseContext&, const YAML::Node&, Explore&);
 const std::vector<std::pair<std::string, ExploreReader>>& explore_keys() {
-  static const std::vector<std::pair<std::string, ExploreReader>> keys = {{"preempt-at", read_preempt_at},
-                                                                          {"crash-points", read_crash_points},
-                                                                          {"crash-states", read_crash_states},
-                                                                          {"seeds", read_seeds},
-                                                                          {"preempt-rate", read_preempt_rate},
-                                                                          {"max-crash-points", read_max_crash_points},
-                                                                          {"knobs", read_knobs}};
+  static const std::vector<std::pair<std::string, ExploreReader>> keys = {
+      {"preempt-at", read_preempt_at},     {"crash-points", read_crash_points},
+      {"crash-states", read_crash_states}, {"seeds", read_seeds},
+      {"preempt-rate", read_preempt_rate}, {"max-crash-points", read_max_crash_points},
+      {"crash-after", read_crash_after},   {"knobs", read_knobs}};
   return keys;
 }
 
@@ -640,6 +645,52 @@ std::vector<YAML::Mark> parse_steps(ParseContext& ctx, const YAML::Node& root, S
   return marks;
 }
 
+// `disk: NAME` of an expectation: one of the scenario's disks (parsed before `expect:`); its index.
+size_t parse_disk_ref(ParseContext& ctx, const YAML::Node& n, const Scenario& s, const std::string& where,
+                      std::string* name) {
+  *name = as_string(ctx, n, "disk");
+  const auto it = std::find_if(s.disks.begin(), s.disks.end(), [&](const DiskSpec& d) { return d.name == *name; });
+  if (it != s.disks.end()) return static_cast<size_t>(it - s.disks.begin());
+  ctx.error(n.Mark(), "unknown disk '" + *name + "' in " + where + " (not under disks:)");
+  return 0;
+}
+
+// {disk: NAME, max: N}
+FlushBudget parse_flush_budget(ParseContext& ctx, const YAML::Node& v, const Scenario& s) {
+  FlushBudget b;
+  const std::string where = kMaxFlushesPerFlush;
+  if (!v.IsMap() || !v["disk"] || !v["max"]) {
+    ctx.error(v.Mark(), where + " must be {disk: NAME, max: N}");
+    return b;
+  }
+  check_keys(ctx, v, {"disk", "max"}, where);
+  b.disk_index = parse_disk_ref(ctx, v["disk"], s, where, &b.disk);
+  const std::string m = as_string(ctx, v["max"], "max");
+  if (auto n = count_up_to(m, 1000))
+    b.max = *n;
+  else
+    ctx.error(v["max"].Mark(), "bad max '" + m + "' in " + where + ": expected a count from 1 to 1000");
+  return b;
+}
+
+// {disk: NAME, step: K}, K a step before any power cut (checked with the whole file).
+WriteSilence parse_write_silence(ParseContext& ctx, const YAML::Node& v, const Scenario& s) {
+  WriteSilence w;
+  const std::string where = kNoWritesAfter;
+  if (!v.IsMap() || !v["disk"] || !v["step"]) {
+    ctx.error(v.Mark(), where + " must be {disk: NAME, step: K}");
+    return w;
+  }
+  check_keys(ctx, v, {"disk", "step"}, where);
+  w.disk_index = parse_disk_ref(ctx, v["disk"], s, where, &w.disk);
+  const std::string k = as_string(ctx, v["step"], "step");
+  if (auto n = count_up_to(k, 1000000))
+    w.step = *n;
+  else
+    ctx.error(v["step"].Mark(), "bad step '" + k + "' in " + where + ": expected a step number (from 1)");
+  return w;
+}
+
 void parse_expect(ParseContext& ctx, const YAML::Node& e, Scenario& s) {
   s.expect_given = true;
   if (!e.IsSequence()) {
@@ -648,7 +699,28 @@ void parse_expect(ParseContext& ctx, const YAML::Node& e, Scenario& s) {
   }
   const auto builtin = builtin_check_names();
   for (const auto& item : e) {
+    const std::string key = item.IsMap() && item.size() == 1 ? item.begin()->first.Scalar() : "";
+    if (key == kMaxFlushesPerFlush) {
+      s.flush_budget = parse_flush_budget(ctx, item.begin()->second, s);
+      s.expect.push_back(key);
+      continue;
+    }
+    if (key == kNoWritesAfter) {
+      s.write_silence = parse_write_silence(ctx, item.begin()->second, s);
+      s.expect.push_back(key);
+      continue;
+    }
     const std::string name = as_string(ctx, item, "check");
+    if (name == kMaxFlushesPerFlush) {
+      ctx.error(item.Mark(), std::string(kMaxFlushesPerFlush) + " needs a disk and a count: {" + kMaxFlushesPerFlush +
+                                 ": {disk: NAME, max: N}}");
+      continue;
+    }
+    if (name == kNoWritesAfter) {
+      ctx.error(item.Mark(), std::string(kNoWritesAfter) + " needs a disk and a step: {" + kNoWritesAfter +
+                                 ": {disk: NAME, step: K}}");
+      continue;
+    }
     if (std::find(builtin.begin(), builtin.end(), name) == builtin.end() && !engines::find_check(name)) {
       std::vector<std::string> known = builtin;
       for (const auto& b : engines::check_names()) known.push_back(b);
@@ -665,6 +737,14 @@ void check_whole(ParseContext& ctx, const YAML::Node& root, const Scenario& s, c
   if (s.explore.crash_points != CrashPoints::None && !has_cut)
     ctx.error(root["explore"]["crash-points"].Mark(),
               "crash-points needs a power-cut step: the steps after it are the recovery that runs after each crash");
+  if (s.write_silence && s.write_silence->step > s.steps.size())
+    ctx.error(root["expect"].Mark(), std::string(kNoWritesAfter) + " names step " +
+                                         std::to_string(s.write_silence->step) + " of " +
+                                         std::to_string(s.steps.size()));
+  if (s.explore.crash_after_step && s.explore.crash_after_step > s.first_power_cut())
+    ctx.error(root["explore"]["crash-after"].Mark(), "crash-after " + std::to_string(s.explore.crash_after_step) +
+                                                         " is not a step before the power cut (step " +
+                                                         std::to_string(s.first_power_cut() + 1) + ")");
 }
 
 // Without `expect:`, every check that can judge the scenario.

@@ -47,6 +47,8 @@ const char* blk_status_name(BlkStatus s) {
       return "ok";
     case BLK_STS_NOTSUPP:
       return "EOPNOTSUPP";
+    case BLK_STS_NOSPC:
+      return "ENOSPC";
     case BLK_STS_IOERR:
       return "EIO";
     case BLK_STS_DM_REQUEUE:

@@ -33,6 +33,7 @@ std::string req_flags_string(unsigned flags);
 enum BlkStatus : int {
   BLK_STS_OK = 0,
   BLK_STS_NOTSUPP = 1,
+  BLK_STS_NOSPC = 3,
   BLK_STS_IOERR = 10,
   BLK_STS_DM_REQUEUE = 11,
   BLK_STS_AGAIN = 12,

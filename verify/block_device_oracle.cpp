@@ -7,6 +7,10 @@
 
 namespace verify {
 
+namespace {
+constexpr int kMaxSnapshotDepth = 64;  // snapshots of snapshots; bounds a cycle a bad journal could make
+}  // namespace
+
 using model::Token;
 
 std::string LegalValues::describe() const {
@@ -202,6 +206,23 @@ std::vector<Placement> BlockDeviceOracle::places_of(const std::vector<const TopI
   return places;
 }
 
+// What a snapshot's origin held at `sector` when the snapshot was taken: every write submitted
+// through the origin before then (a superset of what was durable), and the origin's own original.
+void BlockDeviceOracle::add_snapshot_original(const std::string& device, uint64_t sector, LegalValues& l,
+                                              int depth) const {
+  auto it = origins_.find(device);
+  if (it == origins_.end() || depth > kMaxSnapshotDepth) return;
+  const SnapshotOrigin& o = it->second;
+  for (const TopIo* w : before_.at(o.origin, sector)) {
+    if (w->journal_at > o.journal_at) continue;
+    if (w->kind == TopIo::Data)
+      l.tokens.push_back(model::written_token(w->id, sector));
+    else
+      l.zero_allowed = true;
+  }
+  add_snapshot_original(o.origin, sector, l, depth + 1);
+}
+
 LegalValues BlockDeviceOracle::legal(const std::string& device, uint64_t sector) const {
   const std::vector<const TopIo*> writes = writes_before_crash(device, sector);
   const std::optional<size_t> durable = last_durable(device, writes);
@@ -217,8 +238,10 @@ LegalValues BlockDeviceOracle::legal(const std::string& device, uint64_t sector)
   };
   // A discard that is the durable value may keep whatever could be there before it.
   const bool durable_discard = durable && writes[*durable]->kind == TopIo::Discard;
-  if (!durable || durable_discard)
+  if (!durable || durable_discard) {
     for (const Placement& p : places) add_original(p, sector, first_submit, l);
+    add_snapshot_original(device, sector, l, 0);
+  }
   for (size_t i = durable.value_or(0); i < writes.size(); i++) written(*writes[i]);
   if (durable_discard)
     for (size_t i = 0; i < *durable; i++)
@@ -270,6 +293,37 @@ std::vector<BlockDeviceOracle::Violation> BlockDeviceOracle::judge(const std::ve
       LegalValues l = legal(rd.device, s);
       if (!l.allows(t)) out.push_back({rd.device, s, model::describe_token(t), l.describe()});
     }
+  }
+  return out;
+}
+
+}  // namespace verify
+
+namespace verify {
+
+std::map<std::string, BlockDeviceOracle::SnapshotOrigin> snapshot_origins(const engines::Journal& j) {
+  using engines::JournalEvent;
+  std::map<std::string, BlockDeviceOracle::SnapshotOrigin> out;
+  // (metadata device, thin id) -> the top device of its latest table, as the events go.
+  std::map<std::pair<std::string, uint64_t>, std::string> device_of;
+  std::vector<std::pair<size_t, const JournalEvent*>> snaps;
+  for (size_t i = 0; i < j.events.size(); i++) {
+    const JournalEvent& e = j.events[i];
+    if (e.kind == JournalEvent::ThinDevice) device_of[{e.metadata_device, e.dev_id}] = e.device;
+    if (e.kind != JournalEvent::ThinSnapshot) continue;
+    snaps.emplace_back(i, &e);
+  }
+  for (const auto& [i, e] : snaps) {
+    // The origin's device when the snapshot was taken; the snapshot's whenever it was opened.
+    std::string origin;
+    for (size_t k = 0; k < i; k++) {
+      const JournalEvent& d = j.events[k];
+      if (d.kind == JournalEvent::ThinDevice && d.metadata_device == e->metadata_device && d.dev_id == e->origin_id)
+        origin = d.device;
+    }
+    auto snap = device_of.find({e->metadata_device, e->dev_id});
+    if (origin.empty() || snap == device_of.end() || snap->second == origin) continue;
+    out[snap->second] = {origin, i};
   }
   return out;
 }

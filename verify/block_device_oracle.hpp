@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "engines/journal.hpp"
 #include "model/content.hpp"
 #include "verify/disk_history.hpp"
 #include "verify/phase_output.hpp"
@@ -53,6 +54,15 @@ class BlockDeviceOracle {
   void add_recovery(PhaseView after);
 
   LegalValues legal(const std::string& device, uint64_t sector) const;
+
+  // Devices created as a snapshot of another: where the snapshot was never written it reads what
+  // its origin held when the snapshot was taken (the origin's writes submitted before the
+  // engine's journal event number `journal_at`), from the engines' ThinDevice/ThinSnapshot events.
+  struct SnapshotOrigin {
+    std::string origin;
+    uint64_t journal_at = 0;
+  };
+  void set_snapshot_origins(std::map<std::string, SnapshotOrigin> origins) { origins_ = std::move(origins); }
 
   // A sector that must read one of `legal`, at every place below the stack it may live (for
   // Z3, which asks whether some crash state leaves an illegal value there).
@@ -101,10 +111,16 @@ class BlockDeviceOracle {
   void add_original(const Placement& p, uint64_t sector, uint64_t first_submit, LegalValues& l) const;
   void add_later_below(const std::string& device, uint64_t sector, const Placement& p, uint64_t first_submit,
                        LegalValues& l) const;
+  void add_snapshot_original(const std::string& device, uint64_t sector, LegalValues& l, int depth) const;
 
   Index before_, after_;
   bool has_after_ = false;
   uint64_t crash_ns_;
+  std::map<std::string, SnapshotOrigin> origins_;
 };
+
+// The snapshot origins the engines' journal of a phase tells (ThinDevice and ThinSnapshot
+// events): snapshot device -> origin device, with the journal position of the snapshot.
+std::map<std::string, BlockDeviceOracle::SnapshotOrigin> snapshot_origins(const engines::Journal& j);
 
 }  // namespace verify

@@ -41,6 +41,13 @@ std::vector<CrashPoint> crash_points(const scenarios::Scenario& s, const PhaseOu
       }
       break;
   }
+  // Nothing before the setup the scenario arms its crashes after (explore: crash-after).
+  if (const uint64_t k = s.explore.crash_after_step) {
+    uint64_t from = cut;
+    for (const auto& st : p1.steps)
+      if (st.index + 1 == k && st.finished) from = std::min(from, st.end_ns);
+    std::erase_if(pts, [from](const auto& p) { return p.first < from; });
+  }
   pts[cut] = "power cut";
   std::vector<CrashPoint> all;
   for (auto& [ns, label] : pts) all.push_back({ns, label});

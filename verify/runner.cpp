@@ -5,8 +5,10 @@
 #include <map>
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include "engines/checks.hpp"
+#include "model/disk_trace.hpp"
 #include "sim/assert.hpp"
 #include "sim/trace.hpp"
 #include "verify/block_device_oracle.hpp"
@@ -83,7 +85,9 @@ namespace {
 // hang, an unfinished step, a warning, a leak or a wrong output is never excused by what a
 // scenario chose to ask for.
 std::string narrowing_check(const std::string& kind) {
-  if (kind == "block-device" || kind == "real-tools" || engines::find_check(kind)) return kind;
+  if (kind == "block-device" || kind == "real-tools" || kind == scenarios::kMaxFlushesPerFlush ||
+      kind == scenarios::kNoWritesAfter || engines::find_check(kind))
+    return kind;
   return {};
 }
 
@@ -124,6 +128,60 @@ std::string output_mismatch(const scenarios::OutputExpectation& x, std::string a
   if (ok) return {};
   return "expected (" + x.source + "):\n" + x.pattern + (x.pattern.empty() || x.pattern.back() != '\n' ? "\n" : "") +
          "actual:\n" + actual + (actual.empty() || actual.back() != '\n' ? "\n" : "");
+}
+
+// `max-flushes-per-flush`: the flushes of the budget's disk submitted while each acknowledged
+// flush at the top of the stack was in flight.
+void judge_flush_budget(const Scenario& s, const PhaseRun& run, std::vector<Violation>& out) {
+  if (!s.flush_budget || s.flush_budget->disk_index >= run.out.disks.size()) return;
+  const scenarios::FlushBudget& b = *s.flush_budget;
+  std::istringstream text(run.out.disks[b.disk_index].trace);
+  const model::DiskTrace trace = model::DiskTrace::load(text);
+  for (const auto& io : run.out.io.ios) {
+    if (io.kind != TopIo::Flush || !io.acked) continue;
+    uint64_t n = 0;
+    for (const auto& r : trace.records)
+      if (r.flushes() && r.submit_ns >= io.submit_ns && r.submit_ns < io.ack_ns) n++;
+    if (n <= b.max) continue;
+    out.push_back({scenarios::kMaxFlushesPerFlush,
+                   "a flush of " + io.device + " at " + seconds(io.submit_ns) + " s cost " + std::to_string(n) +
+                       " flushes of disk " + b.disk + " (at most " + std::to_string(b.max) + " expected)",
+                   "the flush was submitted at " + seconds(io.submit_ns) + " s and acknowledged at " +
+                       seconds(io.ack_ns) + " s"});
+  }
+}
+
+// `no-writes-after`: the writes and flushes of the disk submitted after the step finished (in
+// the phase that ran that step).
+void judge_write_silence(const Scenario& s, const PhaseRun& run, std::vector<Violation>& out) {
+  if (!s.write_silence || s.write_silence->disk_index >= run.out.disks.size()) return;
+  const scenarios::WriteSilence& w = *s.write_silence;
+  const StepRecord* after = nullptr;
+  for (const auto& st : run.out.steps)
+    if (st.index + 1 == w.step && st.finished) after = &st;
+  if (!after) return;
+  std::istringstream text(run.out.disks[w.disk_index].trace);
+  const model::DiskTrace trace = model::DiskTrace::load(text);
+  std::vector<const model::IoRecord*> late;
+  for (const auto& r : trace.records)
+    if ((r.is_write() || r.flushes()) && r.submit_ns > after->end_ns) late.push_back(&r);
+  if (late.empty()) return;
+  const model::IoRecord& first = *late.front();
+  std::string by;
+  for (const auto& st : run.out.steps)
+    if (st.start_ns <= first.submit_ns && (!st.finished || first.submit_ns <= st.end_ns))
+      by = " during " + step_name(st);
+  std::string detail;
+  for (size_t i = 0; i < late.size() && i < 20; i++)
+    detail += seconds(late[i]->submit_ns) + " s: " + model::req_op_name(late[i]->op) +
+              model::req_flags_string(late[i]->flags) + " " + std::to_string(late[i]->sector) + "+" +
+              std::to_string(late[i]->sectors) + "\n";
+  out.push_back({scenarios::kNoWritesAfter,
+                 "disk " + w.disk + " was written " + std::to_string(late.size()) + " time(s) after step " +
+                     std::to_string(w.step) + ", first " + model::req_op_name(first.op) +
+                     model::req_flags_string(first.flags) + " " + std::to_string(first.sector) + "+" +
+                     std::to_string(first.sectors) + " at " + seconds(first.submit_ns) + " s" + by,
+                 detail});
 }
 
 // Everything wrong with one simulated phase. `cut_by_power`: the phase ends at a power cut, so
@@ -174,6 +232,8 @@ void phase_violations(const Scenario& s, const PhaseRun& run, bool cut_by_power,
   }
   if (run.out.leaked_bios)
     add("leak", std::to_string(run.out.leaked_bios) + " bio(s) never completed or freed after the steps settled", "");
+  if (expects(s, scenarios::kMaxFlushesPerFlush)) judge_flush_budget(s, run, out);
+  if (expects(s, scenarios::kNoWritesAfter)) judge_write_silence(s, run, out);
   // A message of several lines (a tool's output quoted) is titled by its first.
   for (const auto& [check, msg] : run.out.check_violations)
     add(check, check + ": " + msg.substr(0, msg.find('\n')), msg);
@@ -446,6 +506,7 @@ class UnitExplorer {
     std::set<std::string> devices;
     for (const auto& io : p1.io.ios) devices.insert(io.device);
     BlockDeviceOracle oracle(view_of(p1, p1_->disks), pt.cp.ns);
+    oracle.set_snapshot_origins(snapshot_origins(p1.journal));
     CrashSearch search(pt.space, oracle, {devices.begin(), devices.end()}, commit_obligations(p1, pt.cp.ns));
     unit_.z3.unlocated += search.unlocated();
     bool proven = false, confirmed = false;
@@ -532,6 +593,7 @@ class UnitExplorer {
     if (!expects(s_, "block-device")) return e;
     const std::vector<DiskHistory> after = disk_histories(run.out.disks);
     BlockDeviceOracle oracle(view_of(p1.out, p1.disks), pt.cp.ns);
+    oracle.set_snapshot_origins(snapshot_origins(p1.out.journal));
     oracle.add_recovery(view_of(run.out, after));
     judge_block_device(s_, oracle, run.out, e.violations);
     return e;

@@ -25,9 +25,11 @@ struct DmKcopydClient::Job {
   sim::Holder where;
 };
 
+unsigned kcopyd_subjob_size_kb = kSubJobSizeDefault / 2;
+
 DmKcopydClient::DmKcopydClient(DmKcopydThrottle* throttle, uint32_t sub_job_size)
     : throttle_(throttle),
-      sub_job_size_(sub_job_size),
+      sub_job_size_(sub_job_size ? sub_job_size : kcopyd_subjob_size_kb * 2),
       wq_(sim::alloc_workqueue("kcopyd", sim::WQ_MEM_RECLAIM, 0)),
       kcopyd_work_(
           "kc->kcopyd_work", [this](sim::WorkStruct*) { do_work(); }, "do_work") {}

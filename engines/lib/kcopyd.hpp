@@ -33,9 +33,14 @@ struct DmKcopydThrottle {
 
 using KcopydNotifyFn = std::function<void(int read_err, unsigned long write_err)>;
 
+// The module parameter dm_mod.kcopyd_subjob_size_kb (512 since 5.3, which added it; 64 before):
+// the sub-job size of clients that do not ask for their own. Set before clients are created.
+extern unsigned kcopyd_subjob_size_kb;
+
 class DmKcopydClient {
  public:
-  explicit DmKcopydClient(DmKcopydThrottle* throttle = nullptr, uint32_t sub_job_size = kSubJobSizeDefault);
+  // `sub_job_size` in sectors; 0: kcopyd_subjob_size_kb.
+  explicit DmKcopydClient(DmKcopydThrottle* throttle = nullptr, uint32_t sub_job_size = 0);
   // Waits for every job, then frees the client.
   ~DmKcopydClient();
   DmKcopydClient(const DmKcopydClient&) = delete;

@@ -66,3 +66,50 @@ TEST_CASE("a catalog entry names the kind of finding and an expression only its 
     REQUIRE(s.catalog->match == "srcu md->io_barrier");
   }
 }
+
+TEST_CASE("max-flushes-per-flush names a declared disk and a count") {
+  SECTION("accepted as a map in the expect list") {
+    const Scenario s = parse_scenario(
+        scenario("  - sync\n", "expect: [no-leaks, {max-flushes-per-flush: {disk: vg/lv, max: 1}}]\n"), "t.yaml");
+    REQUIRE(s.flush_budget);
+    REQUIRE(s.flush_budget->disk == "vg/lv");
+    REQUIRE(s.flush_budget->disk_index == 1);
+    REQUIRE(s.flush_budget->max == 1);
+    REQUIRE(s.expect.back() == "max-flushes-per-flush");
+  }
+  SECTION("a bare name says what it needs") {
+    REQUIRE(first_error(scenario("  - sync\n", "expect: [max-flushes-per-flush]\n")) ==
+            "t.yaml:7:10: max-flushes-per-flush needs a disk and a count: {max-flushes-per-flush: {disk: NAME, max: "
+            "N}}");
+  }
+  SECTION("an unknown disk") {
+    REQUIRE(first_error(scenario("  - sync\n", "expect: [{max-flushes-per-flush: {disk: sdz, max: 1}}]\n")) ==
+            "t.yaml:7:41: unknown disk 'sdz' in max-flushes-per-flush (not under disks:)");
+  }
+  SECTION("a bad count") {
+    REQUIRE(first_error(scenario("  - sync\n", "expect: [{max-flushes-per-flush: {disk: sda, max: 0}}]\n")) ==
+            "t.yaml:7:51: bad max '0' in max-flushes-per-flush: expected a count from 1 to 1000");
+  }
+}
+
+TEST_CASE("crash-after names a step before the power cut") {
+  const std::string steps = "  - sync\n  - power-cut\n  - sync\n";
+  REQUIRE(parse_scenario(scenario(steps, "explore: {crash-points: steps, crash-after: 1}\n"), "t.yaml")
+              .explore.crash_after_step == 1);
+  REQUIRE(first_error(scenario(steps, "explore: {crash-points: steps, crash-after: 3}\n")) ==
+          "t.yaml:9:45: crash-after 3 is not a step before the power cut (step 2)");
+  REQUIRE(first_error(scenario(steps, "explore: {crash-after: x}\n")) ==
+          "t.yaml:9:24: crash-after must be a step number (from 1)");
+}
+
+TEST_CASE("no-writes-after names a declared disk and a step of the scenario") {
+  const Scenario s =
+      parse_scenario(scenario("  - sync\n  - sync\n", "expect: [{no-writes-after: {disk: sda, step: 2}}]\n"), "t.yaml");
+  REQUIRE(s.write_silence);
+  REQUIRE(s.write_silence->disk == "sda");
+  REQUIRE(s.write_silence->step == 2);
+  REQUIRE(first_error(scenario("  - sync\n", "expect: [no-writes-after]\n")) ==
+          "t.yaml:7:10: no-writes-after needs a disk and a step: {no-writes-after: {disk: NAME, step: K}}");
+  REQUIRE(first_error(scenario("  - sync\n", "expect: [{no-writes-after: {disk: sda, step: 5}}]\n")) ==
+          "t.yaml:7:9: no-writes-after names step 5 of 1");
+}

@@ -182,3 +182,48 @@ TEST_CASE("obligations name every place below where the sector was written") {
   REQUIRE(obs[0].places[1].sector == 500);
   REQUIRE(obs[0].legal.allows(model::initial_token(1, 500)));
 }
+
+namespace {
+
+// A write of one sector of a thin device (`dev`), which reads zeroes where never written.
+TopIo thin_write(const std::string& dev, uint64_t id, uint64_t sector, uint64_t submit, uint64_t ack,
+                 uint64_t journal_at) {
+  TopIo io = write(id, sector, submit, ack);
+  io.device = dev;
+  io.placed = {Placement{sector, 1, -1, 0, true}};
+  io.journal_at = journal_at;
+  return io;
+}
+
+engines::JournalEvent thin_device(const std::string& dev, uint64_t id) {
+  return {.kind = engines::JournalEvent::ThinDevice, .device = dev, .metadata_device = "/dev/meta", .dev_id = id};
+}
+
+}  // namespace
+
+TEST_CASE("a snapshot may read what its origin held when it was taken, never what the origin got later") {
+  engines::Journal j;
+  j.events = {
+      thin_device("/dev/mapper/thin", 0),
+      {.kind = engines::JournalEvent::ThinSnapshot, .metadata_device = "/dev/meta", .dev_id = 1, .origin_id = 0},
+      thin_device("/dev/mapper/snap", 1)};
+  const auto origins = snapshot_origins(j);
+  REQUIRE(origins.size() == 1);
+  REQUIRE(origins.at("/dev/mapper/snap").origin == "/dev/mapper/thin");
+  REQUIRE(origins.at("/dev/mapper/snap").journal_at == 1);
+
+  Fixture f;
+  // The origin's write 1 before the snapshot (one event recorded), its write 2 after; then the
+  // snapshot's own write 3, which the crash may have lost.
+  f.log.ios = {thin_write("/dev/mapper/thin", 1, 4, 10, 20, 1), thin_write("/dev/mapper/thin", 2, 4, 30, 40, 3),
+               thin_write("/dev/mapper/snap", 3, 4, 50, 60, 3)};
+  BlockDeviceOracle oracle(PhaseView{&f.log, &f.disks, &f.claims}, 100);
+  REQUIRE_FALSE(oracle.legal("/dev/mapper/snap", 4).allows(written_token(1, 4)));  // not told of the snapshot yet
+  oracle.set_snapshot_origins(origins);
+  const LegalValues l = oracle.legal("/dev/mapper/snap", 4);
+  REQUIRE(l.allows(written_token(3, 4)));
+  REQUIRE(l.allows(written_token(1, 4)));
+  REQUIRE(l.allows(model::kZeroToken));
+  REQUIRE_FALSE(l.allows(written_token(2, 4)));  // the origin's write after the snapshot
+  REQUIRE_FALSE(l.allows(written_token(1, 5)));  // another sector's
+}

@@ -141,3 +141,22 @@ TEST_CASE("a crash choice must have one hex digit per four variables and no bits
   REQUIRE(choice_hex_problem("g", 4) == "expected lowercase hexadecimal digits");
   REQUIRE(choice_hex_problem("", 4) == "expected lowercase hexadecimal digits");
 }
+
+TEST_CASE("crash-after leaves out the crash points before its step has finished") {
+  const std::string steps =
+      "  - dd if=/dev/urandom of=/dev/mapper/x bs=4k count=1\n"
+      "  - dd if=/dev/urandom of=/dev/mapper/x bs=4k count=1 seek=1\n"
+      "  - dd if=/dev/urandom of=/dev/mapper/x bs=4k count=1 seek=2\n"
+      "  - power-cut\n"
+      "  - dmsetup create x --table \"0 2048 linear /dev/sda 0\"\n";
+  // Step 1 (over_x's) creates x; crash-after 3 leaves out the points after steps 1 and 2.
+  const std::string disk = "{size: 4MiB, profile: nvme}";  // steps that take time, so each ends at its own instant
+  const UnitResult all =
+      run_exploration(scenario(over_x(2048, steps + "explore: {crash-points: steps}\n", disk)), 0, {}, {});
+  const UnitResult later = run_exploration(
+      scenario(over_x(2048, steps + "explore: {crash-points: steps, crash-after: 3}\n", disk)), 0, {}, {});
+  INFO(violations_text(all));
+  REQUIRE(all.passed);
+  REQUIRE(later.passed);
+  REQUIRE(later.explorations + 2 == all.explorations);
+}

@@ -1,6 +1,4 @@
-// Each era variant knob against its catalog scenario: with the knob off the scenario passes
-// (every seed it explores), with it on dmsim reports the kind of violation the knob's bug
-// produces, matching the entry's expression (with some seed).
+// Each era variant knob against its catalog scenario (enginetest::knob_is_caught).
 #include <algorithm>
 
 #include "model/knobs.hpp"
@@ -11,29 +9,7 @@ using namespace eratest;
 namespace {
 
 void knob_is_caught(const std::string& file, const std::string& knob, const std::string& kind) {
-  const scenarios::Scenario s = catalog_scenario(file);
-  REQUIRE(s.catalog);
-  REQUIRE(s.catalog->knob == knob);
-  REQUIRE(s.catalog->detects == kind);
-  for (uint64_t seed = 0; seed < s.explore.seeds; seed++) {
-    const verify::UnitResult off = verify::run_exploration(s, seed, s.explore.knobs, {});
-    INFO(violations_text(off));
-    REQUIRE(off.passed);
-  }
-  std::vector<std::string> with = s.explore.knobs;
-  with.push_back(knob);
-  bool caught = false;
-  std::string seen;
-  verify::RunOptions keep_all;
-  keep_all.keep_failures = 64;
-  for (uint64_t seed = 0; seed < s.explore.seeds && !caught; seed++) {
-    const verify::UnitResult on = verify::run_exploration(s, seed, with, keep_all);
-    // Caught as the catalog entry says: its kind, and its match, which only this bug produces.
-    caught = verify::detected_by(*s.catalog, on);
-    seen += violations_text(on);
-  }
-  INFO(seen);
-  REQUIRE(caught);
+  enginetest::knob_is_caught(catalog_scenario(file), knob, kind);
 }
 
 }  // namespace

@@ -4,8 +4,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "tests/verify/verify_test_helpers.hpp"
-#include "verify/phase.hpp"
+#include "tests/engines/engine_test_helpers.hpp"
 
 namespace eratest {
 
@@ -19,36 +18,12 @@ inline std::string era_scenario(const std::string& steps, const std::string& ext
          steps + extra;
 }
 
-struct Steps {
-  scenarios::Scenario scenario;
-  verify::PhaseRun run;
-  const verify::StepRecord& step(size_t i) const { return run.out.steps.at(i); }
-  const std::string& out(size_t i) const { return step(i).out; }
-  // Whether the kernel log has a line containing `what`.
-  bool logged(const std::string& what) const {
-    for (const auto& l : run.sim.dmesg)
-      if (l.find(what) != std::string::npos) return true;
-    return false;
-  }
-};
-
-// Runs the steps in one simulation, as the first phase of a scenario.
-inline Steps run_steps(const std::string& yaml, const std::vector<std::string>& knobs = {}) {
-  Steps s{verifytest::scenario(yaml), {}};
-  verify::PhaseInput in;
-  in.scenario = &s.scenario;
-  in.first_step = 0;
-  in.end_step = s.scenario.first_power_cut();
-  in.knobs = knobs;
-  in.config = verify::seed_config(s.scenario, 0);
-  s.run = verify::run_phase(in);
-  return s;
-}
+using enginetest::run_steps;
+using enginetest::Steps;
 
 // The catalog scenario of the repository, by file name.
 inline scenarios::Scenario catalog_scenario(const std::string& file) {
-  verifytest::register_once();
-  return scenarios::load_scenario(std::string(DMSIM_SOURCE_DIR) + "/scenarios/era/catalog/" + file);
+  return enginetest::catalog_scenario("era", file);
 }
 
 }  // namespace eratest

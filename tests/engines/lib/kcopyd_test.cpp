@@ -195,3 +195,16 @@ TEST_CASE("a caller waiting for its copy waits, in the wait-for graph, for where
   INFO(r.notes[0]);
   REQUIRE(r.notes[0].find("completion copy done -> disk sda (in flight on the disk)\n") != std::string::npos);
 }
+
+TEST_CASE("a client that names no sub-job size takes the module parameter kcopyd_subjob_size_kb") {
+  const unsigned saved = engines::kcopyd_subjob_size_kb;
+  SimResult r = run_world([](World&) {
+    note(std::to_string(DmKcopydClient().sub_job_size()));
+    engines::kcopyd_subjob_size_kb = 64;  // dm_mod.kcopyd_subjob_size_kb=64: the pre-5.3 size
+    note(std::to_string(DmKcopydClient().sub_job_size()));
+    note(std::to_string(DmKcopydClient(nullptr, 256).sub_job_size()));
+  });
+  engines::kcopyd_subjob_size_kb = saved;
+  REQUIRE_CLEAN(r);
+  REQUIRE(r.notes == Notes{"1024", "128", "256"});
+}

@@ -1,0 +1,154 @@
+// dm-thin behaviour as the device-mapper test suite checks it (thin/creation_tests.rb,
+// thin/deletion_tests.rb, thin/pool_resize_tests.rb, thin/metadata_snap_tests.rb) and as
+// dm-thin.c documents it: table and status lines, constructor errors, messages, out of space.
+#include <regex>
+
+#include "tests/engines/thin/thin_test_helpers.hpp"
+
+using namespace thintest;
+
+namespace {
+
+std::string dd(const std::string& dev, const std::string& bs, uint64_t count, uint64_t seek,
+               const std::string& oflag = "direct") {
+  return "  - dd if=/dev/urandom of=/dev/mapper/" + dev + " bs=" + bs + " count=" + std::to_string(count) +
+         " seek=" + std::to_string(seek) + " oflag=" + oflag + "\n";
+}
+
+}  // namespace
+
+TEST_CASE("a new pool's status line has the kernel's fields, in order, with its trailing space", "[thin]") {
+  const Steps r = run_steps(thin_scenario(pool_and_thin() + "  - dmsetup status pool\n  - dmsetup table pool\n"));
+  // 16 MiB of metadata is 4096 blocks, of which the reserve (409) counts as used; 4096 data blocks.
+  std::smatch m;
+  const std::string status = r.out(3);
+  REQUIRE(std::regex_match(status, m,
+                           std::regex("0 524288 thin-pool 0 ([0-9]+)/4096 0/4096 - rw discard_passdown "
+                                      "queue_if_no_space - 1024 \n?")));
+  REQUIRE(std::stoul(m[1]) > 409);
+  REQUIRE(std::regex_match(r.out(4), std::regex("0 524288 thin-pool [0-9]+:[0-9]+ [0-9]+:[0-9]+ 128 0 0 \n?")));
+}
+
+TEST_CASE("the table line lists the requested features and the status line the effective ones", "[thin]") {
+  const Steps r = run_steps(thin_scenario(
+      "  - dmsetup create pool --table \"0 524288 thin-pool /dev/meta /dev/data 256 16 4 skip_block_zeroing "
+      "ignore_discard no_discard_passdown error_if_no_space\"\n"
+      "  - dmsetup table pool\n  - dmsetup status pool\n"));
+  REQUIRE(std::regex_match(r.out(1), std::regex("0 524288 thin-pool [0-9:]+ [0-9:]+ 256 16 4 skip_block_zeroing "
+                                                "ignore_discard no_discard_passdown error_if_no_space \n?")));
+  REQUIRE(std::regex_match(r.out(2), std::regex("0 524288 thin-pool 0 [0-9]+/4096 0/2048 - rw ignore_discard "
+                                                "error_if_no_space - 1024 \n?")));
+}
+
+TEST_CASE("the pool constructor refuses bad tables with the kernel's messages", "[thin]") {
+  const Steps r = run_steps(
+      thin_scenario("  - ! dmsetup create p1 --table \"0 524288 thin-pool /dev/meta /dev/data 100 0\"\n"
+                    "  - ! dmsetup create p2 --table \"0 524288 thin-pool /dev/meta /dev/data 64 0\"\n"
+                    "  - ! dmsetup create p3 --table \"0 524288 thin-pool /dev/meta /dev/data 4194304 0\"\n"
+                    "  - ! dmsetup create p4 --table \"0 524288 thin-pool /dev/meta /dev/meta 128 0\"\n"
+                    "  - ! dmsetup create p5 --table \"0 524288 thin-pool /dev/meta /dev/data 128 0 1 zero\"\n"
+                    "  - ! dmsetup create p6 --table \"0 524288 thin-pool /dev/meta /dev/data 128 0 5 a b c d e\"\n"
+                    "  - ! dmsetup create p7 --table \"0 524288 thin-pool /dev/meta /dev/data 128\"\n"
+                    "  - ! dmsetup create p8 --table \"0 524288 thin-pool /dev/meta /dev/data 128 x\"\n"));
+  for (size_t i = 0; i < r.run.out.steps.size(); i++) REQUIRE(r.step(i).exit_code != 0);
+  REQUIRE(r.logged("Invalid block size"));
+  REQUIRE(r.logged("Error setting metadata or data device"));
+  REQUIRE(r.logged("Unrecognised pool feature requested"));
+  REQUIRE(r.logged("Invalid number of pool feature arguments"));
+  REQUIRE(r.logged("Invalid argument count"));
+  REQUIRE(r.logged("Invalid low water mark"));
+}
+
+TEST_CASE("a thin device needs its pool and an existing id", "[thin]") {
+  const Steps r =
+      run_steps(thin_scenario(pool_and_thin() + "  - ! dmsetup create t1 --table \"0 2048 thin /dev/mapper/pool 7\"\n" +
+                              "  - ! dmsetup create t2 --table \"0 2048 thin /dev/data 0\"\n" +
+                              "  - ! dmsetup create t3 --table \"0 2048 thin /dev/mapper/pool 16777216\"\n"));
+  REQUIRE(r.step(3).exit_code != 0);
+  REQUIRE(r.step(4).exit_code != 0);
+  REQUIRE(r.step(5).exit_code != 0);
+  REQUIRE(r.logged("Couldn't open thin internal device"));
+  REQUIRE(r.logged("Couldn't find pool object"));
+  REQUIRE(r.logged("Invalid device id"));
+}
+
+TEST_CASE("thin status counts mapped sectors and names the highest mapped sector", "[thin]") {
+  const Steps r =
+      run_steps(thin_scenario(pool_and_thin() + "  - dmsetup status thin\n" + dd("thin", "4k", 1, 100) +
+                              dd("thin", "64k", 2, 1) + "  - dmsetup status thin\n" + "  - dmsetup table thin\n"));
+  REQUIRE(r.out(3) == "0 262144 thin 0 -\n");
+  // Blocks 1, 2 and 6 (the 4 KiB write at 400 KiB) are mapped: 3 x 128 sectors, the last ends at 7 x 128 - 1.
+  REQUIRE(r.out(6) == "0 262144 thin 384 895\n");
+  REQUIRE(std::regex_match(r.out(7), std::regex("0 262144 thin [0-9]+:[0-9]+ 0\n?")));
+}
+
+TEST_CASE("create_thin refuses an id in use, delete an open device, set_transaction_id a wrong current id", "[thin]") {
+  const Steps r = run_steps(thin_scenario(
+      pool_and_thin() + "  - ! dmsetup message pool 0 create_thin 0\n" + "  - ! dmsetup message pool 0 delete 0\n" +
+      "  - ! dmsetup message pool 0 set_transaction_id 1 2\n" + "  - dmsetup message pool 0 set_transaction_id 0 5\n" +
+      "  - ! dmsetup message pool 0 frobnicate\n" + "  - dmsetup remove thin\n" +
+      "  - dmsetup message pool 0 delete 0\n" + "  - dmsetup status pool\n"));
+  REQUIRE(r.step(3).exit_code != 0);
+  REQUIRE(r.step(4).exit_code != 0);
+  REQUIRE(r.step(5).exit_code != 0);
+  REQUIRE(r.step(6).exit_code == 0);
+  REQUIRE(r.step(7).exit_code != 0);
+  REQUIRE(r.logged("Unrecognised thin pool target message received: frobnicate"));
+  REQUIRE(r.step(9).exit_code == 0);
+  REQUIRE(std::regex_match(r.out(10), std::regex("0 524288 thin-pool 5 [0-9]+/4096 0/4096 - rw .*\n?")));
+}
+
+TEST_CASE("deleting a thin device frees its blocks except those a snapshot still shares", "[thin]") {
+  const Steps r = run_steps(thin_scenario(
+      pool_and_thin() + dd("thin", "64k", 4, 0) + "  - dmsetup suspend thin\n" +
+      "  - dmsetup message pool 0 create_snap 1 0\n" + "  - dmsetup resume thin\n" + dd("thin", "64k", 1, 10) +
+      "  - dmsetup remove thin\n" + "  - dmsetup status pool\n" + "  - dmsetup message pool 0 delete 0\n" +
+      "  - dmsetup status pool\n" + "  - dmsetup message pool 0 delete 1\n" + "  - dmsetup status pool\n"));
+  auto data_used = [&](size_t i) {
+    std::smatch m;
+    REQUIRE(std::regex_search(r.out(i), m, std::regex(" ([0-9]+)/4096 - ")));
+    return std::stoul(m[1]);
+  };
+  REQUIRE(data_used(9) == 5);
+  REQUIRE(data_used(11) == 4);  // the snapshot keeps the four shared blocks
+  REQUIRE(data_used(13) == 0);
+}
+
+TEST_CASE("a held metadata snapshot shows in the status line until it is released; only one may be held", "[thin]") {
+  const Steps r = run_steps(
+      thin_scenario(pool_and_thin() + dd("thin", "64k", 1, 0) + "  - dmsetup message pool 0 reserve_metadata_snap\n" +
+                    "  - dmsetup status pool\n" + "  - ! dmsetup message pool 0 reserve_metadata_snap\n" +
+                    "  - dmsetup message pool 0 release_metadata_snap\n" +
+                    "  - ! dmsetup message pool 0 release_metadata_snap\n" + "  - dmsetup status pool\n"));
+  REQUIRE(std::regex_match(r.out(5), std::regex("0 524288 thin-pool 0 [0-9]+/4096 1/4096 [0-9]+ rw .*\n?")));
+  REQUIRE(r.step(6).exit_code != 0);
+  REQUIRE(r.step(7).exit_code == 0);
+  REQUIRE(r.step(8).exit_code != 0);
+  REQUIRE(std::regex_match(r.out(9), std::regex("0 524288 thin-pool 0 [0-9]+/4096 1/4096 - rw .*\n?")));
+}
+
+TEST_CASE("a pool out of data space fails writes with error_if_no_space and returns to rw when grown", "[thin]") {
+  // 8 blocks of 64 KiB; the ninth block cannot be provisioned.
+  const Steps r = run_steps(thin_scenario(
+      "  - dmsetup create pool --table \"0 1024 thin-pool /dev/meta /dev/data 128 2 1 error_if_no_space\"\n"
+      "  - dmsetup message pool 0 create_thin 0\n"
+      "  - dmsetup create thin --table \"0 262144 thin /dev/mapper/pool 0\"\n" +
+      dd("thin", "64k", 8, 0) + "  - ! dd if=/dev/urandom of=/dev/mapper/thin bs=64k count=1 seek=8 oflag=direct\n" +
+      "  - dmsetup status pool\n" +
+      "  - dmsetup load pool --table \"0 2048 thin-pool /dev/meta /dev/data 128 2 1 error_if_no_space\"\n" +
+      "  - dmsetup suspend pool\n  - dmsetup resume pool\n" + dd("thin", "64k", 1, 8) + "  - dmsetup status pool\n"));
+  REQUIRE(r.step(4).exit_code != 0);
+  REQUIRE(std::regex_match(r.out(5), std::regex("0 1024 thin-pool 0 [0-9]+/4096 8/8 - out_of_data_space .*\n?")));
+  REQUIRE(r.logged("reached low water mark for data device"));
+  REQUIRE(r.logged("switching pool to out-of-data-space (error IO) mode"));
+  REQUIRE(r.step(9).exit_code == 0);
+  REQUIRE(std::regex_match(r.out(10), std::regex("0 2048 thin-pool 0 [0-9]+/4096 9/16 - rw .*\n?")));
+}
+
+TEST_CASE("a pool cannot shrink below the data its metadata describes", "[thin]") {
+  const Steps r = run_steps(thin_scenario(
+      pool_and_thin() + "  - dmsetup load pool --table \"0 262144 thin-pool /dev/meta /dev/data 128 0\"\n" +
+      "  - ! dmsetup resume pool\n"));
+  REQUIRE(r.step(4).exit_code != 0);
+  REQUIRE(r.logged("too small: expected 4096"));
+}
