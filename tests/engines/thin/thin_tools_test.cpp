@@ -4,6 +4,7 @@
 // test is skipped, with a warning, where the real tools are not installed.
 #include "engines/thin/thin_tools.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <set>
@@ -17,6 +18,7 @@
 #include "tests/engines/thin/thin_tools_image.hpp"
 #include "tests/model/model_test_helpers.hpp"
 #include "tests/verify/verify_test_helpers.hpp"
+#include "verify/runner.hpp"
 
 using namespace modeltest;
 using namespace engines::thin;
@@ -520,4 +522,38 @@ TEST_CASE(
     tried++;
   }
   REQUIRE(tried > 20);
+}
+
+TEST_CASE(
+    "the real-tools check judges dmsim's pool metadata at the power cut's crash states with the real "
+    "thin_check, which passes them as dmsim's does",
+    "[thin][tools]") {
+  if (skip_without_tools()) return;
+  const scenarios::Scenario s = verifytest::scenario(
+      "name: thin-real-tools\ndisks:\n  meta: {size: 4MiB, profile: nvme, initial: zero}\n"
+      "  data: {size: 64MiB, profile: nvme}\nsteps:\n"
+      "  - dmsetup create pool --table \"0 131072 thin-pool /dev/meta /dev/data 128 0\"\n"
+      "  - dmsetup message pool 0 create_thin 0\n"
+      "  - dmsetup create thin --table \"0 65536 thin /dev/mapper/pool 0\"\n"
+      "  - dd if=/dev/urandom of=/dev/mapper/thin bs=64k count=40 oflag=direct\n"
+      "  - dmsetup suspend thin\n"
+      "  - dmsetup message pool 0 create_snap 1 0\n"
+      "  - dmsetup resume thin\n"
+      "  - dmsetup message pool 0 reserve_metadata_snap\n"
+      "  - dd if=/dev/urandom of=/dev/mapper/thin bs=64k count=10 seek=5 oflag=direct\n"
+      "  - sync /dev/mapper/thin\n"
+      "  - dd if=/dev/urandom of=/dev/mapper/thin bs=64k count=10 seek=20 oflag=direct\n"
+      "  - power-cut\n"
+      "  - dmsetup create pool --table \"0 131072 thin-pool /dev/meta /dev/data 128 0\"\n"
+      "  - dmsetup remove pool\n"
+      "  - thin_check /dev/meta\n"
+      "expect: [real-tools]\nexplore: {crash-states: random:4}\n");
+  const verify::UnitResult u = verify::run_exploration(s, 0, {}, {});
+  INFO(verifytest::violations_text(u));
+  REQUIRE(u.passed);
+  const auto it = std::find_if(u.real_tools.begin(), u.real_tools.end(),
+                               [](const verify::RealToolCount& c) { return c.tool == "thin_check"; });
+  REQUIRE(it != u.real_tools.end());
+  REQUIRE(it->passed > 0);
+  REQUIRE(it->failed == 0);
 }
