@@ -15,4 +15,27 @@ void journal_commit(CommitRecord r) {
   journal().commits.push_back(std::move(r));
 }
 
+std::map<std::string, SnapshotOrigin> snapshot_origins(const std::vector<JournalEvent>& events) {
+  std::map<std::string, SnapshotOrigin> out;
+  // (metadata device, thin id) -> the top device of its latest table, as the events go.
+  std::map<std::pair<std::string, uint64_t>, std::string> device_of;
+  for (const JournalEvent& e : events)
+    if (e.kind == JournalEvent::ThinDevice) device_of[{e.metadata_device, e.dev_id}] = e.device;
+  for (size_t i = 0; i < events.size(); i++) {
+    const JournalEvent& e = events[i];
+    if (e.kind != JournalEvent::ThinSnapshot) continue;
+    // The origin's device when the snapshot was taken; the snapshot's whenever it was opened.
+    std::string origin;
+    for (size_t k = 0; k < i; k++) {
+      const JournalEvent& d = events[k];
+      if (d.kind == JournalEvent::ThinDevice && d.metadata_device == e.metadata_device && d.dev_id == e.origin_id)
+        origin = d.device;
+    }
+    auto snap = device_of.find({e.metadata_device, e.dev_id});
+    if (origin.empty() || snap == device_of.end() || snap->second == origin) continue;
+    out[snap->second] = {origin, i};
+  }
+  return out;
+}
+
 }  // namespace engines

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -23,7 +24,8 @@ struct JournalEvent {
     EraMark,    // the write's block was marked in the current writeset {write_id, era_block, era}
     EraResize,  // the era device's origin now has {nr_blocks}
     EraFormat,  // a constructor found the metadata device blank and formatted it {}
-    // A thin table for {device} maps thin {dev_id} of the pool on {metadata_device} (thin_ctr).
+    // A thin table for {device} maps thin {dev_id} of the pool on {metadata_device}, whose blocks
+    // are {block_sectors}; {external_origin}: unprovisioned blocks read another device (thin_ctr).
     ThinDevice,
     // In the pool on {metadata_device}, thin {dev_id} was created as a snapshot of {origin_id}:
     // what it reads where it was never written is what the origin held then (create_snap).
@@ -37,10 +39,13 @@ struct JournalEvent {
   uint64_t nr_blocks = 0;
   std::string metadata_device{};  // Thin*: the pool's metadata device, as its table names it
   uint64_t dev_id = 0, origin_id = 0;
+  uint64_t block_sectors = 0;
+  bool external_origin = false;
 
   template <class Ar>
   void serialize(Ar& ar) {
-    ar(kind, device, write_id, era_block, era, nr_blocks, metadata_device, dev_id, origin_id);
+    ar(kind, device, write_id, era_block, era, nr_blocks, metadata_device, dev_id, origin_id, block_sectors,
+       external_origin);
   }
   bool operator==(const JournalEvent&) const = default;
 };
@@ -70,6 +75,15 @@ struct Journal {
   }
   bool operator==(const Journal&) const = default;
 };
+
+// Devices created as a snapshot of another (ThinDevice and ThinSnapshot events): snapshot device
+// -> its origin's device when the snapshot was taken, and the snapshot event's position in
+// `events` (writes with fewer events recorded before them came before the snapshot).
+struct SnapshotOrigin {
+  std::string origin;
+  uint64_t journal_at = 0;
+};
+std::map<std::string, SnapshotOrigin> snapshot_origins(const std::vector<JournalEvent>& events);
 
 // The running simulation's journal (one simulation per process).
 Journal& journal();

@@ -298,34 +298,3 @@ std::vector<BlockDeviceOracle::Violation> BlockDeviceOracle::judge(const std::ve
 }
 
 }  // namespace verify
-
-namespace verify {
-
-std::map<std::string, BlockDeviceOracle::SnapshotOrigin> snapshot_origins(const engines::Journal& j) {
-  using engines::JournalEvent;
-  std::map<std::string, BlockDeviceOracle::SnapshotOrigin> out;
-  // (metadata device, thin id) -> the top device of its latest table, as the events go.
-  std::map<std::pair<std::string, uint64_t>, std::string> device_of;
-  std::vector<std::pair<size_t, const JournalEvent*>> snaps;
-  for (size_t i = 0; i < j.events.size(); i++) {
-    const JournalEvent& e = j.events[i];
-    if (e.kind == JournalEvent::ThinDevice) device_of[{e.metadata_device, e.dev_id}] = e.device;
-    if (e.kind != JournalEvent::ThinSnapshot) continue;
-    snaps.emplace_back(i, &e);
-  }
-  for (const auto& [i, e] : snaps) {
-    // The origin's device when the snapshot was taken; the snapshot's whenever it was opened.
-    std::string origin;
-    for (size_t k = 0; k < i; k++) {
-      const JournalEvent& d = j.events[k];
-      if (d.kind == JournalEvent::ThinDevice && d.metadata_device == e->metadata_device && d.dev_id == e->origin_id)
-        origin = d.device;
-    }
-    auto snap = device_of.find({e->metadata_device, e->dev_id});
-    if (origin.empty() || snap == device_of.end() || snap->second == origin) continue;
-    out[snap->second] = {origin, i};
-  }
-  return out;
-}
-
-}  // namespace verify

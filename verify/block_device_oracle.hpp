@@ -58,10 +58,7 @@ class BlockDeviceOracle {
   // Devices created as a snapshot of another: where the snapshot was never written it reads what
   // its origin held when the snapshot was taken (the origin's writes submitted before the
   // engine's journal event number `journal_at`), from the engines' ThinDevice/ThinSnapshot events.
-  struct SnapshotOrigin {
-    std::string origin;
-    uint64_t journal_at = 0;
-  };
+  using SnapshotOrigin = engines::SnapshotOrigin;
   void set_snapshot_origins(std::map<std::string, SnapshotOrigin> origins) { origins_ = std::move(origins); }
 
   // A sector that must read one of `legal`, at every place below the stack it may live (for
@@ -118,9 +115,5 @@ class BlockDeviceOracle {
   uint64_t crash_ns_;
   std::map<std::string, SnapshotOrigin> origins_;
 };
-
-// The snapshot origins the engines' journal of a phase tells (ThinDevice and ThinSnapshot
-// events): snapshot device -> origin device, with the journal position of the snapshot.
-std::map<std::string, BlockDeviceOracle::SnapshotOrigin> snapshot_origins(const engines::Journal& j);
 
 }  // namespace verify

@@ -506,7 +506,7 @@ class UnitExplorer {
     std::set<std::string> devices;
     for (const auto& io : p1.io.ios) devices.insert(io.device);
     BlockDeviceOracle oracle(view_of(p1, p1_->disks), pt.cp.ns);
-    oracle.set_snapshot_origins(snapshot_origins(p1.journal));
+    oracle.set_snapshot_origins(engines::snapshot_origins(p1.journal.events));
     CrashSearch search(pt.space, oracle, {devices.begin(), devices.end()}, commit_obligations(p1, pt.cp.ns));
     unit_.z3.unlocated += search.unlocated();
     bool proven = false, confirmed = false;
@@ -593,7 +593,7 @@ class UnitExplorer {
     if (!expects(s_, "block-device")) return e;
     const std::vector<DiskHistory> after = disk_histories(run.out.disks);
     BlockDeviceOracle oracle(view_of(p1.out, p1.disks), pt.cp.ns);
-    oracle.set_snapshot_origins(snapshot_origins(p1.out.journal));
+    oracle.set_snapshot_origins(engines::snapshot_origins(p1.out.journal.events));
     oracle.add_recovery(view_of(run.out, after));
     judge_block_device(s_, oracle, run.out, e.violations);
     return e;

@@ -12,7 +12,8 @@ void register_thin();
 
 void register_thin_target();
 void register_thin_knobs();
-void register_thin_tools();  // thin_tools.cpp: thin_check, thin_dump, ... and the real-tools row
+void register_thin_tools();   // thin_tools.cpp: thin_check, thin_dump, ... and the real-tools row
+void register_thin_checks();  // thin_checks.cpp: thin-mappings-durable
 
 // The metadata devices of every thin-pool table built in this run, as named in their table lines
 // (in order of first use), kept after the pools are gone so that checkers can still find them.

@@ -64,6 +64,7 @@ void register_thin() {
   register_thin_target();
   register_thin_knobs();
   register_thin_tools();
+  register_thin_checks();
 }
 
 }  // namespace engines::thin

@@ -1881,7 +1881,9 @@ int thin_ctr(DmTarget* ti, const DmArgs& argv) {
   journal_event({.kind = JournalEvent::ThinDevice,
                  .device = "/dev/mapper/" + model::dm_device_name(model::dm_table_get_md(ti->table)),
                  .metadata_device = p->metadata_dev_name,
-                 .dev_id = raw->dev_id});
+                 .dev_id = raw->dev_id,
+                 .block_sectors = p->sectors_per_block,
+                 .external_origin = raw->origin_dev != nullptr});
   return 0;
 }
 

@@ -207,7 +207,7 @@ TEST_CASE("a snapshot may read what its origin held when it was taken, never wha
       thin_device("/dev/mapper/thin", 0),
       {.kind = engines::JournalEvent::ThinSnapshot, .metadata_device = "/dev/meta", .dev_id = 1, .origin_id = 0},
       thin_device("/dev/mapper/snap", 1)};
-  const auto origins = snapshot_origins(j);
+  const auto origins = engines::snapshot_origins(j.events);
   REQUIRE(origins.size() == 1);
   REQUIRE(origins.at("/dev/mapper/snap").origin == "/dev/mapper/thin");
   REQUIRE(origins.at("/dev/mapper/snap").journal_at == 1);

@@ -36,6 +36,16 @@ std::unique_ptr<dm_pool_metadata> open_pool(model::BlockDevice* meta, bool forma
   return pmd;
 }
 
+// A freshly formatted pool whose data device has `data_blocks` blocks, committed as preresume
+// commits after the resize.
+std::unique_ptr<dm_pool_metadata> formatted_pool(model::BlockDevice* meta, engines::KmemOwner* kmem,
+                                                 uint64_t data_blocks) {
+  auto pmd = open_pool(meta, true, kmem);
+  REQUIRE(dm_pool_resize_data_dev(pmd.get(), data_blocks) == 0);
+  REQUIRE(dm_pool_commit_metadata(pmd.get()) == 0);
+  return pmd;
+}
+
 void close_pool(std::unique_ptr<dm_pool_metadata>& pmd) {
   REQUIRE(dm_pool_metadata_close(pmd) == 0);
   REQUIRE(!pmd);
@@ -157,9 +167,7 @@ TEST_CASE("mappings are inserted, found, counted and removed; the data space map
   SimResult r = run_world([](model::World& w) {
     model::VolatileCacheDisk& meta = blank_disk(w, "meta");
     engines::KmemOwner kmem("thin");
-    auto pmd = open_pool(&meta, true, &kmem);
-    REQUIRE(dm_pool_resize_data_dev(pmd.get(), 1000) == 0);
-    REQUIRE(dm_pool_commit_metadata(pmd.get()) == 0);  // as preresume does after a resize
+    auto pmd = formatted_pool(&meta, &kmem, 1000);
     REQUIRE(dm_pool_create_thin(pmd.get(), 7) == 0);
     dm_thin_device* td = open_thin(pmd.get(), 7);
     std::map<uint64_t, uint64_t> expect;
@@ -240,9 +248,7 @@ TEST_CASE("a snapshot shares its origin's mappings until a write to the origin b
   SimResult r = run_world([](model::World& w) {
     model::VolatileCacheDisk& meta = blank_disk(w, "meta");
     engines::KmemOwner kmem("thin");
-    auto pmd = open_pool(&meta, true, &kmem);
-    REQUIRE(dm_pool_resize_data_dev(pmd.get(), 1000) == 0);
-    REQUIRE(dm_pool_commit_metadata(pmd.get()) == 0);  // as preresume does after a resize
+    auto pmd = formatted_pool(&meta, &kmem, 1000);
     REQUIRE(dm_pool_create_thin(pmd.get(), 1) == 0);
     dm_thin_device* origin = open_thin(pmd.get(), 1);
     std::vector<uint64_t> b;
@@ -293,9 +299,7 @@ TEST_CASE("deleting a device frees the data blocks only it maps, not those a sna
   SimResult r = run_world([](model::World& w) {
     model::VolatileCacheDisk& meta = blank_disk(w, "meta");
     engines::KmemOwner kmem("thin");
-    auto pmd = open_pool(&meta, true, &kmem);
-    REQUIRE(dm_pool_resize_data_dev(pmd.get(), 1000) == 0);
-    REQUIRE(dm_pool_commit_metadata(pmd.get()) == 0);  // as preresume does after a resize
+    auto pmd = formatted_pool(&meta, &kmem, 1000);
     REQUIRE(dm_pool_create_thin(pmd.get(), 1) == 0);
     dm_thin_device* origin = open_thin(pmd.get(), 1);
     std::vector<uint64_t> b;
@@ -387,9 +391,7 @@ TEST_CASE(
   SimResult r = run_world([](model::World& w) {
     model::VolatileCacheDisk& meta = blank_disk(w, "meta");
     engines::KmemOwner kmem("thin");
-    auto pmd = open_pool(&meta, true, &kmem);
-    REQUIRE(dm_pool_resize_data_dev(pmd.get(), 100) == 0);
-    REQUIRE(dm_pool_commit_metadata(pmd.get()) == 0);  // as preresume does after a resize
+    auto pmd = formatted_pool(&meta, &kmem, 100);
     REQUIRE(dm_pool_create_thin(pmd.get(), 1) == 0);
     REQUIRE(dm_pool_commit_metadata(pmd.get()) == 0);
     dm_thin_device* td = open_thin(pmd.get(), 1);
@@ -434,9 +436,7 @@ TEST_CASE("one metadata snapshot at a time: a second reserve is EBUSY, a release
   SimResult r = run_world([](model::World& w) {
     model::VolatileCacheDisk& meta = blank_disk(w, "meta");
     engines::KmemOwner kmem("thin");
-    auto pmd = open_pool(&meta, true, &kmem);
-    REQUIRE(dm_pool_resize_data_dev(pmd.get(), 100) == 0);
-    REQUIRE(dm_pool_commit_metadata(pmd.get()) == 0);  // as preresume does after a resize
+    auto pmd = formatted_pool(&meta, &kmem, 100);
     REQUIRE(dm_pool_create_thin(pmd.get(), 1) == 0);
     dm_thin_device* td = open_thin(pmd.get(), 1);
     map_new(td, 0);
@@ -478,9 +478,7 @@ TEST_CASE("an abort drops the uncommitted mappings and devices and keeps the com
   SimResult r = run_world([](model::World& w) {
     model::VolatileCacheDisk& meta = blank_disk(w, "meta");
     engines::KmemOwner kmem("thin");
-    auto pmd = open_pool(&meta, true, &kmem);
-    REQUIRE(dm_pool_resize_data_dev(pmd.get(), 100) == 0);
-    REQUIRE(dm_pool_commit_metadata(pmd.get()) == 0);  // as preresume does after a resize
+    auto pmd = formatted_pool(&meta, &kmem, 100);
     REQUIRE(dm_pool_create_thin(pmd.get(), 1) == 0);
     dm_thin_device* td = open_thin(pmd.get(), 1);
     for (uint64_t v = 0; v < 10; v++) map_new(td, v);
@@ -510,9 +508,7 @@ TEST_CASE("after a power cut the pool reopens at its last commit, even with late
   SimResult r = run_world([](model::World& w) {
     model::VolatileCacheDisk& meta = blank_disk(w, "meta");
     engines::KmemOwner kmem("thin");
-    auto pmd = open_pool(&meta, true, &kmem);
-    REQUIRE(dm_pool_resize_data_dev(pmd.get(), 100) == 0);
-    REQUIRE(dm_pool_commit_metadata(pmd.get()) == 0);  // as preresume does after a resize
+    auto pmd = formatted_pool(&meta, &kmem, 100);
     REQUIRE(dm_pool_create_thin(pmd.get(), 1) == 0);
     dm_thin_device* td = open_thin(pmd.get(), 1);
     std::vector<uint64_t> b;
@@ -632,9 +628,7 @@ TEST_CASE(
   SimResult r = run_world([&](model::World& w) {
     model::VolatileCacheDisk& meta = blank_disk(w, "meta");
     engines::KmemOwner kmem("thin");
-    auto pmd = open_pool(&meta, true, &kmem);
-    REQUIRE(dm_pool_resize_data_dev(pmd.get(), 20000) == 0);
-    REQUIRE(dm_pool_commit_metadata(pmd.get()) == 0);  // as preresume does after a resize
+    auto pmd = formatted_pool(&meta, &kmem, 20000);
     for (uint64_t dev : {1, 2, 3}) REQUIRE(dm_pool_create_thin(pmd.get(), dev) == 0);
     REQUIRE(dm_pool_commit_metadata(pmd.get()) == 0);
     dm_thin_device* td[5] = {};
