@@ -1874,6 +1874,7 @@ int thin_ctr(DmTarget* ti, const DmArgs& argv) {
   if (p->pf.discard_enabled) {
     ti->discards_supported = true;
     ti->num_discard_bios = 1;
+    ti->max_discard_granularity = true;  // discards split at the prison's 1024-block ranges
   }
   thin_c* raw = tc.release();
   ti->private_ = raw;

@@ -87,6 +87,8 @@ struct DmTarget {
   unsigned num_write_zeroes_bios = 0;
   bool flush_supported = false;
   bool discards_supported = false;
+  // Discards are split at multiples of the device's max_discard_sectors, not only capped by it.
+  bool max_discard_granularity = false;
   std::string params;  // the table line's arguments, as loaded
 };
 

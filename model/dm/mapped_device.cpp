@@ -157,6 +157,11 @@ void MappedDevice::split_and_process_bio(DmTable* map, Bio* bio) {
       if (op_is_discard_like(bio->op)) {
         nr = bio->op == ReqOp::Discard ? ti->num_discard_bios : ti->num_write_zeroes_bios;
         len = static_cast<uint32_t>(std::min<uint64_t>(remaining, ti->begin + ti->len - sector));
+        // __send_changing_extent_only: a discard is cut to the device's max_discard_sectors, at
+        // its multiples when the target asks for that granularity (dm-thin's prison ranges).
+        const uint32_t max = limits.max_discard_sectors;
+        if (bio->op == ReqOp::Discard && max)
+          len = std::min<uint32_t>(len, ti->max_discard_granularity ? max - dm_target_offset(ti, sector) % max : max);
       } else {
         len = std::min(remaining, max_io_len(ti, sector));
       }

@@ -152,3 +152,55 @@ TEST_CASE("a pool cannot shrink below the data its metadata describes", "[thin]"
   REQUIRE(r.step(4).exit_code != 0);
   REQUIRE(r.logged("too small: expected 4096"));
 }
+
+// device-mapper-test-suite thin/creation_tests.rb: the id space is 24 bits.
+TEST_CASE("create_thin takes ids up to 2^24 - 1 and refuses 2^24", "[thin]") {
+  const Steps r =
+      run_steps(thin_scenario(pool_and_thin() + "  - dmsetup message pool 0 create_thin 16777215\n" +
+                              "  - ! dmsetup message pool 0 create_thin 16777216\n" +
+                              "  - dmsetup create big --table \"0 2048 thin /dev/mapper/pool 16777215\"\n"));
+  REQUIRE(r.step(3).exit_code == 0);
+  REQUIRE(r.step(4).exit_code != 0);
+  REQUIRE(r.logged("Message received with invalid device id: 16777216"));
+  REQUIRE(r.step(5).exit_code == 0);
+}
+
+// device-mapper-test-suite thin/creation_tests.rb (create_lots_of_empty_thins, scaled down) and
+// thin/deletion_tests.rb: ids are independent, deleting one leaves the others.
+TEST_CASE("two hundred thin devices are created, each can be opened, and deleting them empties the pool", "[thin]") {
+  std::string steps = "  - dmsetup create pool --table \"0 524288 thin-pool /dev/meta /dev/data 128 0\"\n";
+  for (int i = 0; i < 200; i++) steps += "  - dmsetup message pool 0 create_thin " + std::to_string(i) + "\n";
+  steps += "  - dmsetup create t199 --table \"0 2048 thin /dev/mapper/pool 199\"\n";
+  steps += dd("t199", "64k", 2, 0);
+  steps += "  - dmsetup remove t199\n";
+  for (int i = 0; i < 200; i++) steps += "  - dmsetup message pool 0 delete " + std::to_string(i) + "\n";
+  steps += "  - ! dmsetup message pool 0 delete 7\n  - dmsetup status pool\n";
+  const Steps r = run_steps(thin_scenario(steps));
+  const size_t n = r.run.out.steps.size();
+  for (size_t i = 0; i + 2 < n; i++) REQUIRE(r.step(i).exit_code == 0);
+  REQUIRE(r.step(n - 2).exit_code != 0);  // deleted already
+  REQUIRE(std::regex_match(r.out(n - 1), std::regex("0 524288 thin-pool 0 [0-9]+/4096 0/4096 - rw .*\n?")));
+}
+
+// device-mapper-test-suite thin/discard_tests.rb: only whole blocks are unmapped; a discard of the
+// whole device gives every block back to the pool.
+TEST_CASE("a discard unmaps the whole blocks it covers and leaves partial ones mapped", "[thin]") {
+  const Steps r = run_steps(
+      thin_scenario(pool_and_thin() + dd("thin", "64k", 8, 0) + "  - blkdiscard -o 4096 -l 61440 /dev/mapper/thin\n" +
+                    "  - dmsetup status thin\n" + "  - blkdiscard -o 98304 -l 131072 /dev/mapper/thin\n" +
+                    "  - dmsetup status thin\n" + "  - blkdiscard /dev/mapper/thin\n" +
+                    "  - dmsetup status thin\n  - dmsetup status pool\n"));
+  REQUIRE(r.out(5) == "0 262144 thin 1024 1023\n");  // 4 KiB..64 KiB: no whole block
+  REQUIRE(r.out(7) == "0 262144 thin 896 1023\n");   // 96..224 KiB: only block 2 is whole
+  REQUIRE(r.out(9) == "0 262144 thin 0 -\n");
+  REQUIRE(std::regex_match(r.out(10), std::regex("0 524288 thin-pool 0 [0-9]+/4096 0/4096 - rw .*\n?")));
+}
+
+// device-mapper-test-suite thin/discard_tests.rb: with ignore_discard the thin device takes no
+// discards, and the pool says so.
+TEST_CASE("with ignore_discard a discard to a thin device fails and unmaps nothing", "[thin]") {
+  const Steps r = run_steps(thin_scenario(pool_and_thin("1 ignore_discard") + dd("thin", "64k", 2, 0) +
+                                          "  - ! blkdiscard /dev/mapper/thin\n  - dmsetup status thin\n"));
+  REQUIRE(r.step(4).exit_code != 0);
+  REQUIRE(r.out(5) == "0 262144 thin 256 255\n");
+}
