@@ -6,6 +6,10 @@
 #include <string>
 #include <vector>
 
+namespace model {
+class BlockDevice;
+}
+
 namespace engines {
 
 struct ToolResult {
@@ -23,6 +27,12 @@ struct Tool {
 };
 
 void register_tool(const Tool& t);
+
+// The metadata device a tool names, opened as thin-provisioning-tools open it: exclusively (refused
+// while a live table holds it) unless the tool only reads a metadata snapshot. Null with *error:
+// `missing` when there is no such device, else the tools' "Device or resource busy" line.
+model::BlockDevice* open_tool_device(const std::string& path, bool metadata_snap, const std::string& missing,
+                                     std::string* error);
 const Tool* find_tool(const std::string& name);
 std::vector<std::string> tool_names();
 

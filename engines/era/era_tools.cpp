@@ -88,20 +88,8 @@ bool help_or_version(const std::string& tool, const ToolArgs& a, ToolResult* res
   return a.help || a.version;
 }
 
-// The metadata device, refused while a live table holds it (the exclusive open) unless the
-// tool reads a metadata snapshot.
 model::BlockDevice* open_device(const ToolArgs& a, std::string* error) {
-  model::World& w = model::World::get();
-  model::BlockDevice* b = w.lookup(a.device);
-  if (!b) {
-    *error = a.device + ": No such file or directory";
-    return nullptr;
-  }
-  if (!a.metadata_snap && w.open_count(b) > 0) {
-    *error = "Couldn't open '" + a.device + "' exclusively: Device or resource busy";
-    return nullptr;
-  }
-  return b;
+  return open_tool_device(a.device, a.metadata_snap, a.device + ": No such file or directory", error);
 }
 
 ToolResult era_invalidate(const std::vector<std::string>& args) {
