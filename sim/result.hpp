@@ -44,13 +44,17 @@ struct Finding {
 enum class RunStatus { Completed, Deadlocked, Budget, Crashed };
 const char* run_status_name(RunStatus s);
 
+// printk log levels, as the kernel numbers them.
+enum : uint8_t { KERN_ERR = 3, KERN_WARNING = 4, KERN_INFO = 6 };
+
 struct SimResult {
   RunStatus status = RunStatus::Completed;
   uint64_t end_time_ns = 0;
   std::vector<Finding> findings;
-  std::vector<std::string> trace;  // formatted event lines
-  std::vector<std::string> notes;  // observations recorded with sim::note()
-  std::vector<std::string> dmesg;  // the kernel log (printk)
+  std::vector<std::string> trace;     // formatted event lines
+  std::vector<std::string> notes;     // observations recorded with sim::note()
+  std::vector<std::string> dmesg;     // the kernel log (printk)
+  std::vector<uint8_t> dmesg_levels;  // each line's printk level (KERN_ERR 3, KERN_WARNING 4, KERN_INFO 6)
   std::map<std::string, double> stats;
   std::string payload;  // structured output of whoever ran the simulation (set_payload)
 
@@ -62,7 +66,7 @@ struct SimResult {
   // Simulated times and stats are doubles: the wire keeps their bit patterns exact.
   template <class Ar>
   void serialize(Ar& ar) {
-    ar(status, end_time_ns, findings, trace, notes, dmesg, stats, payload);
+    ar(status, end_time_ns, findings, trace, notes, dmesg, dmesg_levels, stats, payload);
   }
   bool operator==(const SimResult&) const = default;
 };

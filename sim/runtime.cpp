@@ -338,8 +338,9 @@ void Runtime::report(FindingKind kind, std::string title, std::string body) {
   findings_.push_back(std::move(f));
 }
 
-void Runtime::printk(const std::string& text) {
+void Runtime::printk(const std::string& text, uint8_t level) {
   DMSIM_GCC_BUG_105651(dmesg_.push_back("[" + format_time(now_ns()) + "] " + text);)
+  dmesg_levels_.push_back(level);
   event("printk", nullptr, text);
 }
 
@@ -461,6 +462,7 @@ SimResult Runtime::run(std::function<void()> main) {
   res.findings = findings_;
   res.notes = notes_;
   res.dmesg = dmesg_;
+  res.dmesg_levels = dmesg_levels_;
   res.payload = payload_;
   if (cfg_.trace) {
     res.trace.reserve(trace_.size());
@@ -587,8 +589,8 @@ void schedule() {
 void note(const std::string& text) {
   Runtime::get().note(text);
 }
-void printk(const std::string& text) {
-  Runtime::get().printk(text);
+void printk(const std::string& text, uint8_t level) {
+  Runtime::get().printk(text, level);
 }
 
 bool warn_on(bool cond, const char* what) {

@@ -80,7 +80,7 @@ class Runtime {
   void set_payload(std::string p) { payload_ = std::move(p); }
   void set_payload_provider(std::function<std::string()> fn) { payload_provider_ = std::move(fn); }
   // printk: the kernel log, returned as SimResult::dmesg ("[time] text").
-  void printk(const std::string& text);
+  void printk(const std::string& text, uint8_t level);
   uint32_t intern(std::string_view s) { return names_.intern(s); }
   const std::string& name_of(uint32_t id) const { return names_.str(id); }
   Lockdep& lockdep() { return lockdep_; }
@@ -160,6 +160,7 @@ class Runtime {
   std::vector<Finding> findings_;
   std::vector<std::string> notes_;
   std::vector<std::string> dmesg_;
+  std::vector<uint8_t> dmesg_levels_;
   std::string payload_;
   std::function<std::string()> payload_provider_;
   bool stop_requested_ = false;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/result.hpp"
 #include "sim/wait_object.hpp"
 
 namespace sim {
@@ -167,8 +168,8 @@ void set_payload_provider(std::function<std::string()> fn);
 
 // Observations a scenario or test records; they come back in SimResult::notes.
 void note(const std::string& text);
-// printk into the simulated kernel log.
-void printk(const std::string& text);
+// printk into the simulated kernel log, at a log level (KERN_ERR unless said otherwise).
+void printk(const std::string& text, uint8_t level = KERN_ERR);
 
 // WARN_ON / BUG_ON equivalents: recorded as findings with the current call trace. BUG kills the
 // calling thread (it never returns), as an oops would, leaving its locks held.

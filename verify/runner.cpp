@@ -10,6 +10,7 @@
 #include "engines/checks.hpp"
 #include "model/disk_trace.hpp"
 #include "sim/assert.hpp"
+#include "sim/thread.hpp"
 #include "sim/trace.hpp"
 #include "verify/block_device_oracle.hpp"
 #include "verify/crash_explorer.hpp"
@@ -193,7 +194,8 @@ void phase_violations(const Scenario& s, const PhaseRun& run, bool cut_by_power,
     out.push_back({kind, title, detail});
   };
   for (const auto& f : run.sim.findings) add(sim::finding_kind_name(f.kind), f.title, f.text);
-  // Target errors in the kernel log, except while a step that is meant to fail ran.
+  // Target errors in the kernel log (KERN_ERR: not DMWARN or DMINFO), except while a step that
+  // is meant to fail ran.
   std::vector<std::pair<size_t, size_t>> excused;
   for (const auto& st : run.out.steps)
     if (st.expect_failure) excused.emplace_back(st.dmesg_from, st.dmesg_to);
@@ -201,7 +203,8 @@ void phase_violations(const Scenario& s, const PhaseRun& run, bool cut_by_power,
     const std::string& line = run.sim.dmesg[i];
     const bool excuse =
         std::any_of(excused.begin(), excused.end(), [&](auto r) { return i >= r.first && i < r.second; });
-    if (!excuse && line.find("device-mapper:") != std::string::npos)
+    const bool error = i >= run.sim.dmesg_levels.size() || run.sim.dmesg_levels[i] <= sim::KERN_ERR;
+    if (!excuse && error && line.find("device-mapper:") != std::string::npos)
       add("errors", "kernel log: " + line.substr(line.find("device-mapper:")), line);
   }
   const bool reached_cut = cut_by_power && run.out.finished;

@@ -19,7 +19,7 @@ void DMERR(const std::string& msg) {
   model::dm_log("thin metadata", msg);
 }
 void DMWARN(const std::string& msg) {
-  model::dm_log("thin metadata", msg);
+  model::dm_log_warn("thin metadata", msg);
 }
 
 // ---- locking ----

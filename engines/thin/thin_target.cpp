@@ -36,7 +36,10 @@ void DMERR(const std::string& msg) {
   model::dm_log("thin", msg);
 }
 void DMWARN(const std::string& msg) {
-  model::dm_log("thin", msg);
+  model::dm_log_warn("thin", msg);
+}
+void DMINFO(const std::string& msg) {
+  model::dm_log_info("thin", msg);
 }
 
 constexpr uint64_t COMMIT_PERIOD_MS = 1000;  // HZ
@@ -339,8 +342,7 @@ void notify_of_pool_mode_change(pool* p) {
   static const char* const names[] = {"write", "out-of-data-space", "read-only", "read-only", "fail"};
   std::string extra;
   if (get_pool_mode(p) == PM_OUT_OF_DATA_SPACE) extra = p->pf.error_if_no_space ? " (error IO)" : " (queue IO)";
-  model::dm_log("thin", std::string(dm_device_name(p->pool_md)) + ": switching pool to " + names[get_pool_mode(p)] +
-                            extra + " mode");
+  DMINFO(std::string(dm_device_name(p->pool_md)) + ": switching pool to " + names[get_pool_mode(p)] + extra + " mode");
 }
 
 void error_retry_list_with_code(pool* p, BlkStatus st) {
@@ -1465,7 +1467,7 @@ int pool_ctr(DmTarget* ti, const DmArgs& argv) {
   }
   const std::string name = model::dm_device_name(p->pool_md);
   dm_pool_register_metadata_threshold(p->pmd.get(), calc_metadata_threshold(raw), [name] {
-    model::dm_log("thin", name + ": reached low water mark for metadata device: sending event.");
+    model::dm_log_warn("thin", name + ": reached low water mark for metadata device: sending event.");
   });
   return 0;
 }

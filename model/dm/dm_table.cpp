@@ -34,7 +34,15 @@ std::vector<std::string> dm_target_type_names() {
 }
 
 void dm_log(const std::string& prefix, const std::string& msg) {
-  sim::printk("device-mapper: " + prefix + ": " + msg);
+  sim::printk("device-mapper: " + prefix + ": " + msg, sim::KERN_ERR);
+}
+
+void dm_log_warn(const std::string& prefix, const std::string& msg) {
+  sim::printk("device-mapper: " + prefix + ": " + msg, sim::KERN_WARNING);
+}
+
+void dm_log_info(const std::string& prefix, const std::string& msg) {
+  sim::printk("device-mapper: " + prefix + ": " + msg, sim::KERN_INFO);
 }
 
 bool dm_parse_u64(const std::string& s, uint64_t* out) {

@@ -119,7 +119,10 @@ T* dm_per_bio_data(Bio* bio) {
 // Parses an unsigned number the way the kernel's sscanf-based ctrs accept it.
 bool dm_parse_u64(const std::string& s, uint64_t* out);
 
-// DMERR / DMWARN / DMINFO: "device-mapper: <prefix>: <message>" in the kernel log.
+// DMERR / DMWARN / DMINFO: "device-mapper: <prefix>: <message>" in the kernel log, at KERN_ERR,
+// KERN_WARNING or KERN_INFO; only errors count as the `errors` finding.
 void dm_log(const std::string& prefix, const std::string& msg);
+void dm_log_warn(const std::string& prefix, const std::string& msg);
+void dm_log_info(const std::string& prefix, const std::string& msg);
 
 }  // namespace model

@@ -23,7 +23,8 @@ SimResult result() {
                 {FindingKind::Leak, UINT64_MAX, "unreferenced object 0x1", ""}};
   r.trace = {"0.000000 t1 lock a", "", "0.000120 t2 wake t1"};
   r.notes = {"note with a\nnewline", std::string("and a\0NUL", 9)};
-  r.dmesg = {"device-mapper: era: metadata commit failed"};
+  r.dmesg = {"device-mapper: era: metadata commit failed", "device-mapper: thin: pool: switching pool to write mode"};
+  r.dmesg_levels = {sim::KERN_ERR, sim::KERN_INFO};
   // Values std::to_string would round: the time of a step, the smallest normal, a NaN payload.
   r.stats = {{"events", 1234567.0},
              {"step_seconds", 0.1 + 0.2},

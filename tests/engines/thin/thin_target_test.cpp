@@ -204,3 +204,26 @@ TEST_CASE("with ignore_discard a discard to a thin device fails and unmaps nothi
   REQUIRE(r.step(4).exit_code != 0);
   REQUIRE(r.out(5) == "0 262144 thin 256 255\n");
 }
+
+// dm-thin logs its mode changes with DMINFO and the low-water event with DMWARN: information,
+// not the `errors` a DMERR line is.
+TEST_CASE("running out of data space and growing the pool logs information and warnings, not errors", "[thin]") {
+  const scenarios::Scenario s = scenarios::load_scenario(std::string(DMSIM_SOURCE_DIR) +
+                                                         "/scenarios/thin/properties/thin-out-of-data-space.yaml");
+  verify::PhaseInput in;
+  in.scenario = &s;
+  in.end_step = s.first_power_cut();
+  in.config = verify::seed_config(s, 0);
+  const verify::PhaseRun run = verify::run_phase(in);
+  auto level_of = [&](const std::string& what) {
+    for (size_t i = 0; i < run.sim.dmesg.size(); i++)
+      if (run.sim.dmesg[i].find(what) != std::string::npos) return static_cast<int>(run.sim.dmesg_levels.at(i));
+    return -1;
+  };
+  REQUIRE(level_of("switching pool to out-of-data-space (queue IO) mode") == sim::KERN_INFO);
+  REQUIRE(level_of("switching pool to write mode") == sim::KERN_INFO);
+  REQUIRE(level_of("reached low water mark for data device") == sim::KERN_WARNING);
+  const verify::UnitResult u = verify::run_exploration(s, 0, {}, {});
+  INFO(violations_text(u));
+  REQUIRE(u.passed);
+}
