@@ -3,9 +3,10 @@
 // the process boundary with the phase's output). Two kinds:
 //  - events, e.g. an era map (write id, era block, era when era_map saw it), the ground truth a
 //    checker compares recovered metadata with (the reference's e_map(W));
-//  - commit records: the content of a metadata superblock sector in one commit and the data
-//    blocks that commit newly records, which lets the Z3 crash search ask "can the superblock
-//    that survives miss a block whose write was acknowledged?".
+//  - commit records: the content of a metadata superblock sector in one commit and the blocks
+//    that commit newly records, which lets the Z3 crash search ask "can the superblock that
+//    survives miss a block whose write was acknowledged?" (era: top-device blocks written) and
+//    "can it map a data block whose content did not reach the media?" (thin: data blocks mapped).
 #pragma once
 
 #include <cstdint>
@@ -57,10 +58,17 @@ struct CommitRecord {
   std::string top_device;        // whose writes the commit records
   uint64_t block_sectors = 0;    // the engine's block size
   std::vector<uint64_t> blocks;  // blocks this commit records for the first time
+  // Thin: the data blocks (of data_block_sectors on data_device) this commit maps that the
+  // previous one did not, and when the superblock was written (what the data held by then).
+  std::string data_device;
+  uint64_t data_block_sectors = 0;
+  std::vector<uint64_t> data_blocks;
+  uint64_t at_ns = 0;
 
   template <class Ar>
   void serialize(Ar& ar) {
-    ar(metadata_device, sector, token, top_device, block_sectors, blocks);
+    ar(metadata_device, sector, token, top_device, block_sectors, blocks, data_device, data_block_sectors, data_blocks,
+       at_ns);
   }
   bool operator==(const CommitRecord&) const = default;
 };

@@ -265,7 +265,7 @@ std::vector<BlockDeviceOracle::Obligation> BlockDeviceOracle::obligations(const 
       for (uint64_t s = io.sector; s < io.sector + io.sectors; s++) sectors.insert(s);
   std::vector<Obligation> out;
   for (uint64_t s : sectors) {
-    Obligation ob{device, s, legal(device, s), {}};
+    Obligation ob{device, s, legal(device, s), {}, {}, 0};
     for (const TopIo* w : before_.at(device, s)) {
       if (w->submit_ns > crash_ns_) continue;
       const Placement* p = placement_of(*w, s);

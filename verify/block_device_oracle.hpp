@@ -72,6 +72,10 @@ class BlockDeviceOracle {
     uint64_t sector;
     LegalValues legal;
     std::vector<Place> places;
+    // When not empty, the obligation holds only in crash states where one of these places holds
+    // `if_token` (a commit's superblock survived: its mappings must point at durable data).
+    std::vector<Place> if_places;
+    model::Token if_token = 0;
   };
   std::vector<Obligation> obligations(const std::string& device) const;
 

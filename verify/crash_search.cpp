@@ -63,6 +63,18 @@ CrashSearch::CrashSearch(const MultiDiskCrashSpace& space, const BlockDeviceOrac
     auto obs = oracle.obligations(dev);
     all.insert(all.end(), obs.begin(), obs.end());
   }
+  // A conditional obligation applies where one of its condition places holds the token.
+  auto applies = [&](const BlockDeviceOracle::Obligation& ob) {
+    if (ob.if_places.empty()) return z.ctx.bool_val(true);
+    BlockDeviceOracle::Obligation holds;
+    holds.legal.tokens = {ob.if_token};
+    z3::expr_vector any(z.ctx);
+    for (const auto& p : ob.if_places) {
+      DMSIM_ASSERT(p.disk >= 0 && static_cast<size_t>(p.disk) < space.disks(), "a condition names an unknown disk");
+      any.push_back(!bad_at(holds, static_cast<size_t>(p.disk), p.sector));
+    }
+    return z3::mk_or(any);
+  };
   for (const auto& ob : all) {
     // An obligation whose data may live at several places (tables changed while it was
     // written) is checked at every one of them.
@@ -72,7 +84,7 @@ CrashSearch::CrashSearch(const MultiDiskCrashSpace& space, const BlockDeviceOrac
       DMSIM_ASSERT(p.disk < 0 || static_cast<size_t>(p.disk) < space.disks(), "an obligation names an unknown disk");
       if (p.disk < 0) continue;
       placed = true;
-      bads.push_back(bad_at(ob, static_cast<size_t>(p.disk), p.sector));
+      bads.push_back(applies(ob) && bad_at(ob, static_cast<size_t>(p.disk), p.sector));
     }
     placed ? encoded_++ : unlocated_++;
   }

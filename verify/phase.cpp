@@ -83,7 +83,10 @@ void capture(const PhaseInput& in, PhaseOutput& out, model::World& world, bool c
   if (!in.before_crash) {
     std::set<std::string> devs;
     for (const auto& io : out.io.ios) devs.insert(io.device);
-    for (const auto& c : engines::journal().commits) devs.insert(c.metadata_device);
+    for (const auto& c : engines::journal().commits) {
+      devs.insert(c.metadata_device);
+      if (!c.data_device.empty()) devs.insert(c.data_device);
+    }
     out.data_map = data_map(world, devs);
   }
   if (check_leaks) out.leaked_bios = leaked_bios(world);

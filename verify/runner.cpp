@@ -13,6 +13,7 @@
 #include "sim/thread.hpp"
 #include "sim/trace.hpp"
 #include "verify/block_device_oracle.hpp"
+#include "verify/commit_obligations.hpp"
 #include "verify/crash_explorer.hpp"
 #include "verify/crash_search.hpp"
 #include "verify/disk_history.hpp"
@@ -21,54 +22,8 @@
 
 namespace verify {
 
-using engines::CommitRecord;
 using scenarios::CrashStateMode;
 using scenarios::Scenario;
-
-namespace {
-
-// Obligations from the engines' commit records: for every write acknowledged before the crash,
-// the superblock that survives on the metadata device must be one of the commits that record
-// the write's block, or a later one. One obligation per metadata device: the strictest.
-std::vector<BlockDeviceOracle::Obligation> commit_obligations(const PhaseOutput& p1, uint64_t crash_ns) {
-  std::map<std::pair<std::string, uint64_t>, std::vector<size_t>> by_place;  // (device, sector) -> records
-  const auto& commits = p1.journal.commits;
-  for (size_t i = 0; i < commits.size(); i++) by_place[{commits[i].metadata_device, commits[i].sector}].push_back(i);
-  std::vector<BlockDeviceOracle::Obligation> out;
-  for (const auto& [place, idx] : by_place) {
-    // The first commit (position in idx) that records each (top device, block).
-    std::map<std::pair<std::string, uint64_t>, size_t> first;
-    for (size_t k = 0; k < idx.size(); k++)
-      for (uint64_t b : commits[idx[k]].blocks) first.emplace(std::make_pair(commits[idx[k]].top_device, b), k);
-    size_t need = 0;
-    bool any = false;
-    for (const auto& io : p1.io.ios) {
-      if (io.kind != TopIo::Data && io.kind != TopIo::Zero) continue;
-      if (!io.acked || io.ack_ns > crash_ns || io.status != 0 || !io.sectors) continue;
-      const CommitRecord* rec = nullptr;
-      for (size_t k : idx)
-        if (commits[k].top_device == io.device) rec = &commits[k];
-      if (!rec || !rec->block_sectors) continue;
-      for (uint64_t b = io.sector / rec->block_sectors; b <= (io.sector + io.sectors - 1) / rec->block_sectors; b++) {
-        auto it = first.find({io.device, b});
-        need = std::max(need, it == first.end() ? idx.size() : it->second);
-        any = true;
-      }
-    }
-    if (!any) continue;
-    BlockDeviceOracle::Obligation ob;
-    ob.device = place.first;
-    ob.sector = place.second;
-    for (const auto& e : p1.data_map)
-      if (e.device == ob.device && e.at.disk >= 0 && ob.sector >= e.at.sector && ob.sector < e.at.sector + e.at.sectors)
-        ob.places.push_back({e.at.disk, e.at.disk_sector + (ob.sector - e.at.sector)});
-    for (size_t k = need; k < idx.size(); k++) ob.legal.tokens.push_back(commits[idx[k]].token);
-    out.push_back(std::move(ob));
-  }
-  return out;
-}
-
-}  // namespace
 
 sim::SimConfig seed_config(const Scenario& s, uint64_t seed) {
   sim::SimConfig c;
@@ -510,7 +465,9 @@ class UnitExplorer {
     for (const auto& io : p1.io.ios) devices.insert(io.device);
     BlockDeviceOracle oracle(view_of(p1, p1_->disks), pt.cp.ns);
     oracle.set_snapshot_origins(engines::snapshot_origins(p1.journal.events));
-    CrashSearch search(pt.space, oracle, {devices.begin(), devices.end()}, commit_obligations(p1, pt.cp.ns));
+    std::vector<BlockDeviceOracle::Obligation> extra = commit_obligations(p1, pt.cp.ns);
+    for (auto& ob : mapping_obligations(p1, pt.space, pt.cp.ns)) extra.push_back(std::move(ob));
+    CrashSearch search(pt.space, oracle, {devices.begin(), devices.end()}, extra);
     unit_.z3.unlocated += search.unlocated();
     bool proven = false, confirmed = false;
     for (int model = 0; model < kZ3MaxModels && !confirmed; model++) {

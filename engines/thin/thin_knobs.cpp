@@ -1,6 +1,7 @@
 // The historical dm-thin bugs as variant knobs: one row each, with the seed thread or fix it comes
 // from and the release whose code has the fix (inferred from the patches' posting dates and the
 // dm fixes trees they went to, not read off git tags). thin_variant (thin.hpp) is read from this table.
+#include "engines/lib/persistent_data/pdata_variant.hpp"
 #include "engines/thin/thin.hpp"
 #include "model/knobs.hpp"
 
@@ -63,6 +64,7 @@ void register_thin() {
   done = true;
   register_thin_target();
   register_thin_knobs();
+  pd::register_pdata_knobs();
   register_thin_tools();
   register_thin_checks();
 }

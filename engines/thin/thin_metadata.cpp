@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "engines/lib/persistent_data/btree_internal.hpp"
 #include "engines/lib/persistent_data/codec.hpp"
@@ -151,7 +152,7 @@ int __write_initial_superblock(dm_pool_metadata* pmd) {
   f.metadata_nr_blocks = bdev_size / THIN_METADATA_BLOCK_SECTORS;
   f.data_block_size = pmd->data_block_size;
   superblock_pack(f, dm_block_data(sblock));
-  if (pmd->on_commit) pmd->on_commit(dm_block_data(sblock));
+  if (pmd->on_commit) pmd->on_commit(dm_block_data(sblock), {});
   return pmd->tm->commit(sblock);
 }
 
@@ -327,7 +328,7 @@ int __commit_transaction(dm_pool_metadata* pmd) {
   sbl::trans_id.put(disk, pmd->trans_id);
   sbl::flags.put(disk, pmd->flags);
   copy_sm_roots(roots, disk);
-  if (pmd->on_commit) pmd->on_commit(disk);
+  if (pmd->on_commit) pmd->on_commit(disk, std::exchange(pmd->mapped_uncommitted, {}));
   return pmd->tm->commit(sblock);  // T8: the superblock, then a flush
 }
 
@@ -666,6 +667,7 @@ int __insert(dm_thin_device* td, uint64_t block, uint64_t data_block) {
   if (r) return r;
   td->changed = true;
   if (inserted) td->mapped_blocks++;
+  pmd->mapped_uncommitted.push_back(data_block);
   return 0;
 }
 
@@ -1113,6 +1115,7 @@ int dm_pool_abort_metadata(dm_pool_metadata* pmd) {
   pmd_write_lock(pmd);
   if (!pmd->fail_io) {
     __set_abort_with_changes_flags(pmd);
+    pmd->mapped_uncommitted.clear();
     __destroy_persistent_data_objects(pmd);
     r = __create_persistent_data_objects(pmd, false);
     if (!r) {

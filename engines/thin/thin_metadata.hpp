@@ -80,8 +80,10 @@ struct dm_pool_metadata {
   KmemOwner* kmem = nullptr;
 
   // dmsim instrumentation: called with the superblock's bytes just before each commit's
-  // superblock write (the journal's commit records and the Z3 crash search use it).
-  std::function<void(const uint8_t* block)> on_commit;
+  // superblock write and the data blocks mapped since the last commit (the journal's commit
+  // records and the Z3 crash search use them).
+  std::function<void(const uint8_t* block, std::vector<uint64_t> newly_mapped)> on_commit;
+  std::vector<uint64_t> mapped_uncommitted;
 
   // The metadata low-water event (dm_sm_register_threshold_callback's state): `threshold_fn`
   // runs once each time free metadata falls to `threshold` blocks or below.

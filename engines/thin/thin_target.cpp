@@ -1260,6 +1260,23 @@ int metadata_pre_commit_callback_pool_c(pool_c* pt) {
   return model::blkdev_issue_flush(pt->data_bdev) == model::BLK_STS_OK ? 0 : -EIO;
 }
 
+// dmsim: each commit's superblock sector and the data blocks it newly maps, for the Z3 crash
+// search's question "can the surviving superblock map data that never reached the media?".
+void record_commits(pool* p, const std::string& data_device) {
+  p->pmd->on_commit = [p, data_device](const uint8_t* block, std::vector<uint64_t> newly_mapped) {
+    std::vector<uint8_t> copy(block, block + THIN_METADATA_BLOCK_SIZE);
+    pd::validator_prepare(sb_validator, THIN_SUPERBLOCK_LOCATION, copy.data(), copy.size());
+    CommitRecord rec;
+    rec.metadata_device = p->metadata_dev_name;
+    rec.token = model::Sector::of_bytes(copy.data()).token;
+    rec.data_device = data_device;
+    rec.data_block_sectors = p->sectors_per_block;
+    rec.data_blocks = std::move(newly_mapped);
+    rec.at_ns = sim::ktime_get_ns();
+    journal_commit(std::move(rec));
+  };
+}
+
 pool* pool_create(model::MappedDevice* pool_md, model::BlockDevice* metadata_dev, model::BlockDevice* data_dev,
                   uint32_t block_size, bool read_only, std::string* error, int* r) {
   auto* p = new pool;
@@ -1443,7 +1460,10 @@ int pool_ctr(DmTarget* ti, const DmArgs& argv) {
     return fail("Discard support cannot be disabled once enabled", -EINVAL);
   }
   pt->p = p;
-  if (created) p->metadata_dev_name = argv[0];
+  if (created) {
+    p->metadata_dev_name = argv[0];
+    record_commits(p, argv[1]);
+  }
   pt->data_bdev = pt->data_dev->bdev;
   if (std::find(metadata_device_history().begin(), metadata_device_history().end(), argv[0]) ==
       metadata_device_history().end())

@@ -1,5 +1,7 @@
 #include "engines/lib/persistent_data/space_map_disk.hpp"
 
+#include "sim/thread.hpp"
+
 namespace engines::pd {
 
 void DiskSpaceMap::account(int r, AllocationEvent ev) {
@@ -49,6 +51,7 @@ int DiskSpaceMap::dec_block(uint64_t b) {
 }
 
 int DiskSpaceMap::new_block(uint64_t* b) {
+  if (variant_.sm_alloc_ignores_previous_transaction) return new_block_committed_only(b);
   int r = sm_ll_find_common_free_block(&old_ll_, &ll_, begin_, ll_.nr_blocks, b);
   // Nothing free up to the end of the device: something before the cursor may have been freed.
   if (r == -ENOSPC) r = sm_ll_find_common_free_block(&old_ll_, &ll_, 0, begin_, b);
@@ -60,10 +63,24 @@ int DiskSpaceMap::new_block(uint64_t* b) {
   return r;
 }
 
+int DiskSpaceMap::new_block_committed_only(uint64_t* b) {
+  int r = sm_ll_find_free_block(&old_ll_, begin_, old_ll_.nr_blocks, b);
+  if (r) return r;
+  begin_ = *b + 1;
+  AllocationEvent ev;
+  r = sm_ll_inc(&ll_, *b, &ev);
+  if (!r && ev != AllocationEvent::kAlloc)
+    sim::bug("kernel BUG at drivers/md/persistent-data/dm-space-map-disk.c:178! (sm_disk_new_block: block " +
+             std::to_string(*b) + " already in use in this transaction)");
+  account(r, ev);
+  return r;
+}
+
 int DiskSpaceMap::commit() {
   const int r = sm_ll_commit(&ll_);
   if (r) return r;
   old_ll_ = ll_;
+  if (variant_.sm_alloc_ignores_previous_transaction) begin_ = 0;
   nr_allocated_this_transaction_ = 0;
   return 0;
 }
@@ -77,6 +94,7 @@ int DiskSpaceMap::storage_blocks(std::vector<uint64_t>* out) {
 }
 
 int DiskSpaceMap::create(uint64_t nr_blocks) {
+  variant_ = pdata_variant::from_knobs();
   begin_ = 0;
   nr_allocated_this_transaction_ = 0;
   int r = sm_ll_new_disk(&ll_, tm_);
@@ -86,6 +104,7 @@ int DiskSpaceMap::create(uint64_t nr_blocks) {
 }
 
 int DiskSpaceMap::open(const uint8_t* root) {
+  variant_ = pdata_variant::from_knobs();
   begin_ = 0;
   nr_allocated_this_transaction_ = 0;
   const int r = sm_ll_open_disk(&ll_, tm_, root);

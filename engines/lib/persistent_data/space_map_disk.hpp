@@ -3,9 +3,11 @@
 // Its metadata blocks come from the transaction manager's metadata space map.
 //
 // Allocation mirrors the 6.x kernels as the metadata map does: free in the current and the
-// committed state, from a cursor that starts at 0, is not reset at commit, and wraps around.
+// committed state, from a cursor that starts at 0, is not reset at commit, and wraps around. The
+// knob pdata.sm_alloc_ignores_previous_transaction brings back the pre-4feaef830de7 allocator.
 #pragma once
 
+#include "engines/lib/persistent_data/pdata_variant.hpp"
 #include "engines/lib/persistent_data/space_map.hpp"
 #include "engines/lib/persistent_data/space_map_common.hpp"
 
@@ -38,11 +40,15 @@ class DiskSpaceMap final : public DmSpaceMap {
  private:
   // Counts this transaction's allocations net of its frees.
   void account(int r, AllocationEvent ev);
+  // sm_disk_new_block before 4feaef830de7: free in the committed map, from the cursor, no wrap;
+  // BUG_ON(ev != SM_ALLOC) when the block already had a count in this transaction.
+  int new_block_committed_only(uint64_t* b);
 
   DmTransactionManager* tm_;
   LlDisk ll_, old_ll_;
   uint64_t begin_ = 0;
   int64_t nr_allocated_this_transaction_ = 0;
+  pdata_variant variant_;
 };
 
 }  // namespace engines::pd

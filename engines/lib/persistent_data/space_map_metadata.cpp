@@ -131,9 +131,16 @@ int MetadataSpaceMap::dec_block(uint64_t b) {
 
 // sm_metadata_new_block_.
 int MetadataSpaceMap::new_block_(uint64_t* b) {
-  int r = sm_ll_find_common_free_block(&old_ll_, &ll_, begin_, ll_.nr_blocks, b);
-  // Nothing free up to the end of the device: something before the cursor may have been freed.
-  if (r == -ENOSPC) r = sm_ll_find_common_free_block(&old_ll_, &ll_, 0, begin_, b);
+  int r;
+  if (variant_.sm_alloc_ignores_previous_transaction) {
+    // Before 4feaef830de7: free in the committed map, from the cursor, no wrap, no check of this
+    // transaction's counts (and no BUG_ON here: a reused block is silently shared).
+    r = sm_ll_find_free_block(&old_ll_, begin_, old_ll_.nr_blocks, b);
+  } else {
+    r = sm_ll_find_common_free_block(&old_ll_, &ll_, begin_, ll_.nr_blocks, b);
+    // Nothing free up to the end of the device: something before the cursor may have been freed.
+    if (r == -ENOSPC) r = sm_ll_find_common_free_block(&old_ll_, &ll_, 0, begin_, b);
+  }
   if (r) return r;
   begin_ = *b + 1;
   int r2 = 0;
@@ -166,6 +173,7 @@ int MetadataSpaceMap::commit() {
   const int r = sm_ll_commit(&ll_);
   if (r) return r;
   old_ll_ = ll_;
+  if (variant_.sm_alloc_ignores_previous_transaction) begin_ = 0;
   allocated_this_transaction_ = 0;
   return 0;
 }
@@ -208,6 +216,7 @@ int MetadataSpaceMap::extend(uint64_t extra_blocks) {
 }
 
 int MetadataSpaceMap::create(DmTransactionManager* tm, uint64_t nr_blocks, uint64_t superblock) {
+  variant_ = pdata_variant::from_knobs();
   begin_ = superblock + 1;
   recursion_count_ = 0;
   allocated_this_transaction_ = 0;
@@ -229,6 +238,7 @@ int MetadataSpaceMap::create(DmTransactionManager* tm, uint64_t nr_blocks, uint6
 }
 
 int MetadataSpaceMap::open(DmTransactionManager* tm, const uint8_t* root) {
+  variant_ = pdata_variant::from_knobs();
   const int r = sm_ll_open_metadata(&ll_, tm, root);
   if (r) return r;
   begin_ = 0;

@@ -9,11 +9,13 @@
 // Allocation (this mirrors the 6.x kernels): a block free in the current and the committed state,
 // searched from a cursor `begin` that starts at 0 when the map is opened (just past the bootstrap
 // blocks when it is created), moves past each allocation, is not reset at commit, and wraps
-// around to search [0, begin) when the end of the device is reached.
+// around to search [0, begin) when the end of the device is reached. The knob
+// pdata.sm_alloc_ignores_previous_transaction brings back the pre-4feaef830de7 allocator.
 #pragma once
 
 #include <deque>
 
+#include "engines/lib/persistent_data/pdata_variant.hpp"
 #include "engines/lib/persistent_data/space_map.hpp"
 #include "engines/lib/persistent_data/space_map_common.hpp"
 
@@ -75,6 +77,7 @@ class MetadataSpaceMap final : public DmSpaceMap {
   // The bootstrap allocator's mode (creation and extension): blocks come from begin_++ and every
   // count change is queued.
   bool bootstrap_ = false;
+  pdata_variant variant_;
 };
 
 }  // namespace engines::pd

@@ -4,6 +4,7 @@
 
 #include "engines/lib/persistent_data/bitset.hpp"
 #include "engines/lib/persistent_data/space_map_disk.hpp"
+#include "model/knobs.hpp"
 #include "sim/compiler_false_positives.hpp"
 #include "sim/schedule_explorer.hpp"
 #include "tests/engines/lib/kv_store.hpp"
@@ -494,6 +495,51 @@ TEST_CASE("a data space map keeps its counts in metadata blocks and reads them b
   });
   REQUIRE_CLEAN(r);
   REQUIRE(r.notes == Notes{"metadata blocks taken: 9", "0 2 0 1 99991", "next allocation 5"});
+}
+
+// A transaction that gives block 5 a reference without allocating it (as inc_children does for the
+// values of a shared leaf it shadows), then allocates three blocks; `knob_on` selects the allocator
+// from before 4feaef830de7 (pdata.sm_alloc_ignores_previous_transaction).
+SimResult allocate_after_an_increment(bool knob_on) {
+  return run_world([knob_on](World& w) {
+    set_active_knobs(knob_on ? std::vector<std::string>{"pdata.sm_alloc_ignores_previous_transaction"}
+                             : std::vector<std::string>{});
+    VolatileCacheDisk& d = meta_disk(w);
+    std::unique_ptr<KvStore> kv;
+    KvStore::format(&d, &kv);
+    DiskSpaceMap data(kv->tm.get());
+    data.create(1000);
+    uint64_t b = 0;
+    for (int i = 0; i < 3; i++) data.new_block(&b);
+    data.commit();  // blocks 0-2 committed; 5 is free in the committed map
+    kv->commit();   // and the metadata holding the map, so that changes shadow its blocks
+    data.inc_block(5);
+    std::string got;
+    for (int i = 0; i < 3; i++) {
+      data.new_block(&b);
+      got += std::to_string(b) + " ";
+    }
+    note("allocated " + got + "count of 5: " + std::to_string(data.get_count(5)));
+    set_active_knobs({});
+  });
+}
+
+TEST_CASE("new_block never hands out a block the current transaction already references") {
+  SimResult r = allocate_after_an_increment(false);
+  REQUIRE_CLEAN(r);
+  REQUIRE(r.notes == Notes{"allocated 3 4 6 count of 5: 1"});
+}
+
+TEST_CASE(
+    "pdata.sm_alloc_ignores_previous_transaction: the committed-map search hands the block out again (kernel BUG)") {
+  SimResult r = allocate_after_an_increment(true);
+  INFO(all_text(r));
+  const sim::Finding* f =
+      finding(r, FindingKind::Bug, "kernel BUG at drivers/md/persistent-data/dm-space-map-disk.c:178!");
+  REQUIRE(f);
+  REQUIRE(f->title.find("block 5 already in use") != std::string::npos);
+  REQUIRE(r.notes.empty());  // the allocating thread died in the BUG
+  set_active_knobs({});
 }
 
 TEST_CASE("a thread waiting for a block lock waits, in the wait-for graph, for the lock's holder") {
