@@ -977,6 +977,7 @@ int dm_thin_get_mapped_count(dm_thin_device* td, uint64_t* result) {
 // ---- data space ----
 
 int dm_pool_alloc_data_block(dm_pool_metadata* pmd, uint64_t* result) {
+  KFRAME();
   int r = -EINVAL;
   pmd_write_lock(pmd);
   if (!pmd->fail_io) r = pmd->data_sm->new_block(result);

@@ -51,6 +51,7 @@ int DiskSpaceMap::dec_block(uint64_t b) {
 }
 
 int DiskSpaceMap::new_block(uint64_t* b) {
+  KFRAME_NAMED("sm_disk_new_block");
   if (variant_.sm_alloc_ignores_previous_transaction) return new_block_committed_only(b);
   int r = sm_ll_find_common_free_block(&old_ll_, &ll_, begin_, ll_.nr_blocks, b);
   // Nothing free up to the end of the device: something before the cursor may have been freed.
