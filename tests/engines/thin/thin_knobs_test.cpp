@@ -29,9 +29,10 @@ TEST_CASE("thin.no_in_service_gate: a pool only activated and queried writes its
   enginetest::knob_is_caught(catalog_scenario("in-service-gate.yaml"), "thin.no_in_service_gate", "no-writes-after");
 }
 
-TEST_CASE("pdata.sm_alloc_ignores_previous_transaction: a block a status commit left free in the committed map while "
-          "its passdown is in flight is allocated again (kernel BUG)",
-          "[thin][knobs]") {
+TEST_CASE(
+    "pdata.sm_alloc_ignores_previous_transaction: a block a status commit left free in the committed map while "
+    "its passdown is in flight is allocated again (kernel BUG)",
+    "[thin][knobs]") {
   enginetest::knob_is_caught(catalog_scenario("sm-alloc-previous-transaction.yaml"),
                              "pdata.sm_alloc_ignores_previous_transaction", "bug");
 }
