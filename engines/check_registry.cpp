@@ -71,7 +71,7 @@ void register_metadata_checks() {
                       for (auto& v : fn(in)) out.push_back(std::move(v));
                     return out;
                   }});
-  register_metadata_tool({"era", "era_check", "era_check", era_metadata_devices, era::era_check_misjudges});
+  register_metadata_tool({"era", "era_check", "era_check", era_metadata_devices, era::era_check_misjudges, {}});
 }
 
 std::vector<MetadataTool> metadata_tools() {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "engines/checks.hpp"
+#include "model/block_device.hpp"
 
 namespace engines {
 
@@ -20,6 +21,10 @@ struct MetadataTool {
   // Why the real tool is known to reject this image although the kernel writes such metadata
   // ("" when its verdict stands); such an image is noted as not judged, never passed.
   std::function<std::string(const std::string& image)> known_misjudgement;
+  // dmsim's own check, stricter than the real tool, on an image both tools accept: the problems
+  // it finds (none: the image is sound). Optional. Thin: the data space map's counts against
+  // the mappings, which thin_check 0.9.0 does not compare.
+  std::function<std::vector<std::string>(model::BlockDevice* image)> stricter;
 };
 // The rows, by engine; register_metadata_checks() adds dm-era's (thin_check joins with thin).
 std::vector<MetadataTool> metadata_tools();

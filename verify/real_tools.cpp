@@ -201,6 +201,19 @@ struct Judge {
     else if (sim.exit_code != 0)
       violation("dmsim's " + simulated + " rejects " + head + " (exit " + std::to_string(sim.exit_code) +
                 ") while the real " + tool + " accepts it\n" + sim_out);
+    else if (row.stricter)
+      stricter(head, bytes);
+  }
+
+  // dmsim's stricter check on an image both tools accept.
+  void stricter(const std::string& head, const std::string& bytes) {
+    ImageDevice dev(bytes);
+    const std::vector<std::string> problems = row.stricter(&dev);
+    if (problems.empty()) return;
+    std::string msg = "dmsim's stricter check rejects " + head + ", which the real " + tool + " accepts:\n";
+    for (size_t i = 0; i < problems.size() && i < 8; i++) msg += "  | " + problems[i] + "\n";
+    if (problems.size() > 8) msg += "  | (" + std::to_string(problems.size() - 8) + " more)\n";
+    violation(msg);
   }
 
   void violation(const std::string& msg) { out.check_violations.emplace_back(kCheck, msg); }

@@ -71,12 +71,14 @@ std::string corrupted_copy(const Dir& dir, const std::string& good) {
 // The real-tools table row for these tests: the disk /dev/meta itself holds the metadata,
 // with `simulated` as dmsim's counterpart ("" for none). Removed at the end of the scope.
 struct TestRow {
-  explicit TestRow(const std::string& simulated) {
+  explicit TestRow(const std::string& simulated,
+                   std::function<std::vector<std::string>(model::BlockDevice*)> stricter = {}) {
     engines::register_metadata_tool({"test-disk",
                                      "era_check",
                                      simulated,
                                      [](const engines::CheckInput&) { return std::vector<std::string>{"/dev/meta"}; },
-                                     {}});
+                                     {},
+                                     std::move(stricter)});
   }
   ~TestRow() { engines::unregister_metadata_tool("test-disk"); }
 };
@@ -270,6 +272,34 @@ TEST_CASE("real-tools: when dmsim's tool and the real one disagree, the finding 
             "(exit 1) while the real era_check accepts it");
     REQUIRE(v->detail.find("  | superblock is fine but I say no") != std::string::npos);
   }
+}
+
+TEST_CASE("real-tools: dmsim's stricter check judges what both tools accept, on the same image", "[real-tools]") {
+  Dir dir("real-stricter");
+  const std::string good = restored_image(dir);
+  if (good.empty() || verify::real_tool_path("era_check").empty()) {
+    WARN("era_restore or era_check is not installed: nothing to compare with");
+    return;
+  }
+  register_fixed_tools();
+  // The stricter check reads the image through the device it is given: it reports the first byte.
+  TestRow row("test_accepting_check", [](model::BlockDevice* image) {
+    std::vector<model::Sector> s;
+    if (model::blk_read(image, 0, 1, &s) != model::BLK_STS_OK) return std::vector<std::string>{"unreadable"};
+    uint8_t bytes[512];
+    s[0].to_bytes(bytes);
+    return std::vector<std::string>{"first byte " + std::to_string(bytes[0])};
+  });
+  const verify::UnitResult u = verify::run_exploration(on_image(dir, "good.bin"), 0, {}, {});
+  const verify::Violation* v = first_violation(u);
+  REQUIRE(v);
+  REQUIRE(v->title ==
+          "real-tools: dmsim's stricter check rejects the crash image (before the recovery) of /dev/meta, which the "
+          "real era_check accepts:");
+  INFO(v->detail);
+  REQUIRE(v->detail.find("  | first byte ") != std::string::npos);     // it read the image through the device
+  REQUIRE(v->detail.find("  | first byte 0\n") == std::string::npos);  // the superblock's checksum, not zeroes
+  REQUIRE(u.real_tools.at(0).passed == 2);
 }
 
 TEST_CASE("real-tools: without the tool the check is skipped, not failed, and DMSIM_ERA_CHECK names the binary",

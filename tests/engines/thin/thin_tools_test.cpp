@@ -474,6 +474,35 @@ TEST_CASE("the real-tools row for thin runs thin_check on every thin-pool metada
   REQUIRE(engines::find_tool("thin_delta"));
 }
 
+TEST_CASE("the thin row's stricter check rejects a shared data block counted once, which thin_check 0.9.0 accepts",
+          "[thin][tools]") {
+  if (skip_without_tools()) return;
+  verifytest::register_once();
+  const auto rows = engines::metadata_tools();
+  const auto row = std::find_if(rows.begin(), rows.end(), [](const auto& r) { return r.engine == "thin"; });
+  REQUIRE(row != rows.end());
+  REQUIRE(row->stricter);
+  TempFile a("stricter-a.img"), img("stricter.img");
+  restore(kTwoDevices, a.path);
+  thintest::Image im(a.path);
+  const uint64_t bitmap = im.data_bitmap();
+  im.path = img.path;
+  im.set_count(bitmap, 10, 1);  // mapped by both devices through two leaves
+  im.save();
+  REQUIRE(run_tool({thintest::kThinCheck, img.path}).code == 0);
+  // The simulation runs in a process of its own: its verdicts come back through a file.
+  TempFile verdicts("stricter-verdicts");
+  SimResult r = run_world([&](model::World& w) {
+    std::string text;
+    for (const auto& p : row->stricter(&eratest::load_file_into_disk(w, "good", a.path))) text += "good: " + p + "\n";
+    for (const auto& p : row->stricter(&eratest::load_file_into_disk(w, "bad", img.path))) text += "bad: " + p + "\n";
+    eratest::write_file(verdicts.path, text);
+  });
+  REQUIRE_CLEAN(r);
+  REQUIRE(eratest::read_file(verdicts.path) ==
+          "bad: data block 10 is referenced 2 time(s) but its space map count is 1\n");
+}
+
 TEST_CASE("thin_check and thin_dump fail metadata whose blocks were zeroed behind the pool's back", "[thin][tools]") {
   // The pool's metadata lives in the low blocks: zero 32 of them after the superblock.
   const auto r = enginetest::run_steps(
