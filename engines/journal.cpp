@@ -38,4 +38,16 @@ std::map<std::string, SnapshotOrigin> snapshot_origins(const std::vector<Journal
   return out;
 }
 
+std::map<std::string, std::string> external_origins(const std::vector<JournalEvent>& events) {
+  std::map<std::string, std::string> out;
+  for (const JournalEvent& e : events) {
+    if (e.kind != JournalEvent::ThinDevice) continue;
+    if (e.external_origin)
+      out[e.device] = e.origin_device;
+    else
+      out.erase(e.device);
+  }
+  return out;
+}
+
 }  // namespace engines

@@ -26,7 +26,7 @@ struct JournalEvent {
     EraResize,  // the era device's origin now has {nr_blocks}
     EraFormat,  // a constructor found the metadata device blank and formatted it {}
     // A thin table for {device} maps thin {dev_id} of the pool on {metadata_device}, whose blocks
-    // are {block_sectors}; {external_origin}: unprovisioned blocks read another device (thin_ctr).
+    // are {block_sectors}; {external_origin}: unprovisioned blocks read {origin_device} (thin_ctr).
     ThinDevice,
     // In the pool on {metadata_device}, thin {dev_id} was created as a snapshot of {origin_id}:
     // what it reads where it was never written is what the origin held then (create_snap).
@@ -42,11 +42,12 @@ struct JournalEvent {
   uint64_t dev_id = 0, origin_id = 0;
   uint64_t block_sectors = 0;
   bool external_origin = false;
+  std::string origin_device{};  // ThinDevice with an external origin: that device, as the table names it
 
   template <class Ar>
   void serialize(Ar& ar) {
     ar(kind, device, write_id, era_block, era, nr_blocks, metadata_device, dev_id, origin_id, block_sectors,
-       external_origin);
+       external_origin, origin_device);
   }
   bool operator==(const JournalEvent&) const = default;
 };
@@ -92,6 +93,8 @@ struct SnapshotOrigin {
   uint64_t journal_at = 0;
 };
 std::map<std::string, SnapshotOrigin> snapshot_origins(const std::vector<JournalEvent>& events);
+// Thin devices over an external origin, by top device (its latest table): the origin's path.
+std::map<std::string, std::string> external_origins(const std::vector<JournalEvent>& events);
 
 // The running simulation's journal (one simulation per process).
 Journal& journal();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -109,6 +110,10 @@ struct Scenario {
   std::optional<WriteSilence> write_silence;  // with kNoWritesAfter in `expect`
   Explore explore;
   std::optional<Catalog> catalog;
+  // The files tool steps read (`-i PATH`, relative to the scenario file) that exist when it is
+  // parsed, by the path as written: read here, so that every run starts from the same bytes. A
+  // path that does not exist is left to the run (an earlier step may write it, or the tool says so).
+  std::map<std::string, std::shared_ptr<const std::string>> input_files;
 
   // Index of the first power-cut step, or steps.size().
   size_t first_power_cut() const;

@@ -630,6 +630,35 @@ void parse_disks(ParseContext& ctx, const YAML::Node& root, Scenario& s) {
 }
 
 // The steps that parsed, and beside each the mark of its command line (for check_steps).
+// The input file of a tool step (`-i PATH`, `--input PATH`, `--input=PATH`), if it exists next to
+// the scenario: into s.input_files. Errors only for what a run could not use.
+void read_input_file(ParseContext& ctx, const YAML::Node& where, const Command& c, Scenario& s) {
+  for (size_t i = 0; i < c.args.size(); i++) {
+    std::string rel;
+    if ((c.args[i] == "-i" || c.args[i] == "--input") && i + 1 < c.args.size())
+      rel = c.args[i + 1];
+    else if (c.args[i].rfind("--input=", 0) == 0)
+      rel = c.args[i].substr(8);
+    if (rel.empty() || s.input_files.count(rel)) continue;
+    const std::string path = rel[0] == '/' ? rel : base_dir(ctx.file) + rel;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) continue;
+    if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) > kMaxScenarioFileBytes) {
+      ctx.error(where.Mark(), "input file '" + rel + "' of " + c.tool + ": " + path +
+                                  (S_ISREG(st.st_mode) ? " is larger than " + format_size(kMaxScenarioFileBytes)
+                                                       : " is not a regular file"));
+      continue;
+    }
+    std::ifstream in(path, std::ios::binary);
+    std::string bytes(static_cast<size_t>(st.st_size), '\0');
+    if (!in || !in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()))) {
+      ctx.error(where.Mark(), "input file '" + rel + "' of " + c.tool + ": cannot read " + path);
+      continue;
+    }
+    s.input_files[rel] = std::make_shared<const std::string>(std::move(bytes));
+  }
+}
+
 std::vector<YAML::Mark> parse_steps(ParseContext& ctx, const YAML::Node& root, Scenario& s) {
   std::vector<YAML::Mark> marks;
   if (!root["steps"] || !root["steps"].IsSequence() || root["steps"].size() == 0) {
@@ -639,6 +668,7 @@ std::vector<YAML::Mark> parse_steps(ParseContext& ctx, const YAML::Node& root, S
   for (const auto& st : root["steps"]) {
     std::optional<Step> step = parse_step(ctx, st);
     if (!step) continue;
+    if (step->cmd.kind == CmdKind::Tool) read_input_file(ctx, st.IsMap() ? st["run"] : st, step->cmd, s);
     s.steps.push_back(std::move(*step));
     marks.push_back(st.IsMap() ? st["run"].Mark() : st.Mark());
   }

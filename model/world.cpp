@@ -60,6 +60,16 @@ void World::unregister_path(const std::string& path) {
   paths_.erase(path);
 }
 
+const std::string* World::file(const std::string& path) const {
+  for (auto it = files_.rbegin(); it != files_.rend(); ++it)
+    if (it->path == path) return &it->bytes;
+  return nullptr;
+}
+
+void World::write_file(const std::string& path, std::string bytes, uint64_t ns) {
+  files_.push_back({path, ns, std::move(bytes)});
+}
+
 int World::open_count(BlockDevice* b) const {
   auto it = open_.find(b);
   return it == open_.end() ? 0 : it->second;

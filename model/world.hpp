@@ -1,6 +1,7 @@
 // The storage world of one simulation: its disks and mapped devices, the device paths a
 // dmsetup user would type (/dev/mapper/NAME, /dev/dm-N, /dev/NAME, /dev/VG/LV, MAJOR:MINOR),
-// open counts, and the device-mapper control interface.
+// open counts, the device-mapper control interface, and the files of the test host that tools
+// read and write (thin_dump -o, thin_restore -i).
 #pragma once
 
 #include <map>
@@ -38,11 +39,24 @@ class World {
 
   DmControl& dm() { return *dm_; }
 
+  // Files of the test host, by the path a step names: outside the simulated storage, so a power
+  // cut keeps what was written before it (the harness carries them into the recovery). Every
+  // write is kept with its time; file() is the latest, null when there is none.
+  struct FileWrite {
+    std::string path;
+    uint64_t ns = 0;
+    std::string bytes;
+  };
+  const std::string* file(const std::string& path) const;
+  void write_file(const std::string& path, std::string bytes, uint64_t ns);
+  const std::vector<FileWrite>& file_writes() const { return files_; }
+
  private:
   std::vector<std::unique_ptr<VolatileCacheDisk>> disks_;
   std::map<std::string, BlockDevice*> paths_;
   std::map<BlockDevice*, int> open_;
   std::unique_ptr<DmControl> dm_;
+  std::vector<FileWrite> files_;
 };
 
 }  // namespace model

@@ -223,6 +223,31 @@ void BlockDeviceOracle::add_snapshot_original(const std::string& device, uint64_
   add_snapshot_original(o.origin, sector, l, depth + 1);
 }
 
+// What an external origin holds at `sector`: anything written through it before the crash, and
+// anything its place below ever held (it is read-only while the thin device uses it); zeroes
+// past its end.
+void BlockDeviceOracle::add_external_original(const std::string& device, uint64_t sector, LegalValues& l) const {
+  auto it = external_.find(device);
+  if (it == external_.end()) return;
+  const std::string& origin = it->second;
+  for (const TopIo* w : before_.at(origin, sector)) {
+    if (w->submit_ns > crash_ns_) continue;
+    if (w->kind == TopIo::Data)
+      l.tokens.push_back(model::written_token(w->id, sector));
+    else
+      l.zero_allowed = true;
+  }
+  // REQUIRES: the data map of every external origin (the first phase maps them all).
+  DMSIM_ASSERT(external_map_, "an external origin is judged with the data map of the phase before the crash");
+  bool inside = false;
+  for (const Extent& e : *external_map_) {
+    if (e.device != origin || sector < e.at.sector || sector >= e.at.sector + e.at.sectors) continue;
+    inside = true;
+    add_original(e.at, sector, UINT64_MAX, l);
+  }
+  if (!inside) l.zero_allowed = true;  // past the origin's end
+}
+
 LegalValues BlockDeviceOracle::legal(const std::string& device, uint64_t sector) const {
   const std::vector<const TopIo*> writes = writes_before_crash(device, sector);
   const std::optional<size_t> durable = last_durable(device, writes);
@@ -239,8 +264,11 @@ LegalValues BlockDeviceOracle::legal(const std::string& device, uint64_t sector)
   // A discard that is the durable value may keep whatever could be there before it.
   const bool durable_discard = durable && writes[*durable]->kind == TopIo::Discard;
   if (!durable || durable_discard) {
-    for (const Placement& p : places) add_original(p, sector, first_submit, l);
+    // Over an external origin, what the device held is the origin's (its own places say nothing).
+    if (!external_.count(device))
+      for (const Placement& p : places) add_original(p, sector, first_submit, l);
     add_snapshot_original(device, sector, l, 0);
+    add_external_original(device, sector, l);
   }
   for (size_t i = durable.value_or(0); i < writes.size(); i++) written(*writes[i]);
   if (durable_discard)

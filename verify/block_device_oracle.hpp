@@ -60,6 +60,13 @@ class BlockDeviceOracle {
   // engine's journal event number `journal_at`), from the engines' ThinDevice/ThinSnapshot events.
   using SnapshotOrigin = engines::SnapshotOrigin;
   void set_snapshot_origins(std::map<std::string, SnapshotOrigin> origins) { origins_ = std::move(origins); }
+  // Devices over an external origin (thin's `thin POOL ID ORIGIN`), by path: where never written
+  // they read the origin at the same sector, zeroes past its end. `origin_map` says where the
+  // origins' sectors live (the first phase's data map); it must outlive the oracle.
+  void set_external_origins(std::map<std::string, std::string> origins, const std::vector<Extent>* origin_map) {
+    external_ = std::move(origins);
+    external_map_ = origin_map;
+  }
 
   // A sector that must read one of `legal`, at every place below the stack it may live (for
   // Z3, which asks whether some crash state leaves an illegal value there).
@@ -113,11 +120,14 @@ class BlockDeviceOracle {
   void add_later_below(const std::string& device, uint64_t sector, const Placement& p, uint64_t first_submit,
                        LegalValues& l) const;
   void add_snapshot_original(const std::string& device, uint64_t sector, LegalValues& l, int depth) const;
+  void add_external_original(const std::string& device, uint64_t sector, LegalValues& l) const;
 
   Index before_, after_;
   bool has_after_ = false;
   uint64_t crash_ns_;
   std::map<std::string, SnapshotOrigin> origins_;
+  std::map<std::string, std::string> external_;
+  const std::vector<Extent>* external_map_ = nullptr;
 };
 
 }  // namespace verify

@@ -41,7 +41,8 @@ void place_at_depth(const model::World& world, model::BlockDevice* b, uint64_t t
     if (ti->type->locate && !ti->type->locate(const_cast<model::DmTarget*>(ti), s, &leg, &leg_sector))
       place_at_depth(world, leg, top_sector + (s - sector), leg_sector, n, depth + 1, out);
     else
-      out.push_back(Placement{top_sector + (s - sector), n, -1, 0, ti->type->reads_zeroes_unless_written});
+      out.push_back(Placement{top_sector + (s - sector), n, -1, 0,
+                              ti->type->reads_zeroes_unless_written && !ti->unwritten_reads_elsewhere});
     s += n;
   }
 }

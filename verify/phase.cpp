@@ -43,6 +43,11 @@ void add_disks(const PhaseInput& in, model::World& world) {
     model::VolatileCacheDisk& d = world.add_disk(c);
     if (i < in.images.size()) d.load_media(in.images[i]);
   }
+  // The test host's files: the scenario's inputs, then what the steps before a crash wrote by then.
+  for (const auto& [path, bytes] : in.scenario->input_files) world.write_file(path, *bytes, 0);
+  if (in.before_crash_files)
+    for (const HostFileWrite& f : *in.before_crash_files)
+      if (f.ns <= in.crash_ns) world.write_file(f.path, f.bytes, 0);
 }
 
 std::vector<DiskState> disk_states(const model::World& world) {
@@ -80,9 +85,12 @@ uint64_t leaked_bios(model::World& world) {
 void capture(const PhaseInput& in, PhaseOutput& out, model::World& world, bool check_leaks) {
   out.journal = engines::journal();
   out.disks = disk_states(world);
+  out.file_writes.clear();
+  for (const auto& f : world.file_writes()) out.file_writes.push_back({f.path, f.ns, f.bytes});
   if (!in.before_crash) {
     std::set<std::string> devs;
     for (const auto& io : out.io.ios) devs.insert(io.device);
+    for (const auto& [thin, origin] : engines::external_origins(engines::journal().events)) devs.insert(origin);
     for (const auto& c : engines::journal().commits) {
       devs.insert(c.metadata_device);
       if (!c.data_device.empty()) devs.insert(c.data_device);

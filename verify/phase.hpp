@@ -27,6 +27,9 @@ struct PhaseInput {
   const TopIoLog* before_crash = nullptr;
   const engines::Journal* before_crash_journal = nullptr;
   uint64_t crash_ns = 0;
+  // The test host's files a recovery starts with: those written before the crash (the scenario's
+  // input files come from the scenario itself).
+  const std::vector<HostFileWrite>* before_crash_files = nullptr;
 };
 
 struct PhaseRun {

@@ -96,6 +96,19 @@ struct ToolTally {
   bool operator==(const ToolTally&) const = default;
 };
 
+// A file a tool step wrote on the test host (thin_dump -o), at `ns`.
+struct HostFileWrite {
+  std::string path;
+  uint64_t ns = 0;
+  std::string bytes;
+
+  template <class Ar>
+  void serialize(Ar& ar) {
+    ar(path, ns, bytes);
+  }
+  bool operator==(const HostFileWrite&) const = default;
+};
+
 struct PhaseOutput {
   bool finished = false;  // the main step thread got to the end (or to the power cut)
   std::vector<StepRecord> steps;
@@ -111,11 +124,12 @@ struct PhaseOutput {
   engines::Journal journal;                // what the engines recorded (events, commit records)
   std::vector<ToolTally> real_tools;       // the real-tools check's runs
   std::vector<std::string> missing_tools;  // real tools it would have run but are not installed
+  std::vector<HostFileWrite> file_writes;  // in the order they were written
 
   template <class Ar>
   void serialize(Ar& ar) {
     ar(finished, steps, io, end_ns, disks, data_map, claims, reads, check_violations, check_notes, leaked_bios, journal,
-       real_tools, missing_tools);
+       real_tools, missing_tools, file_writes);
   }
   bool operator==(const PhaseOutput&) const = default;
 };

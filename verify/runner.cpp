@@ -465,6 +465,7 @@ class UnitExplorer {
     for (const auto& io : p1.io.ios) devices.insert(io.device);
     BlockDeviceOracle oracle(view_of(p1, p1_->disks), pt.cp.ns);
     oracle.set_snapshot_origins(engines::snapshot_origins(p1.journal.events));
+    oracle.set_external_origins(engines::external_origins(p1.journal.events), &p1.data_map);
     std::vector<BlockDeviceOracle::Obligation> extra = commit_obligations(p1, pt.cp.ns);
     for (auto& ob : mapping_obligations(p1, pt.space, pt.cp.ns)) extra.push_back(std::move(ob));
     CrashSearch search(pt.space, oracle, {devices.begin(), devices.end()}, extra);
@@ -526,6 +527,7 @@ class UnitExplorer {
     in.config = seed_config(s_, seed_);
     in.before_crash = &p1.out.io;
     in.before_crash_journal = &p1.out.journal;
+    in.before_crash_files = &p1.out.file_writes;
     in.crash_ns = pt.cp.ns;
     run = run_phase(in, opt_.wall_timeout_s);
     unit_.recoveries++;
@@ -554,6 +556,7 @@ class UnitExplorer {
     const std::vector<DiskHistory> after = disk_histories(run.out.disks);
     BlockDeviceOracle oracle(view_of(p1.out, p1.disks), pt.cp.ns);
     oracle.set_snapshot_origins(engines::snapshot_origins(p1.out.journal.events));
+    oracle.set_external_origins(engines::external_origins(p1.out.journal.events), &p1.out.data_map);
     oracle.add_recovery(view_of(run.out, after));
     judge_block_device(s_, oracle, run.out, e.violations);
     return e;

@@ -4,9 +4,10 @@
 //  - a block provisioned for a partial write is zeroed (or copied) before its mapping is
 //    committed, so its unwritten sectors read zeroes, never a stale block's content;
 //  - a snapshot reads what its origin held when the snapshot was taken, never what the origin
-//    was written with later (the copy breaking sharing must not land in the shared block).
-// It reads through the thin devices once the steps settled (no message, nothing logged), and
-// leaves external-origin devices out: what they read unwritten is another device's content.
+//    was written with later (the copy breaking sharing must not land in the shared block);
+//  - a device with an external origin reads the origin's content (zeroes past its end): a
+//    partial write copies the rest of the block from it.
+// It reads through the thin devices once the steps settled (no message, nothing logged).
 #include <algorithm>
 #include <map>
 #include <set>
@@ -27,8 +28,25 @@ constexpr size_t kMaxReported = 8;  // per device; the count says how many more
 
 struct ThinDeviceInfo {
   uint64_t block_sectors = 0;
-  bool external_origin = false;
+  std::string external_origin;  // the device, or empty
 };
+
+// What an external origin holds at `sector`: its content now (it is read-only while a thin
+// device uses it) or any write the steps made through it; zeroes past its end.
+void add_external_original(const CheckInput& in, const std::string& origin, uint64_t sector,
+                           std::set<model::Token>* legal, std::string* why) {
+  model::BlockDevice* b = model::World::get().lookup(origin);
+  if (!b) {
+    *why = "external origin " + origin + " does not exist at the end of the run";
+    return;
+  }
+  if (sector >= b->capacity()) return;  // zeroes, already legal
+  std::vector<model::Sector> data;
+  if (model::blk_read(b, sector, 1, &data) == model::BLK_STS_OK) legal->insert(data[0].token);
+  for (const TopWrite& w : in.writes)
+    if (w.device == origin && !w.discard && sector >= w.sector && sector < w.sector + w.sectors)
+      legal->insert(model::written_token(w.id, sector));
+}
 
 // What `device` may read at `sector` where it was never written itself: zeroes, and what its
 // origin was written with before the snapshot (recursively for snapshots of snapshots).
@@ -67,11 +85,12 @@ model::BlockDevice* readable(const std::string& path, std::string* why) {
 std::vector<CheckViolation> mappings_durable(const CheckInput& in) {
   std::map<std::string, ThinDeviceInfo> devices;
   for (const JournalEvent& e : in.events)
-    if (e.kind == JournalEvent::ThinDevice) devices[e.device] = {e.block_sectors, e.external_origin};
+    if (e.kind == JournalEvent::ThinDevice)
+      devices[e.device] = {e.block_sectors, e.external_origin ? e.origin_device : std::string()};
   const auto origins = snapshot_origins(in.events);
   std::vector<CheckViolation> out;
   for (const auto& [path, info] : devices) {
-    if (info.external_origin || !info.block_sectors) continue;
+    if (!info.block_sectors) continue;
     // The blocks written through the device, or through its origin (which must not show through).
     std::set<uint64_t> blocks;
     auto origin = origins.find(path);
@@ -105,11 +124,19 @@ std::vector<CheckViolation> mappings_durable(const CheckInput& in) {
         if (written_through(in, path, s)) continue;  // the block-device oracle's to judge
         std::set<model::Token> legal{model::kZeroToken};
         add_original(in, origins, path, s, &legal, 0);
+        if (!info.external_origin.empty()) {
+          add_external_original(in, info.external_origin, s, &legal, &why);
+          if (!why.empty()) break;
+        }
         if (legal.count(data[k].token)) continue;
         if (bad++ < kMaxReported)
           detail += "  sector " + std::to_string(s) + " (block " + std::to_string(b) +
                     "): " + model::describe_token(data[k].token) + "\n";
       }
+    }
+    if (!why.empty()) {
+      out.push_back({kCheck, path + ": " + why, true});
+      continue;
     }
     if (bad)
       out.push_back({kCheck, path + ": " + std::to_string(bad) +

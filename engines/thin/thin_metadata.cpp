@@ -8,6 +8,8 @@
 #include "engines/lib/persistent_data/codec.hpp"
 #include "engines/lib/persistent_data/space_map_disk.hpp"
 #include "model/dm/dm_target.hpp"
+#include "model/errno_text.hpp"
+#include "model/sync_io.hpp"
 
 namespace engines::thin {
 
@@ -1191,6 +1193,67 @@ int dm_pool_register_metadata_threshold(dm_pool_metadata* pmd, uint64_t threshol
   pmd->threshold_value_set = false;
   pmd_write_unlock(pmd);
   return 0;
+}
+
+// ---- thin_restore ----
+
+namespace {
+
+int __restore_device(dm_pool_metadata* pmd, const restore_device& d) {
+  int r = __create_thin(pmd, d.dev_id);
+  if (r) return r;
+  dm_thin_device* td;
+  r = __open_device(pmd, d.dev_id, false, &td);
+  if (r) return r;
+  for (const restore_mapping& m : d.mappings) {
+    pmd->time = m.time;  // __insert stamps the mapping with the pool's time
+    r = __insert(td, m.vblock, m.data_block);
+    if (!r) r = pmd->data_sm->inc_block(m.data_block);
+    if (r) break;
+  }
+  pmd->mapped_uncommitted.clear();  // no pool is running: nothing for the crash search
+  td->transaction_id = d.transaction_id;
+  td->creation_time = d.creation_time;
+  td->snapshotted_time = d.snapshotted_time;
+  td->changed = true;
+  __close_device(td);
+  return r;
+}
+
+}  // namespace
+
+int dm_pool_restore_metadata(model::BlockDevice* bdev, const restore_metadata& m, std::string* error) {
+  auto fail = [&](int r) {
+    *error = r == -ENOSPC ? "transaction_manager::new_block() couldn't allocate new block"
+                          : "restore failed: " + model::errno_name(r);
+    model::blkdev_issue_zeroout(bdev, 0, THIN_METADATA_BLOCK_SECTORS);
+    return r;
+  };
+  if (model::blkdev_issue_zeroout(bdev, 0, THIN_METADATA_BLOCK_SECTORS) != model::BLK_STS_OK) return fail(-EIO);
+  std::unique_ptr<dm_pool_metadata> pmd;
+  int r = dm_pool_metadata_open(bdev, m.data_block_size, true, {}, nullptr, &pmd);
+  if (r) return fail(r);
+  pmd_write_lock(pmd.get());
+  r = __resize_space_map(pmd->data_sm.get(), m.nr_data_blocks);
+  for (size_t i = 0; !r && i < m.devices.size(); i++) r = __restore_device(pmd.get(), m.devices[i]);
+  pmd->time = m.time;
+  pmd->trans_id = m.trans_id;
+  pmd->flags = 0;
+  if (!r && m.version != THIN_VERSION) {
+    // The kernel only ever writes its own version, the tool the file's: put it in the
+    // superblock's buffer, whose other fields the commit sets.
+    DmBlock* sblock;
+    r = superblock_lock(pmd.get(), &sblock);
+    if (!r) {
+      sbl::version.put(dm_block_data(sblock), m.version);
+      pmd->bm->unlock(sblock);
+    }
+  }
+  if (!r) r = __commit_transaction(pmd.get());
+  pmd->fail_io = true;  // the tool commits once; nothing half restored is committed on close
+  pmd_write_unlock(pmd.get());
+  dm_pool_metadata_close(pmd);
+  return r ? fail(r) : 0;
 }
 
 }  // namespace engines::thin

@@ -166,4 +166,28 @@ void dm_pool_register_pre_commit_callback(dm_pool_metadata* pmd, dm_pool_pre_com
 // The metadata low-water event: `fn` runs when free metadata falls to `threshold` blocks.
 int dm_pool_register_metadata_threshold(dm_pool_metadata* pmd, uint64_t threshold, dm_sm_threshold_fn fn);
 
+// ---- thin_restore (dmsim: what thin-provisioning-tools' restore_emitter writes, on this library) ----
+
+struct restore_mapping {
+  uint64_t vblock = 0, data_block = 0;
+  uint32_t time = 0;
+};
+struct restore_device {
+  uint64_t dev_id = 0, transaction_id = 0;
+  uint32_t creation_time = 0, snapshotted_time = 0;
+  std::vector<restore_mapping> mappings;  // in the file's order; a later one for a vblock wins
+};
+struct restore_metadata {
+  uint32_t time = 0, version = 1, data_block_size = 0;
+  uint64_t trans_id = 0, nr_data_blocks = 0;
+  std::vector<restore_device> devices;
+};
+
+// Writes `m` as new metadata on `bdev`, as thin_restore does: the superblock is zeroed first and
+// written last, so a failure leaves no superblock; flags are cleared, no metadata snapshot is
+// held, each device's mapped_blocks counts its distinct vblocks and each mapping takes a data
+// space map reference. 0, or -errno with `error` in the tool's words. The caller has checked
+// what the tool checks while parsing (known devices, mappings inside the data device).
+int dm_pool_restore_metadata(model::BlockDevice* bdev, const restore_metadata& m, std::string* error);
+
 }  // namespace engines::thin

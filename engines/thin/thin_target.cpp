@@ -1900,13 +1900,15 @@ int thin_ctr(DmTarget* ti, const DmArgs& argv) {
   }
   thin_c* raw = tc.release();
   ti->private_ = raw;
+  ti->unwritten_reads_elsewhere = raw->origin_dev != nullptr;
   p->active_thins.push_back(raw);
   journal_event({.kind = JournalEvent::ThinDevice,
                  .device = "/dev/mapper/" + model::dm_device_name(model::dm_table_get_md(ti->table)),
                  .metadata_device = p->metadata_dev_name,
                  .dev_id = raw->dev_id,
                  .block_sectors = p->sectors_per_block,
-                 .external_origin = raw->origin_dev != nullptr});
+                 .external_origin = raw->origin_dev != nullptr,
+                 .origin_device = raw->origin_dev ? raw->origin_dev->name : std::string()});
   return 0;
 }
 

@@ -1,6 +1,8 @@
-// thin_check, thin_dump and thin_delta as scenario steps, with the options, output and exit codes
-// of thin-provisioning-tools 0.9.0 (thin_check.cc, thin_dump.cc, metadata_dumper.cc,
-// xml_format.cc, thin_delta.cc), as the installed 0.9.0 binaries were observed to behave. Like the
+// thin_check, thin_dump, thin_restore and thin_delta as scenario steps, with the options, output
+// and exit codes of thin-provisioning-tools 0.9.0 (thin_check.cc, thin_dump.cc,
+// metadata_dumper.cc, xml_format.cc, thin_restore.cc, restore_emitter.cc, thin_delta.cc), as the
+// installed 0.9.0 binaries were observed to behave. Files they name (thin_dump -o,
+// thin_restore -i) are the test host's (model::World::file). Like the
 // real tools they open the metadata device exclusively (refused while a table holds it) unless
 // they read a metadata snapshot. Where dmsim's reader cannot say what the real tools would (the
 // exact words for structural damage below a tree's root), the headline is theirs and the detail
@@ -10,11 +12,15 @@
 #include "engines/thin/thin_tools.hpp"
 
 #include <tuple>
+#include <utility>
 
 #include "engines/check_registry.hpp"
 #include "engines/thin/thin.hpp"
+#include "engines/thin/thin_xml.hpp"
 #include "engines/tool_registry.hpp"
+#include "model/sync_io.hpp"
 #include "model/world.hpp"
+#include "sim/kernel.hpp"
 
 namespace engines::thin {
 
@@ -31,6 +37,10 @@ std::string usage(const std::string& tool) {
     return "Usage: thin_dump [options] {device|file}\nOptions:\n  {-h|--help}\n"
            "  {-f|--format} {xml|human_readable|custom}\n  {-r|--repair}\n  {-m|--metadata-snap} [block#]\n"
            "  {-o <xml file>}\n  {--dev-id} <dev-id>\n  {--skip-mappings}\n  {-V|--version}\n";
+  if (tool == "thin_restore")
+    return "Usage: thin_restore [options]\nOptions:\n  {-h|--help}\n  {-i|--input} <input xml file>\n"
+           "  {-o|--output} <output device or file>\n  {--transaction-id} <natural>\n"
+           "  {--data-block-size} <natural>\n  {--nr-data-blocks} <natural>\n  {-q|--quiet}\n  {-V|--version}\n";
   return "Usage: thin_delta [options] <device or file>\nOptions:\n  {--thin1, --snap1}\n  {--thin2, --snap2}\n"
          "  {-m, --metadata-snap} [block#]\n  {--verbose}\n  {-h|--help}\n  {-V|--version}\n";
 }
@@ -45,6 +55,11 @@ struct ToolArgs {
   // thin_dump
   bool repair = false;
   std::optional<uint64_t> dev_id;
+  std::string output;  // thin_dump -o FILE; thin_restore -o DEV
+  // thin_restore
+  std::string input;
+  bool extra_args = false;  // getopt's leftovers: thin_restore prints its usage alone
+  thin_restore_overrides overrides;
   // thin_delta
   std::optional<uint64_t> snap1, snap2;
   bool verbose = false;
@@ -57,10 +72,11 @@ bool parse_u64(const std::string& v, uint64_t* out) {
 }
 
 // Empty, or what is wrong with the arguments (printed before the usage, as getopt and the tools
-// do). -o FILE is not offered: a step's output is its stdout; nor are the options that write
-// (--clear-needs-check-flag, --auto-repair) or other dump formats.
+// do). The options that repair (--clear-needs-check-flag, --auto-repair) and other dump formats
+// are not offered.
 std::string parse(const std::string& tool, const std::vector<std::string>& args, ToolArgs* out) {
   const bool check = tool == "thin_check", dump = tool == "thin_dump", delta = tool == "thin_delta";
+  const bool restore = tool == "thin_restore";
   for (size_t i = 0; i < args.size(); i++) {
     const std::string& a = args[i];
     auto value = [&](std::string* v) {
@@ -73,7 +89,24 @@ std::string parse(const std::string& tool, const std::vector<std::string>& args,
       out->help = true;
     } else if (a == "-V" || a == "--version") {
       out->version = true;
-    } else if (a == "-m" || a == "--metadata-snap") {
+    } else if (restore && (a == "-i" || a == "--input" || a == "-o" || a == "--output")) {
+      if (!value(&v)) return "option '" + a + "' requires an argument";
+      (a[1] == 'i' || a[2] == 'i' ? out->input : out->output) = v;
+    } else if (restore && (a == "--transaction-id" || a == "--data-block-size" || a == "--nr-data-blocks")) {
+      uint64_t n;
+      if (!value(&v)) return "option '" + a + "' requires an argument";
+      if (!parse_u64(v, &n)) return "couldn't parse " + a.substr(2) + " '" + v + "'";
+      (a[2] == 't'   ? out->overrides.transaction_id
+       : a[2] == 'd' ? out->overrides.data_block_size
+                     : out->overrides.nr_data_blocks) = n;
+    } else if (restore && (a == "-q" || a == "--quiet")) {
+      out->quiet = true;
+    } else if (restore && (a.empty() || a[0] != '-')) {
+      out->extra_args = true;
+    } else if (dump && a == "-o") {
+      if (!value(&v)) return "option '-o' requires an argument";
+      out->output = v;
+    } else if (!restore && (a == "-m" || a == "--metadata-snap")) {
       out->metadata_snap = true;
     } else if ((dump || delta) && (a.rfind("-m", 0) == 0 || a.rfind("--metadata-snap=", 0) == 0)) {
       uint64_t b;
@@ -118,6 +151,11 @@ std::string parse(const std::string& tool, const std::vector<std::string>& args,
     }
   }
   if (out->help || out->version) return {};
+  if (restore) {
+    if (out->input.empty()) return "No input file provided.";
+    if (out->output.empty()) return "No output file provided.";
+    return {};
+  }
   if (delta) {
     if (!out->snap1) return "--snap1 not specified.";
     if (!out->snap2) return "--snap2 not specified.";
@@ -158,11 +196,7 @@ std::string sizes_attrs(const ThinMetadataReader& rd) {
 
 // ---- thin_dump ----
 
-ToolResult thin_dump(const std::vector<std::string>& args) {
-  ToolArgs a;
-  if (std::string e = parse("thin_dump", args, &a); !e.empty()) return fail(e + "\n" + usage("thin_dump"));
-  ToolResult res;
-  if (help_or_version("thin_dump", a, &res)) return res;
+ToolResult dump(const ToolArgs& a) {
   std::string err;
   model::BlockDevice* b = open_device(a, &err);
   if (!b) return fail(err + "\n");
@@ -209,6 +243,47 @@ ToolResult thin_dump(const std::vector<std::string>& args) {
     out += "  </device>\n";
   }
   return ToolResult{0, out + "</superblock>\n", ""};
+}
+
+ToolResult thin_dump(const std::vector<std::string>& args) {
+  ToolArgs a;
+  if (std::string e = parse("thin_dump", args, &a); !e.empty()) return fail(e + "\n" + usage("thin_dump"));
+  ToolResult res;
+  if (help_or_version("thin_dump", a, &res)) return res;
+  res = dump(a);
+  // -o: the file is created before the device is opened, so a failed dump leaves what it printed.
+  if (!a.output.empty()) model::World::get().write_file(a.output, std::exchange(res.out, {}), sim::ktime_get_ns());
+  return res;
+}
+
+// ---- thin_restore ----
+
+ToolResult thin_restore(const std::vector<std::string>& args) {
+  ToolArgs a;
+  // thin_restore leaves a blank line between its complaint and the usage.
+  if (std::string e = parse("thin_restore", args, &a); !e.empty())
+    return fail(e + (e.rfind("No ", 0) == 0 ? "\n\n" : "\n") + usage("thin_restore"));
+  ToolResult res;
+  if (help_or_version("thin_restore", a, &res)) return res;
+  if (a.extra_args) return fail(usage("thin_restore"));
+  const std::string hint =
+      "\n\nThe output file should either be a block device,\nor an existing file.  The file needs to be large\n"
+      "enough to hold the metadata.\n";
+  std::string err;
+  model::BlockDevice* b = open_tool_device(a.output, false, "Output file does not exist.", &err);
+  if (!b) return fail(err + (err == "Output file does not exist." ? hint : "\n"));
+  // The smallest metadata the tool lays out: superblock, space map roots and first bitmaps.
+  if (b->capacity() < 8 * THIN_METADATA_BLOCK_SECTORS) return fail("Output file too small." + hint);
+  const std::string* xml = model::World::get().file(a.input);
+  if (!xml) return fail("Couldn't stat file\n");
+  // The tool lays out new metadata before it reads the file: whatever stops it leaves no superblock.
+  restore_metadata m;
+  if (!parse_thin_xml(*xml, a.overrides, &m, &err)) {
+    model::blkdev_issue_zeroout(b, 0, THIN_METADATA_BLOCK_SECTORS);
+    return fail(err + "\n");
+  }
+  if (dm_pool_restore_metadata(b, m, &err)) return fail(err + "\n");
+  return ToolResult{0, "", ""};
 }
 
 // ---- thin_check ----
@@ -484,7 +559,11 @@ std::vector<std::string> stricter_check(model::BlockDevice* image) {
 
 void register_thin_tools() {
   register_tool(make("thin_check", "thin_check [-q] [-m] [--super-block-only] [--skip-mappings] DEV", thin_check));
-  register_tool(make("thin_dump", "thin_dump [-m[BLOCK]] [--dev-id ID] [--skip-mappings] [-r] DEV", thin_dump));
+  register_tool(
+      make("thin_dump", "thin_dump [-m[BLOCK]] [--dev-id ID] [--skip-mappings] [-r] [-o FILE] DEV", thin_dump));
+  register_tool(make("thin_restore",
+                     "thin_restore -i FILE -o DEV [--transaction-id N] [--data-block-size N] [--nr-data-blocks N] [-q]",
+                     thin_restore));
   register_tool(make("thin_delta", "thin_delta --snap1 ID --snap2 ID [-m[BLOCK]] [--verbose] DEV", thin_delta));
   register_metadata_tool({"thin", "thin_check", "thin_check",
                           [](const CheckInput&) { return thin_pool_metadata_devices(); },

@@ -90,6 +90,9 @@ struct DmTarget {
   // Discards are split at multiples of the device's max_discard_sectors, not only capped by it.
   bool max_discard_granularity = false;
   std::string params;  // the table line's arguments, as loaded
+  // dmsim addition: this instance's never-written blocks read another device (dm-thin over an
+  // external origin), whatever its type's reads_zeroes_unless_written says.
+  bool unwritten_reads_elsewhere = false;
 };
 
 // Target registration (dm_register_target); the simple targets register themselves.

@@ -227,3 +227,37 @@ TEST_CASE("a snapshot may read what its origin held when it was taken, never wha
   REQUIRE_FALSE(l.allows(written_token(2, 4)));  // the origin's write after the snapshot
   REQUIRE_FALSE(l.allows(written_token(1, 5)));  // another sector's
 }
+
+TEST_CASE(
+    "a device over an external origin may read the origin's content where its write was lost, zeroes past "
+    "the origin's end, and nothing else") {
+  engines::Journal j;
+  engines::JournalEvent ext = thin_device("/dev/mapper/thin", 0);
+  ext.external_origin = true;
+  ext.origin_device = "/dev/origin";
+  j.events = {ext};
+  const auto origins = engines::external_origins(j.events);
+  REQUIRE(origins.size() == 1);
+  REQUIRE(origins.at("/dev/mapper/thin") == "/dev/origin");
+
+  Fixture f;
+  f.disks = disk(false);
+  // The origin is disk 0's sectors 0..9, written at sector 4 by write 1 through its own path;
+  // the thin device's write 2 at sector 4 and write 3 at sector 12 (past the origin) were lost.
+  TopIo to_origin = write(1, 4, 5, 8);
+  to_origin.device = "/dev/origin";
+  f.log.ios = {to_origin, thin_write("/dev/mapper/thin", 2, 4, 10, 20, 1),
+               thin_write("/dev/mapper/thin", 3, 12, 10, 20, 1)};
+  const std::vector<Extent> map = {{"/dev/origin", Placement{0, 10, 0, 0, false}}};
+  BlockDeviceOracle oracle(PhaseView{&f.log, &f.disks, &f.claims}, 100);
+  oracle.set_external_origins(origins, &map);
+  const LegalValues inside = oracle.legal("/dev/mapper/thin", 4);
+  REQUIRE(inside.allows(written_token(2, 4)));
+  REQUIRE(inside.allows(written_token(1, 4)));               // written through the origin
+  REQUIRE(inside.allows(model::initial_token(1, 4)));        // the origin's own content
+  REQUIRE_FALSE(inside.allows(model::initial_token(1, 5)));  // another sector of it
+  const LegalValues past = oracle.legal("/dev/mapper/thin", 12);
+  REQUIRE(past.allows(written_token(3, 12)));
+  REQUIRE(past.allows(model::kZeroToken));
+  REQUIRE_FALSE(past.allows(model::initial_token(1, 12)));
+}
