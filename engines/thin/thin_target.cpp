@@ -1498,15 +1498,35 @@ int pool_map(DmTarget* ti, Bio* bio) {
   return model::DM_MAPIO_REMAPPED;
 }
 
+// The thins on the pool's active list, each while it is still there: dmsim's thin_c has no
+// reference count, so one destroyed while an earlier one was being suspended is skipped.
+template <class Fn>
+void for_each_active_thin(pool* p, Fn fn) {
+  for (thin_c* tc : std::list<thin_c*>(p->active_thins))
+    if (std::find(p->active_thins.begin(), p->active_thins.end(), tc) != p->active_thins.end()) fn(tc);
+}
+
+// pool_suspend_active_thins: every thin stops issuing I/O to the pool (noflush: its deferred
+// bios go back to its own device) before the pool suspends.
+void pool_suspend_active_thins(pool* p) {
+  for_each_active_thin(p,
+                       [](thin_c* tc) { model::dm_internal_suspend_noflush(model::dm_table_get_md(tc->ti->table)); });
+}
+
+void pool_resume_active_thins(pool* p) {
+  for_each_active_thin(p, [](thin_c* tc) { model::dm_internal_resume(model::dm_table_get_md(tc->ti->table)); });
+}
+
 void pool_presuspend(DmTarget* ti) {
   auto* pt = static_cast<pool_c*>(ti->private_);
   pt->p->suspended = true;
-  // dmsim departure: the kernel also noflush-suspends every active thin internally here.
+  pool_suspend_active_thins(pt->p);
 }
 
 void pool_presuspend_undo(DmTarget* ti) {
   auto* pt = static_cast<pool_c*>(ti->private_);
   pt->p->suspended = false;
+  pool_resume_active_thins(pt->p);
 }
 
 void pool_postsuspend(DmTarget* ti) {
@@ -1619,7 +1639,9 @@ void pool_resume(DmTarget* ti) {
   KFRAME();
   auto* pt = static_cast<pool_c*>(ti->private_);
   pool* p = pt->p;
+  // The thins' bios are requeued and the thins resumed before `suspended` is cleared.
   requeue_bios(p);
+  pool_resume_active_thins(p);
   p->low_water_triggered = false;
   p->suspended = false;
   do_waker(p);

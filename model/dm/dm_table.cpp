@@ -81,6 +81,12 @@ DmArgs dm_split_args(const std::string& params) {
 MappedDevice* dm_table_get_md(DmTable* t) {
   return t->md();
 }
+void dm_internal_suspend_noflush(MappedDevice* md) {
+  md->internal_suspend_noflush();
+}
+void dm_internal_resume(MappedDevice* md) {
+  md->internal_resume();
+}
 bool dm_suspended(const DmTarget* ti) {
   return ti->table->md()->suspended();
 }

@@ -107,6 +107,8 @@ inline uint64_t dm_target_offset(const DmTarget* ti, uint64_t sector) {
   return sector - ti->begin;
 }
 MappedDevice* dm_table_get_md(DmTable* t);
+void dm_internal_suspend_noflush(MappedDevice* md);
+void dm_internal_resume(MappedDevice* md);
 bool dm_suspended(const DmTarget* ti);
 bool dm_noflush_suspending(const DmTarget* ti);
 const std::string& dm_device_name(const MappedDevice* md);

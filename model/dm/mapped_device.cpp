@@ -42,7 +42,8 @@ MappedDevice::MappedDevice(std::string name, uint32_t minor)
       wq_(sim::alloc_workqueue("kdmflush/dm-" + std::to_string(minor), sim::WQ_MEM_RECLAIM, 0)),
       work_(
           "md->work", [this](sim::WorkStruct*) { dm_wq_work(); }, "dm_wq_work"),
-      wait_("md->wait") {
+      wait_("md->wait"),
+      internal_resume_wait_("md->flags (DMF_SUSPENDED_INTERNALLY)") {
   limits = QueueLimits::stacking_defaults();
 }
 
@@ -262,49 +263,106 @@ void DmIoOps::complete(DmIo* io) {
   bio_endio(bio);
 }
 
-int MappedDevice::wait_for_completion() {
+int MappedDevice::wait_for_completion(bool interruptible) {
   KFRAME_NAMED("dm_wait_for_completion");
   // Userspace suspends wait interruptibly (TASK_INTERRUPTIBLE) for the bios in flight: a
-  // signal ends the wait.
+  // signal ends the wait. Internal suspends wait uninterruptibly.
   sim::WaitingFor wf(in_flight_where_);
+  if (!interruptible) {
+    sim::wait_event(wait_, [this] { return in_flight_ == 0; });
+    return 0;
+  }
   return sim::wait_event_interruptible(wait_, [this] { return in_flight_ == 0; }) ? -EINTR : 0;
+}
+
+int MappedDevice::__suspend(DmTable* map, bool noflush, bool interruptible, DmFlags suspend_flag) {
+  KFRAME_NAMED("__dm_suspend");
+  if (noflush) set_flag(DMF_NOFLUSH_SUSPENDING);
+  if (map) map->presuspend_targets();
+  set_flag(DMF_BLOCK_IO_FOR_SUSPEND);
+  retarget_deferred();
+  // Waits for every bio inside dm_submit_bio and every other reader of the live table.
+  if (map) sim::synchronize_srcu(&io_barrier);
+  sim::flush_workqueue(wq_);
+  const int r = wait_for_completion(interruptible);
+  if (!r) set_flag(suspend_flag);
+  clear_flag(DMF_NOFLUSH_SUSPENDING);
+  if (map) sim::synchronize_srcu(&io_barrier);
+  if (r) {
+    // Interrupted: I/O flows again and the targets take their presuspend back; there is no
+    // postsuspend.
+    dm_queue_flush();
+    if (map) map->presuspend_undo_targets();
+  }
+  return r;
+}
+
+int MappedDevice::wait_for_internal_resume() {
+  return sim::wait_event_interruptible(internal_resume_wait_, [this] { return !suspended_internally(); }) ? -EINTR : 0;
 }
 
 int MappedDevice::suspend(bool noflush) {
   KFRAME_NAMED("dm_suspend");
-  sim::mutex_lock(&suspend_lock);
-  if (suspended()) {
+  for (;;) {
+    sim::mutex_lock_nested(&suspend_lock, 1);  // SINGLE_DEPTH_NESTING: an internal suspend may nest
+    if (suspended()) {
+      sim::mutex_unlock(&suspend_lock);
+      return -EINVAL;
+    }
+    if (!suspended_internally()) break;
     sim::mutex_unlock(&suspend_lock);
-    return -EINVAL;
+    if (const int r = wait_for_internal_resume()) return r;
   }
   DmTable* map = map_;
-  {
-    KFRAME_NAMED("__dm_suspend");
-    if (noflush) set_flag(DMF_NOFLUSH_SUSPENDING);
-    if (map) map->presuspend_targets();
-    set_flag(DMF_BLOCK_IO_FOR_SUSPEND);
-    retarget_deferred();
-    // Waits for every bio inside dm_submit_bio and every other reader of the live table.
-    if (map) sim::synchronize_srcu(&io_barrier);
-    sim::flush_workqueue(wq_);
-    const int r = wait_for_completion();
-    if (!r) set_flag(DMF_SUSPENDED);
-    clear_flag(DMF_NOFLUSH_SUSPENDING);
-    if (map) sim::synchronize_srcu(&io_barrier);
-    if (r) {
-      // Interrupted: I/O flows again and the targets take their presuspend back; there is
-      // no postsuspend.
-      dm_queue_flush();
-      if (map) map->presuspend_undo_targets();
-      sim::mutex_unlock(&suspend_lock);
-      return r;
-    }
+  if (const int r = __suspend(map, noflush, true, DMF_SUSPENDED)) {
+    sim::mutex_unlock(&suspend_lock);
+    return r;
   }
   set_flag(DMF_POST_SUSPENDING);
   if (map) map->postsuspend_targets();
   clear_flag(DMF_POST_SUSPENDING);
   sim::mutex_unlock(&suspend_lock);
   return 0;
+}
+
+void MappedDevice::internal_suspend_noflush() {
+  KFRAME_NAMED("dm_internal_suspend_noflush");
+  sim::mutex_lock(&suspend_lock);
+  if (internal_suspend_count_++ == 0) {
+    if (suspended()) {
+      set_flag(DMF_SUSPENDED_INTERNALLY);  // nested in the user's suspend
+    } else {
+      KFRAME_NAMED("__dm_internal_suspend");
+      DmTable* map = map_;
+      (void)__suspend(map, true, false, DMF_SUSPENDED_INTERNALLY);
+      set_flag(DMF_POST_SUSPENDING);
+      if (map) map->postsuspend_targets();
+      clear_flag(DMF_POST_SUSPENDING);
+    }
+  }
+  sim::mutex_unlock(&suspend_lock);
+}
+
+void MappedDevice::internal_resume() {
+  KFRAME_NAMED("dm_internal_resume");
+  sim::mutex_lock(&suspend_lock);
+  if (!internal_suspend_count_) sim::bug("kernel BUG at drivers/md/dm.c: __dm_internal_resume without a suspend");
+  if (--internal_suspend_count_ == 0) {
+    KFRAME_NAMED("__dm_internal_resume");
+    if (!suspended()) {
+      // As kernels since "dm: fix suspend/resume pairing" resume the targets too; a failed
+      // resume leaves the device suspended rather than unpaired.
+      DmTable* map = map_;
+      const int r = map ? map->resume_targets() : 0;
+      if (r == 0)
+        dm_queue_flush();
+      else
+        set_flag(DMF_SUSPENDED);
+    }
+    clear_flag(DMF_SUSPENDED_INTERNALLY);
+    sim::wake_up(&internal_resume_wait_);
+  }
+  sim::mutex_unlock(&suspend_lock);
 }
 
 DmTable* MappedDevice::swap_table(DmTable* new_map) {
@@ -326,10 +384,15 @@ DmTable* MappedDevice::swap_table(DmTable* new_map) {
 
 int MappedDevice::resume() {
   KFRAME_NAMED("dm_resume");
-  sim::mutex_lock(&suspend_lock);
-  if (!suspended()) {
+  for (;;) {
+    sim::mutex_lock_nested(&suspend_lock, 1);
+    if (!suspended()) {
+      sim::mutex_unlock(&suspend_lock);
+      return 0;
+    }
+    if (!suspended_internally()) break;
     sim::mutex_unlock(&suspend_lock);
-    return 0;
+    if (const int r = wait_for_internal_resume()) return r;
   }
   DmTable* map = map_;
   if (!map || map->size() == 0) {

@@ -20,6 +20,7 @@ enum DmFlags : unsigned {
   DMF_NOFLUSH_SUSPENDING = 2,
   DMF_POST_SUSPENDING = 3,
   DMF_FREEING = 4,
+  DMF_SUSPENDED_INTERNALLY = 5,
 };
 
 class MappedDevice : public BlockDevice {
@@ -36,13 +37,19 @@ class MappedDevice : public BlockDevice {
   DmTable* live_table() const { return map_; }
 
   // dm_suspend / dm_resume / dm_swap_table / __dm_destroy. 0 or -errno (suspend: -EINTR when a
-  // signal interrupted the wait for in-flight I/O).
+  // signal interrupted the wait for in-flight I/O). Both wait while the device is suspended
+  // internally, until the internal resume.
   int suspend(bool noflush);
   int resume();
+  // dm_internal_suspend_noflush / dm_internal_resume: a target suspending another device (a
+  // thin-pool its thins). Nested calls count; on a device the user suspended, only the flag.
+  void internal_suspend_noflush();
+  void internal_resume();
   DmTable* swap_table(DmTable* new_map);
   void destroy_live_table();
 
   bool suspended() const { return test_flag(DMF_SUSPENDED); }
+  bool suspended_internally() const { return test_flag(DMF_SUSPENDED_INTERNALLY); }
   bool noflush_suspending() const { return test_flag(DMF_NOFLUSH_SUSPENDING); }
   bool test_flag(DmFlags f) const { return sim::test_bit(f, &flags_); }
   uint64_t in_flight() const { return in_flight_; }
@@ -63,8 +70,13 @@ class MappedDevice : public BlockDevice {
   void split_and_process_bio(DmTable* map, Bio* bio);
   void start_io_acct();
   void end_io_acct();
-  int wait_for_completion();  // 0, or -EINTR when a signal ended the wait
-  void dm_queue_flush();      // clear BLOCK_IO_FOR_SUSPEND and resubmit the parked bios
+  // __dm_suspend: presuspend, block and drain I/O, then `suspend_flag`; 0, or -EINTR (an
+  // interruptible wait a signal ended: presuspend is undone).
+  int __suspend(DmTable* map, bool noflush, bool interruptible, DmFlags suspend_flag);
+  // Waits, without suspend_lock, for the internal resume: 0, or -EINTR (wait_on_bit).
+  int wait_for_internal_resume();
+  int wait_for_completion(bool interruptible);  // 0, or -EINTR when a signal ended the wait
+  void dm_queue_flush();                        // clear BLOCK_IO_FOR_SUSPEND and resubmit the parked bios
   void set_flag(DmFlags f) { sim::set_bit(f, &flags_); }
   void clear_flag(DmFlags f) { sim::clear_bit(f, &flags_); }
 
@@ -78,6 +90,8 @@ class MappedDevice : public BlockDevice {
   uint64_t in_flight_ = 0;
   sim::Holder in_flight_where_;  // the bios counted in in_flight_, for dm_wait_for_completion
   uint64_t event_nr_ = 0;
+  unsigned internal_suspend_count_ = 0;
+  sim::WaitQueueHead internal_resume_wait_;  // wake_up_bit(DMF_SUSPENDED_INTERNALLY)
 };
 
 }  // namespace model

@@ -227,3 +227,28 @@ TEST_CASE("running out of data space and growing the pool logs information and w
   INFO(violations_text(u));
   REQUIRE(u.passed);
 }
+
+// pool_presuspend suspends every active thin internally (noflush) and pool_resume resumes them:
+// thin I/O issued while the pool is suspended waits, and so does a user's resume of a thin.
+TEST_CASE("a write to a thin device while its pool is suspended completes only after the pool resumes", "[thin]") {
+  const Steps r = run_steps(thin_scenario(pool_and_thin() + "  - dmsetup suspend pool\n" +
+                                          "  - dd if=/dev/urandom of=/dev/mapper/thin bs=4k count=1 oflag=direct &\n" +
+                                          "  - sleep 1\n  - dmsetup resume pool\n  - wait\n  - dmsetup status thin\n"));
+  INFO(r.run.sim.summary());
+  REQUIRE(r.run.out.finished);
+  REQUIRE(r.step(4).finished);
+  REQUIRE(r.step(4).exit_code == 0);
+  REQUIRE(r.step(4).end_ns >= r.step(6).start_ns);  // not before the pool's resume
+  REQUIRE(r.out(8) == "0 262144 thin 128 127\n");
+}
+
+TEST_CASE("resuming a thin the user suspended waits while its pool is suspended, until the pool resumes", "[thin]") {
+  const Steps r = run_steps(thin_scenario(pool_and_thin() + "  - dmsetup suspend thin\n  - dmsetup suspend pool\n" +
+                                          "  - dmsetup resume thin &\n  - sleep 1\n  - dmsetup resume pool\n" +
+                                          "  - wait\n  - dmsetup info thin\n"));
+  INFO(r.run.sim.summary());
+  REQUIRE(r.run.out.finished);
+  REQUIRE(r.step(5).exit_code == 0);
+  REQUIRE(r.step(5).end_ns >= r.step(7).start_ns);
+  REQUIRE(r.out(9).find("State:             ACTIVE") != std::string::npos);
+}
