@@ -26,8 +26,9 @@ struct TopWrite {
 };
 
 struct CheckInput {
-  std::vector<TopWrite> writes;      // before the crash, then this phase's
-  std::vector<JournalEvent> events;  // the engines' journal, in the same order
+  std::vector<TopWrite> writes;       // before the crash, then this phase's
+  std::vector<JournalEvent> events;   // the engines' journal, in the same order
+  std::vector<CommitRecord> commits;  // the engines' commit records, before the crash then this phase's
   uint64_t crash_ns = 0;
   bool after_crash = false;
   // Devices the steps removed and did not create again, with the (1-based) step that removed

@@ -52,6 +52,18 @@ struct JournalEvent {
   bool operator==(const JournalEvent&) const = default;
 };
 
+// A data block whose space-map count rose from zero (alloc) or fell to it, in a transaction.
+struct DataSmOp {
+  uint64_t block = 0;
+  bool alloc = false;
+
+  template <class Ar>
+  void serialize(Ar& ar) {
+    ar(block, alloc);
+  }
+  bool operator==(const DataSmOp&) const = default;
+};
+
 struct CommitRecord {
   std::string metadata_device;   // the path the engine opened ("/dev/sdb")
   uint64_t sector = 0;           // the superblock's first sector on it
@@ -65,11 +77,12 @@ struct CommitRecord {
   uint64_t data_block_sectors = 0;
   std::vector<uint64_t> data_blocks;
   uint64_t at_ns = 0;
+  std::vector<DataSmOp> data_ops;  // thin: what the transaction allocated and freed, in order
 
   template <class Ar>
   void serialize(Ar& ar) {
     ar(metadata_device, sector, token, top_device, block_sectors, blocks, data_device, data_block_sectors, data_blocks,
-       at_ns);
+       at_ns, data_ops);
   }
   bool operator==(const CommitRecord&) const = default;
 };

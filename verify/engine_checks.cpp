@@ -52,11 +52,16 @@ engines::CheckInput check_input(const PhaseInput& in, const PhaseOutput& out) {
   const size_t events_before_phase = in.before_crash_journal ? in.before_crash_journal->events.size() : 0;
   if (in.before_crash) {
     for (const auto& io : in.before_crash->ios) add_write(ci, io, true, in.crash_ns, events_before_phase);
-    if (in.before_crash_journal) ci.events = in.before_crash_journal->events;
+    if (in.before_crash_journal) {
+      ci.events = in.before_crash_journal->events;
+      ci.commits = in.before_crash_journal->commits;
+    }
   }
   for (const auto& io : out.io.ios) add_write(ci, io, false, UINT64_MAX, events_before_phase);
   const auto& mine = engines::journal().events;
   ci.events.insert(ci.events.end(), mine.begin(), mine.end());
+  const auto& commits = engines::journal().commits;
+  ci.commits.insert(ci.commits.end(), commits.begin(), commits.end());
   ci.removed_at = removed_devices(in, out);
   return ci;
 }

@@ -6,7 +6,8 @@
 //  - a snapshot reads what its origin held when the snapshot was taken, never what the origin
 //    was written with later (the copy breaking sharing must not land in the shared block);
 //  - a device with an external origin reads the origin's content (zeroes past its end): a
-//    partial write copies the rest of the block from it.
+//    partial write copies the rest of the block from it;
+//  - no data block is allocated again in the transaction that freed it (commit records).
 // It reads through the thin devices once the steps settled (no message, nothing logged).
 #include <algorithm>
 #include <map>
@@ -147,13 +148,46 @@ std::vector<CheckViolation> mappings_durable(const CheckInput& in) {
   return out;
 }
 
+// No data block is handed out again before the transaction that freed it has committed: until
+// then the committed metadata may still map it, and a crash would show another device's data
+// there. From each thin commit record's allocations and frees, in order: a block freed that the
+// transaction had not allocated itself must not be allocated again in it.
+std::vector<CheckViolation> no_early_reuse(const CheckInput& in) {
+  std::vector<CheckViolation> out;
+  for (const CommitRecord& c : in.commits) {
+    if (c.data_device.empty()) continue;  // not a thin pool's
+    std::set<uint64_t> fresh, freed_committed;
+    for (const DataSmOp& op : c.data_ops) {
+      if (!op.alloc) {
+        if (!fresh.erase(op.block)) freed_committed.insert(op.block);
+      } else if (freed_committed.count(op.block)) {
+        out.push_back({kCheck, c.metadata_device + ": data block " + std::to_string(op.block) +
+                                   " was allocated again in the transaction that freed it, before that transaction "
+                                   "committed (the committed metadata may still map it)"});
+        break;
+      } else {
+        fresh.insert(op.block);
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<CheckViolation> thin_mappings_durable(const CheckInput& in) {
+  std::vector<CheckViolation> out = no_early_reuse(in);
+  for (auto& v : mappings_durable(in)) out.push_back(std::move(v));
+  return out;
+}
+
 }  // namespace
 
 void register_thin_checks() {
   register_check({kCheck,
                   "in every thin block the steps wrote, the sectors not written through the device read zeroes, or "
-                  "for a snapshot what its origin held when it was taken (after any crash and recovery)",
-                  mappings_durable});
+                  "for a snapshot what its origin held when it was taken, or for an external origin what it holds "
+                  "(after any crash and recovery); and no data block is allocated again before the transaction "
+                  "that freed it commits",
+                  thin_mappings_durable});
 }
 
 }  // namespace engines::thin

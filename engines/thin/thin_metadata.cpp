@@ -154,8 +154,15 @@ int __write_initial_superblock(dm_pool_metadata* pmd) {
   f.metadata_nr_blocks = bdev_size / THIN_METADATA_BLOCK_SECTORS;
   f.data_block_size = pmd->data_block_size;
   superblock_pack(f, dm_block_data(sblock));
-  if (pmd->on_commit) pmd->on_commit(dm_block_data(sblock), {});
+  if (pmd->on_commit) pmd->on_commit(dm_block_data(sblock), {}, std::exchange(pmd->data_ops_uncommitted, {}));
   return pmd->tm->commit(sblock);
+}
+
+// dmsim: the data blocks each transaction allocates and frees, in order, for on_commit.
+void watch_data_sm(dm_pool_metadata* pmd, DiskSpaceMap* sm) {
+  sm->on_event = [pmd](AllocationEvent ev, uint64_t b) {
+    pmd->data_ops_uncommitted.push_back({b, ev == AllocationEvent::kAlloc});
+  };
 }
 
 void __destroy_persistent_data_objects(dm_pool_metadata* pmd) {
@@ -179,6 +186,7 @@ int __format_metadata(dm_pool_metadata* pmd) {
     pmd->tm.reset();
     return r;
   }
+  watch_data_sm(pmd, data_sm.get());
   pmd->data_sm = std::move(data_sm);
   __setup_btree_details(pmd);
   r = dm_btree_empty(&pmd->tl_info, &pmd->root);
@@ -237,6 +245,7 @@ int __open_metadata(dm_pool_metadata* pmd) {
     pmd->tm.reset();
     return r;
   }
+  watch_data_sm(pmd, data_sm.get());
   pmd->data_sm = std::move(data_sm);
   __setup_btree_details(pmd);
   return 0;
@@ -330,7 +339,8 @@ int __commit_transaction(dm_pool_metadata* pmd) {
   sbl::trans_id.put(disk, pmd->trans_id);
   sbl::flags.put(disk, pmd->flags);
   copy_sm_roots(roots, disk);
-  if (pmd->on_commit) pmd->on_commit(disk, std::exchange(pmd->mapped_uncommitted, {}));
+  if (pmd->on_commit)
+    pmd->on_commit(disk, std::exchange(pmd->mapped_uncommitted, {}), std::exchange(pmd->data_ops_uncommitted, {}));
   return pmd->tm->commit(sblock);  // T8: the superblock, then a flush
 }
 
@@ -1119,6 +1129,7 @@ int dm_pool_abort_metadata(dm_pool_metadata* pmd) {
   if (!pmd->fail_io) {
     __set_abort_with_changes_flags(pmd);
     pmd->mapped_uncommitted.clear();
+    pmd->data_ops_uncommitted.clear();
     __destroy_persistent_data_objects(pmd);
     r = __create_persistent_data_objects(pmd, false);
     if (!r) {
@@ -1212,6 +1223,7 @@ int __restore_device(dm_pool_metadata* pmd, const restore_device& d) {
     if (r) break;
   }
   pmd->mapped_uncommitted.clear();  // no pool is running: nothing for the crash search
+  pmd->data_ops_uncommitted.clear();
   td->transaction_id = d.transaction_id;
   td->creation_time = d.creation_time;
   td->snapshotted_time = d.snapshotted_time;

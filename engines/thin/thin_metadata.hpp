@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "engines/journal.hpp"
 #include "engines/lib/kmem.hpp"
 #include "engines/lib/persistent_data/btree.hpp"
 #include "engines/lib/persistent_data/space_map.hpp"
@@ -80,10 +81,13 @@ struct dm_pool_metadata {
   KmemOwner* kmem = nullptr;
 
   // dmsim instrumentation: called with the superblock's bytes just before each commit's
-  // superblock write and the data blocks mapped since the last commit (the journal's commit
-  // records and the Z3 crash search use them).
-  std::function<void(const uint8_t* block, std::vector<uint64_t> newly_mapped)> on_commit;
+  // superblock write, the data blocks mapped since the last commit (the journal's commit
+  // records and the Z3 crash search use them) and the data blocks the transaction allocated
+  // and freed, in order (the reuse rule of thin-mappings-durable).
+  std::function<void(const uint8_t* block, std::vector<uint64_t> newly_mapped, std::vector<DataSmOp> data_ops)>
+      on_commit;
   std::vector<uint64_t> mapped_uncommitted;
+  std::vector<DataSmOp> data_ops_uncommitted;
 
   // The metadata low-water event (dm_sm_register_threshold_callback's state): `threshold_fn`
   // runs once each time free metadata falls to `threshold` blocks or below.

@@ -1261,9 +1261,11 @@ int metadata_pre_commit_callback_pool_c(pool_c* pt) {
 }
 
 // dmsim: each commit's superblock sector and the data blocks it newly maps, for the Z3 crash
-// search's question "can the surviving superblock map data that never reached the media?".
+// search's question "can the surviving superblock map data that never reached the media?", and
+// what it allocated and freed, for thin-mappings-durable's reuse rule.
 void record_commits(pool* p, const std::string& data_device) {
-  p->pmd->on_commit = [p, data_device](const uint8_t* block, std::vector<uint64_t> newly_mapped) {
+  p->pmd->on_commit = [p, data_device](const uint8_t* block, std::vector<uint64_t> newly_mapped,
+                                       std::vector<DataSmOp> data_ops) {
     std::vector<uint8_t> copy(block, block + THIN_METADATA_BLOCK_SIZE);
     pd::validator_prepare(sb_validator, THIN_SUPERBLOCK_LOCATION, copy.data(), copy.size());
     CommitRecord rec;
@@ -1272,6 +1274,7 @@ void record_commits(pool* p, const std::string& data_device) {
     rec.data_device = data_device;
     rec.data_block_sectors = p->sectors_per_block;
     rec.data_blocks = std::move(newly_mapped);
+    rec.data_ops = std::move(data_ops);
     rec.at_ns = sim::ktime_get_ns();
     journal_commit(std::move(rec));
   };

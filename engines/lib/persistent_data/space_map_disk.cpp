@@ -4,8 +4,9 @@
 
 namespace engines::pd {
 
-void DiskSpaceMap::account(int r, AllocationEvent ev) {
+void DiskSpaceMap::account(int r, AllocationEvent ev, uint64_t b, bool new_block) {
   if (r) return;
+  if (on_event && (ev == AllocationEvent::kFree || (ev == AllocationEvent::kAlloc && new_block))) on_event(ev, b);
   if (ev == AllocationEvent::kAlloc) nr_allocated_this_transaction_++;
   if (ev == AllocationEvent::kFree) nr_allocated_this_transaction_--;
 }
@@ -32,21 +33,21 @@ int DiskSpaceMap::count_is_more_than_one(uint64_t b, int* result) {
 int DiskSpaceMap::set_count(uint64_t b, uint32_t count) {
   AllocationEvent ev;
   const int r = sm_ll_insert(&ll_, b, count, &ev);
-  account(r, ev);
+  account(r, ev, b);
   return r;
 }
 
 int DiskSpaceMap::inc_block(uint64_t b) {
   AllocationEvent ev;
   const int r = sm_ll_inc(&ll_, b, &ev);
-  account(r, ev);
+  account(r, ev, b);
   return r;
 }
 
 int DiskSpaceMap::dec_block(uint64_t b) {
   AllocationEvent ev;
   const int r = sm_ll_dec(&ll_, b, &ev);
-  account(r, ev);
+  account(r, ev, b);
   return r;
 }
 
@@ -60,7 +61,7 @@ int DiskSpaceMap::new_block(uint64_t* b) {
   begin_ = *b + 1;
   AllocationEvent ev;
   r = sm_ll_inc(&ll_, *b, &ev);
-  account(r, ev);
+  account(r, ev, *b, true);
   return r;
 }
 
@@ -73,7 +74,7 @@ int DiskSpaceMap::new_block_committed_only(uint64_t* b) {
   if (!r && ev != AllocationEvent::kAlloc)
     sim::bug("kernel BUG at drivers/md/persistent-data/dm-space-map-disk.c:178! (sm_disk_new_block: block " +
              std::to_string(*b) + " already in use in this transaction)");
-  account(r, ev);
+  account(r, ev, *b, true);
   return r;
 }
 

@@ -7,6 +7,8 @@
 // knob pdata.sm_alloc_ignores_previous_transaction brings back the pre-4feaef830de7 allocator.
 #pragma once
 
+#include <functional>
+
 #include "engines/lib/persistent_data/pdata_variant.hpp"
 #include "engines/lib/persistent_data/space_map.hpp"
 #include "engines/lib/persistent_data/space_map_common.hpp"
@@ -37,9 +39,14 @@ class DiskSpaceMap final : public DmSpaceMap {
   uint64_t allocated() const override { return ll_.nr_allocated; }
   int storage_blocks(std::vector<uint64_t>* out) override;
 
+  // dmsim instrumentation: told, in order, of each block new_block hands out (kAlloc) and each
+  // whose count falls to zero (kFree): a client's record of what each transaction allocated and
+  // freed. It changes nothing.
+  std::function<void(AllocationEvent, uint64_t b)> on_event;
+
  private:
-  // Counts this transaction's allocations net of its frees.
-  void account(int r, AllocationEvent ev);
+  // Counts this transaction's allocations net of its frees; tells on_event.
+  void account(int r, AllocationEvent ev, uint64_t b, bool new_block = false);
   // sm_disk_new_block before 4feaef830de7: free in the committed map, from the cursor, no wrap;
   // BUG_ON(ev != SM_ALLOC) when the block already had a count in this transaction.
   int new_block_committed_only(uint64_t* b);

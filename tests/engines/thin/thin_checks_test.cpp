@@ -1,5 +1,7 @@
 // thin-mappings-durable: the sectors of a written thin block that were not written through the
-// device read zeroes (or the snapshot origin's data), after a crash too.
+// device read zeroes (or the snapshot origin's data), after a crash too; no data block is
+// allocated again in the transaction that freed it.
+#include "engines/checks.hpp"
 #include "tests/engines/thin/thin_test_helpers.hpp"
 
 using namespace thintest;
@@ -41,4 +43,36 @@ TEST_CASE("thin-mappings-durable judges only thin devices it can read: a missing
   REQUIRE(r.run.out.check_violations.empty());
   REQUIRE(r.run.out.check_notes.size() == 1);
   REQUIRE(r.run.out.check_notes[0].second.find("/dev/mapper/thin does not exist") != std::string::npos);
+}
+
+namespace {
+
+// A thin pool's commit record with the data space map's allocations (true) and frees, in order.
+engines::CommitRecord commit_with(const std::vector<std::pair<uint64_t, bool>>& ops) {
+  engines::CommitRecord c;
+  c.metadata_device = "/dev/meta";
+  c.data_device = "/dev/data";
+  for (const auto& [b, alloc] : ops) c.data_ops.push_back({b, alloc});
+  return c;
+}
+
+std::vector<engines::CheckViolation> judge_commits(const std::vector<engines::CommitRecord>& commits) {
+  verifytest::register_once();
+  engines::CheckInput in;
+  in.commits = commits;
+  return engines::find_check("thin-mappings-durable")->run(in);
+}
+
+}  // namespace
+
+TEST_CASE("thin-mappings-durable: a data block freed in a transaction is not allocated again before it commits",
+          "[thin][checks]") {
+  // Freed, committed, then allocated in the next transaction: the committed metadata let it go.
+  REQUIRE(judge_commits({commit_with({{5, false}}), commit_with({{5, true}})}).empty());
+  // Allocated, freed and allocated again in one transaction: no committed metadata ever mapped it.
+  REQUIRE(judge_commits({commit_with({{7, true}, {7, false}, {7, true}})}).empty());
+  // Freed from the committed metadata and handed out again in the same transaction.
+  const auto v = judge_commits({commit_with({{3, true}, {5, false}, {5, true}})});
+  REQUIRE(v.size() == 1);
+  REQUIRE(v[0].message.find("data block 5 was allocated again in the transaction that freed it") != std::string::npos);
 }

@@ -406,7 +406,7 @@ TEST_CASE(
       writes_at_callback = bufio.written_blocks().size();
       return result;
     });
-    pmd->on_commit = [&](const uint8_t*, std::vector<uint64_t>) {
+    pmd->on_commit = [&](const uint8_t*, std::vector<uint64_t>, std::vector<engines::DataSmOp>) {
       events.push_back("superblock");
       writes_at_sb = bufio.written_blocks().size();
     };

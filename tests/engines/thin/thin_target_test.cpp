@@ -252,3 +252,47 @@ TEST_CASE("resuming a thin the user suspended waits while its pool is suspended,
   REQUIRE(r.step(5).end_ns >= r.step(7).start_ns);
   REQUIRE(r.out(9).find("State:             ACTIVE") != std::string::npos);
 }
+
+// dmtest-python thin/external_origin_tests.py (snap-equal-size, snap-smaller-than-origin,
+// snap-bigger-than-origin, snap-fractional-tail-block), scaled down: an origin stamped with
+// 64 KiB blocks, a thin over it stamped again, both synced; after a power cut the recreated thin
+// reads its own stamps, the origin's elsewhere (zeroes past its end), and the origin is unchanged.
+TEST_CASE(
+    "an external-origin thin of the origin's size, smaller, bigger, or over a fractional tail block reads "
+    "the origin where unwritten and never changes it",
+    "[thin]") {
+  struct Size {
+    const char* what;
+    std::string origin, thin_sectors;
+  };
+  for (const Size& z : {Size{"equal", "8MiB", "16384"}, Size{"smaller", "8MiB", "8192"},
+                        Size{"bigger", "8MiB", "32768"}, Size{"fractional tail block", "8200KiB", "16400"}}) {
+    INFO(z.what);
+    const std::string thin_table = "\"0 " + z.thin_sectors + " thin /dev/mapper/pool 0 /dev/origin\"";
+    const std::string yaml =
+        "name: thin-external-origin\ndisks:\n  meta: {size: 16MiB, profile: nvme, initial: zero}\n"
+        "  data: {size: 256MiB, profile: nvme}\n  origin: {size: " +
+        z.origin +
+        ", profile: nvme}\nsteps:\n"
+        "  - dd if=/dev/urandom of=/dev/origin bs=64k count=20 seek=3 oflag=direct\n"
+        "  - sync /dev/origin\n"
+        "  - dmsetup create pool --table \"0 524288 thin-pool /dev/meta /dev/data 128 0\"\n"
+        "  - dmsetup message pool 0 create_thin 0\n"
+        "  - dmsetup create thin --table " +
+        thin_table +
+        "\n"
+        "  - dd if=/dev/urandom of=/dev/mapper/thin bs=64k count=10 seek=8 oflag=direct\n"
+        "  - dd if=/dev/urandom of=/dev/mapper/thin bs=4k count=1 seek=" +
+        std::to_string(std::stoull(z.thin_sectors) / 8 - 1) +  // the thin's last 4 KiB
+        " oflag=direct\n"
+        "  - sync /dev/mapper/thin\n"
+        "  - power-cut\n"
+        "  - dmsetup create pool --table \"0 524288 thin-pool /dev/meta /dev/data 128 0\"\n"
+        "  - dmsetup create thin --table " +
+        thin_table + "\nexpect: [no-errors, block-device, real-tools, thin-mappings-durable]\n";
+    const verify::UnitResult u = verify::run_exploration(verifytest::scenario(yaml), 0, {}, {});
+    INFO(violations_text(u));
+    CHECK(u.passed);
+    CHECK(u.recoveries > 0);
+  }
+}
