@@ -9,7 +9,12 @@
 #include <cstdio>
 #include <simgrid/Exception.hpp>
 #include <simgrid/s4u.hpp>
+#include <xbt/config.hpp>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
 #include <stdexcept>
+#include <unordered_map>
 
 #include "sim/assert.hpp"
 #include "sim/compiler_false_positives.hpp"
@@ -147,18 +152,47 @@ void Runtime::flush_deferred() {
   current_ = self;
 }
 
+namespace {
+
+// An exception unwound the frames below `frame` (thread_main's) on a SimGrid context stack,
+// which ASan does not know ("ASan is ignoring requested __asan_handle_no_return"): their
+// redzones stay poisoned and would read as overflows in whatever runs there next. Clears the
+// shadow of the stack below `frame`, which sits within a few KiB of the stack's top
+// (thread_main is the actor's first frame of ours).
+// Each thread's thread_main frame: the top of what its code uses of its stack.
+std::unordered_map<const Thread*, const void*>& stack_tops() {
+  static std::unordered_map<const Thread*, const void*> tops;
+  return tops;
+}
+
+// No locals of its own: its frame is in the poisoned part. `stack` is the actors' stack size.
+[[maybe_unused]] void unpoison_unwound_frames([[maybe_unused]] const void* frame, [[maybe_unused]] size_t stack) {
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr size_t kMargin = 64 * 1024;  // thread_main's distance from the top, with room to spare
+  if (stack > kMargin)
+    __asan_unpoison_memory_region(static_cast<const char*>(frame) - (stack - kMargin), stack - kMargin);
+#endif
+}
+
+}  // namespace
+
 void Runtime::thread_main(Thread& t) {
   current_ = &t;
+  static const size_t stack_bytes = static_cast<size_t>(simgrid::config::get_value<int>("contexts/stack-size")) * 1024;
+  stack_tops()[&t] = __builtin_frame_address(0);
   try {
     t.fn();
   } catch (const ThreadKilled&) {
     // bug() already reported the oops.
+    unpoison_unwound_frames(__builtin_frame_address(0), stack_bytes);
   } catch (const simgrid::ForcefulKillException&) {
     throw;  // SimGrid is tearing the actor down; let it.
   } catch (const std::exception& e) {
+    unpoison_unwound_frames(__builtin_frame_address(0), stack_bytes);
     report(FindingKind::Bug, "Oops: uncaught exception in " + t.ident() + ": " + e.what(),
            "Call Trace:\n" + format_call_trace(t.oops_frames, " "));
   } catch (...) {
+    unpoison_unwound_frames(__builtin_frame_address(0), stack_bytes);
     report(FindingKind::Bug, "Oops: uncaught non-standard exception in " + t.ident());
   }
   current_ = &t;
@@ -609,6 +643,16 @@ void bug(const std::string& what) {
   rt.report(FindingKind::Bug, what,
             t ? "CPU: 0 PID: " + std::to_string(t->pid) + " Comm: " + t->name() + "\nCall Trace:\n" + t->call_trace()
               : std::string());
+#if defined(__SANITIZE_ADDRESS__)
+  // The frames this throw unwinds keep their redzones on a stack ASan does not know, where every
+  // landing pad's __asan_handle_no_return then writes: clear the thread's stack from below this
+  // frame to thread_main's before throwing (see unpoison_unwound_frames).
+  if (auto it = t ? stack_tops().find(t) : stack_tops().end(); it != stack_tops().end()) {
+    const char* top = static_cast<const char*>(it->second);
+    const char* low = static_cast<const char*>(__builtin_frame_address(0)) - 64 * 1024;
+    if (low < top) __asan_unpoison_memory_region(low, static_cast<size_t>(top - low));
+  }
+#endif
   throw ThreadKilled{};
 }
 
