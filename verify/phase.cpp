@@ -43,7 +43,10 @@ void add_disks(const PhaseInput& in, model::World& world) {
     model::VolatileCacheDisk& d = world.add_disk(c);
     if (i < in.images.size()) d.load_media(in.images[i]);
   }
-  // The test host's files: the scenario's inputs, then what the steps before a crash wrote by then.
+}
+
+// The test host's files: the scenario's inputs, then what the steps before a crash wrote by then.
+void add_host_files(const PhaseInput& in, model::World& world) {
   for (const auto& [path, bytes] : in.scenario->input_files) world.write_file(path, *bytes, 0);
   if (in.before_crash_files)
     for (const HostFileWrite& f : *in.before_crash_files)
@@ -171,6 +174,7 @@ PhaseRun run_phase(const PhaseInput& in, double wall_timeout_s) {
         engines::journal() = engines::Journal{};
         auto* world = new model::World;
         add_disks(in, *world);
+        add_host_files(in, *world);
         // Like the world, the output lives as long as the simulation process.
         run_in_simulation(in, *new PhaseOutput, *world);
       },
