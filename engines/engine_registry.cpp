@@ -1,7 +1,9 @@
 #include "engines/engine_registry.hpp"
 
 #include "engines/check_registry.hpp"
+#include "engines/clone/clone.hpp"
 #include "engines/era/era.hpp"
+#include "engines/lib/kcopyd.hpp"
 #include "engines/thin/thin.hpp"
 #include "model/targets/simple_targets.hpp"
 
@@ -13,8 +15,10 @@ void register_engines() {
   done = true;
   model::register_simple_targets();
   register_metadata_checks();
+  register_kcopyd();
   era::register_era();
   thin::register_thin();
+  clone::register_clone();
 }
 
 }  // namespace engines

@@ -41,10 +41,21 @@ std::map<std::string, SnapshotOrigin> snapshot_origins(const std::vector<Journal
 std::map<std::string, std::string> external_origins(const std::vector<JournalEvent>& events) {
   std::map<std::string, std::string> out;
   for (const JournalEvent& e : events) {
-    if (e.kind != JournalEvent::ThinDevice) continue;
+    if (e.kind != JournalEvent::ThinDevice && e.kind != JournalEvent::CloneDevice) continue;
     if (e.external_origin)
       out[e.device] = e.origin_device;
     else
+      out.erase(e.device);
+  }
+  return out;
+}
+
+std::map<std::string, CloneSource> clone_sources(const std::vector<JournalEvent>& events) {
+  std::map<std::string, CloneSource> out;
+  for (const JournalEvent& e : events) {
+    if (e.kind == JournalEvent::CloneDevice)
+      out[e.device] = {e.origin_device, e.block_sectors, e.at_ns};
+    else if (e.kind == JournalEvent::ThinDevice)
       out.erase(e.device);
   }
   return out;

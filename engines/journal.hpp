@@ -31,6 +31,10 @@ struct JournalEvent {
     // In the pool on {metadata_device}, thin {dev_id} was created as a snapshot of {origin_id}:
     // what it reads where it was never written is what the origin held then (create_snap).
     ThinSnapshot,
+    // A clone table for {device} copies {origin_device} (its source) onto {data_device} in regions of
+    // {block_sectors}, with metadata on {metadata_device}, constructed at {at_ns}: what it reads
+    // where it was never written is what the source held then (clone_ctr).
+    CloneDevice,
   };
   Kind kind = EraMap;
   std::string device{};    // the top device, "/dev/mapper/eradev"; EraFormat: the metadata device
@@ -43,11 +47,13 @@ struct JournalEvent {
   uint64_t block_sectors = 0;
   bool external_origin = false;
   std::string origin_device{};  // ThinDevice with an external origin: that device, as the table names it
+  uint64_t at_ns = 0;           // CloneDevice: when the table was constructed
+  std::string data_device{};    // CloneDevice: the destination, as the table names it
 
   template <class Ar>
   void serialize(Ar& ar) {
     ar(kind, device, write_id, era_block, era, nr_blocks, metadata_device, dev_id, origin_id, block_sectors,
-       external_origin, origin_device);
+       external_origin, origin_device, at_ns, data_device);
   }
   bool operator==(const JournalEvent&) const = default;
 };
@@ -108,6 +114,15 @@ struct SnapshotOrigin {
 std::map<std::string, SnapshotOrigin> snapshot_origins(const std::vector<JournalEvent>& events);
 // Thin devices over an external origin, by top device (its latest table): the origin's path.
 std::map<std::string, std::string> external_origins(const std::vector<JournalEvent>& events);
+
+// Clone devices by top device (their latest table): the source, the region size and when the
+// table was built. Their sources are external origins too (external_origins lists them).
+struct CloneSource {
+  std::string source;
+  uint64_t region_sectors = 0;
+  uint64_t at_ns = 0;
+};
+std::map<std::string, CloneSource> clone_sources(const std::vector<JournalEvent>& events);
 
 // The running simulation's journal (one simulation per process).
 Journal& journal();

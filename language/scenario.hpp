@@ -74,6 +74,14 @@ struct Explore {
   uint64_t crash_after_step = 0;
 };
 
+// `machine: {bits-per-long: 32, preempt-rt: true}`: the kernel build the steps run on. A 32-bit
+// kernel's unsigned long is what dm-clone's region arithmetic overflowed in; PREEMPT_RT makes
+// spinlock_t a sleeping lock.
+struct Machine {
+  unsigned bits_per_long = 64;
+  bool preempt_rt = false;
+};
+
 struct Catalog {
   std::string knob;
   std::string detects;  // the finding kind
@@ -109,6 +117,7 @@ struct Scenario {
   std::optional<FlushBudget> flush_budget;    // with kMaxFlushesPerFlush in `expect`
   std::optional<WriteSilence> write_silence;  // with kNoWritesAfter in `expect`
   Explore explore;
+  Machine machine;
   std::optional<Catalog> catalog;
   // The files tool steps read (`-i PATH`, relative to the scenario file) that exist when it is
   // parsed, by the path as written: read here, so that every run starts from the same bytes. A

@@ -71,6 +71,7 @@ std::string printable(const std::string& s) {
 struct ParseContext {
   std::string file;
   std::vector<std::string> errors;
+  std::string text;  // the file's text, for what yaml-cpp does not tell (how a scalar was written)
   void error(const YAML::Mark& m, const std::string& msg, int col_offset = 0) {
     const int line = m.is_null() ? 0 : m.line + 1, col = m.is_null() ? 0 : m.column + 1 + col_offset;
     errors.push_back(file + ":" + std::to_string(line) + ":" + std::to_string(col) + ": " +
@@ -414,6 +415,22 @@ void parse_explore(ParseContext& ctx, const YAML::Node& n, Explore& e) {
     if (const YAML::Node v = n[key]) read(ctx, v, e);
 }
 
+void parse_machine(ParseContext& ctx, const YAML::Node& n, Machine& m) {
+  if (!n.IsMap()) {
+    ctx.error(n.Mark(), "machine must be a map");
+    return;
+  }
+  check_keys(ctx, n, {"bits-per-long", "preempt-rt"}, "machine");
+  if (const YAML::Node b = n["bits-per-long"]) {
+    const std::string v = as_string(ctx, b, "bits-per-long");
+    if (v == "32" || v == "64")
+      m.bits_per_long = v == "32" ? 32 : 64;
+    else
+      ctx.error(b.Mark(), "bits-per-long must be 32 or 64");
+  }
+  if (const YAML::Node rt = n["preempt-rt"]) m.preempt_rt = as_bool(ctx, rt, "preempt-rt", false);
+}
+
 // What the steps may refer to: declared disks, and dm devices from the create steps before.
 // Only a disk's size is known from the text: a dm device's size is its live table's, which
 // `dmsetup load` + `resume` change at run time, so its bounds are checked when the step runs.
@@ -556,8 +573,13 @@ std::optional<Step> parse_step(ParseContext& ctx, const YAML::Node& st) {
   std::optional<CommandError> err;
   Step step;
   step.cmd = parse_command(line.Scalar(), &err);
-  // "- ! cmd" reaches us as a YAML non-specific tag: the shell's "this must fail".
-  if (st.Tag() == "!" || line.Tag() == "!") step.cmd.expect_failure = true;
+  // "- ! cmd" reaches us as a YAML non-specific tag: the shell's "this must fail". yaml-cpp gives
+  // every quoted scalar that tag too, so only a "!" written in the text counts.
+  auto bang = [&ctx](const YAML::Node& n) {
+    const auto pos = static_cast<size_t>(n.Mark().pos);
+    return n.Tag() == "!" && n.Mark().pos >= 0 && pos < ctx.text.size() && ctx.text[pos] == '!';
+  };
+  if (bang(st) || bang(line)) step.cmd.expect_failure = true;
   step.line = line.Mark().line + 1;
   step.column = line.Mark().column + 1;
   if (err) {
@@ -789,11 +811,12 @@ std::vector<std::string> default_expect(const Scenario& s) {
 }  // namespace
 
 Scenario parse_scenario(const std::string& text, const std::string& file) {
-  ParseContext ctx{file, {}};
+  ParseContext ctx{file, {}, text};
   const YAML::Node root = load_yaml(ctx, text);
   Scenario s;
   s.file = file;
-  check_keys(ctx, root, {"name", "about", "source", "disks", "steps", "expect", "explore", "catalog"}, "the scenario");
+  check_keys(ctx, root, {"name", "about", "source", "machine", "disks", "steps", "expect", "explore", "catalog"},
+             "the scenario");
   if (root["name"])
     s.name = as_string(ctx, root["name"], "name");
   else
@@ -804,6 +827,7 @@ Scenario parse_scenario(const std::string& text, const std::string& file) {
   const std::vector<YAML::Mark> marks = parse_steps(ctx, root, s);
   if (root["expect"]) parse_expect(ctx, root["expect"], s);
   if (root["explore"]) parse_explore(ctx, root["explore"], s.explore);
+  if (root["machine"]) parse_machine(ctx, root["machine"], s.machine);
   if (root["catalog"]) s.catalog = parse_catalog(ctx, root["catalog"]);
   // What the parts say together is checked only once each part is right on its own.
   if (ctx.errors.empty()) check_whole(ctx, root, s, marks);

@@ -26,10 +26,16 @@ struct SimConfig {
   double background_writeback_rate = 0.0;
   // CONFIG_PREEMPT_RT: spinlock_t becomes a sleeping lock, raw_spinlock_t stays a spinning one.
   bool preempt_rt = false;
+  // BITS_PER_LONG of the simulated kernel: the width of unsigned long in engines that model
+  // 32-bit arithmetic (dm-clone's region numbers).
+  unsigned bits_per_long = 64;
   unsigned hz = 250;
   // /proc/sys/kernel/hung_task_timeout_secs; 0 disables the watchdog. Also how long a wait
   // cycle must persist to be reported as a deadlock (120 s when the watchdog is off).
   double hung_task_timeout_secs = 120;
+  // workqueue.watchdog_thresh: a per-CPU worker pool that has work pending while one of its
+  // workers keeps the CPU, and starts nothing for this long, is a workqueue lockup; 0 disables.
+  double wq_watchdog_thresh_secs = 30;
   // Detectors run between slices of this many simulated seconds.
   double check_interval_secs = 1.0;
   // Budgets: a run that exceeds one ends with a finding of its own kind.

@@ -21,6 +21,7 @@
 #include "sim/deadlock_detector.hpp"
 #include "sim/hung_task.hpp"
 #include "sim/timer.hpp"
+#include "sim/wq_watchdog.hpp"
 
 namespace sg4 = simgrid::s4u;
 
@@ -178,6 +179,7 @@ std::unordered_map<const Thread*, const void*>& stack_tops() {
 
 void Runtime::thread_main(Thread& t) {
   current_ = &t;
+  t.oncpu_since_ns = now_ns();
   static const size_t stack_bytes = static_cast<size_t>(simgrid::config::get_value<int>("contexts/stack-size")) * 1024;
   stack_tops()[&t] = __builtin_frame_address(0);
   try {
@@ -245,6 +247,8 @@ bool Runtime::park(TaskState st, const WaitObject* on, const char* how, uint64_t
   current_ = &t;
   context_switches_++;
   t.parked = false;
+  // A spinning thread never left the CPU; any other wait gave it up.
+  if (st != TaskState::Spinning) t.oncpu_since_ns = now_ns();
   t.state = TaskState::Running;
   t.waiting_on = nullptr;
   t.wait_how = nullptr;
@@ -294,16 +298,18 @@ sg4::Disk* Runtime::engine_host_create_disk(const std::string& name, double read
   return d;
 }
 
-void Runtime::sleep_for(double seconds) {
+void Runtime::sleep_for(double seconds, TimedWait how) {
   // REQUIRES: called by the simulated thread that sleeps.
   DMSIM_ASSERT(current_ != nullptr, "sleep_for outside a simulated thread");
   Thread& t = *current_;
   flush_deferred();
-  t.state = TaskState::Sleeping;
+  // A computing thread is running (R) all along; the others are in a wait that ends by itself.
+  t.state = how == TimedWait::Busy ? TaskState::Running : TaskState::Sleeping;
   sg4::this_actor::sleep_for(seconds);
   current_ = &t;
   context_switches_++;
   t.state = TaskState::Running;
+  if (how == TimedWait::Sleep) t.oncpu_since_ns = now_ns();
 }
 
 void Runtime::yield() {
@@ -340,7 +346,7 @@ void Runtime::preempt_point(PreemptionPoint point) {
       return;
     case PreemptAction::Delay:
       event("preempt", nullptr, "delay " + std::to_string(d.delay_ns) + "ns at " + where);
-      sleep_for(d.delay_ns * 1e-9);
+      sleep_for(d.delay_ns * 1e-9, TimedWait::Preempted);
       return;
   }
 }
@@ -454,6 +460,7 @@ void Runtime::run_detectors(bool final_pass) {
   current_ = nullptr;
   detect_deadlocks(*this, final_pass);
   check_hung_tasks(*this);
+  check_workqueue_lockups(*this);
 }
 
 SimResult Runtime::run(std::function<void()> main) {
@@ -611,6 +618,12 @@ void ssleep(unsigned s) {
 void udelay_sim(double seconds) {
   Runtime& rt = Runtime::get();
   rt.sleep_for(seconds);
+}
+
+void cpu_busy(double seconds) {
+  Runtime& rt = Runtime::get();
+  rt.event("cpu_busy", nullptr, std::to_string(static_cast<long long>(seconds * 1e6)) + " us");
+  rt.sleep_for(seconds, Runtime::TimedWait::Busy);
 }
 
 void schedule() {

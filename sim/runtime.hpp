@@ -63,7 +63,10 @@ class Runtime {
   void start_raw_actor(const std::string& name, std::function<void()> fn);
   // A SimGrid disk on the simulation host (bandwidths in bytes/s), for IoChannel.
   simgrid::s4u::Disk* engine_host_create_disk(const std::string& name, double read_bw, double write_bw);
-  void sleep_for(double seconds);
+  // A timed wait of `seconds`. A sleep gives up the CPU (msleep); a preempted thread (the
+  // explorer's delays) and a computing one (cpu_busy) keep it, as the workqueue watchdog sees.
+  enum class TimedWait { Sleep, Preempted, Busy };
+  void sleep_for(double seconds, TimedWait how = TimedWait::Sleep);
   void yield();
   // A place where the real kernel could be preempted; the explorer may yield or delay here.
   void preempt_point(PreemptionPoint where);

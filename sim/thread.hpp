@@ -63,6 +63,10 @@ class Thread : public WaitObject {
   uint64_t blocked_since_ns = 0;
   bool wait_timed = false;  // the wait ends by itself (a timeout was given)
   bool hung_reported = false;
+  // When the thread last began to run after giving up the CPU (it blocked or slept). Computing
+  // (cpu_busy), spinning, yielding or being preempted does not give it up: a worker doing so
+  // keeps its worker pool from starting other work, which is what the workqueue watchdog sees.
+  uint64_t oncpu_since_ns = 0;
 
   // TIF_SIGPENDING: a signal was sent to the thread. Nothing delivers it in the simulation, so
   // it stays pending and ends every interruptible sleep from then on (-ERESTARTSYS).
@@ -139,7 +143,10 @@ bool signal_pending();
 void msleep(unsigned ms);
 void ssleep(unsigned s);
 void udelay_sim(double seconds);  // a timed sleep of an exact simulated duration
-void schedule();                  // yield to other ready threads
+// The calling thread computes for `seconds` of simulated time without giving up the CPU (the
+// cost of a callback, or mdelay's busy wait): unlike a sleep it keeps a worker's pool busy.
+void cpu_busy(double seconds);
+void schedule();  // yield to other ready threads
 void might_sleep(const char* where);
 
 // Reports memory an instance did not free, as kmemleak would.

@@ -94,7 +94,7 @@ void Workqueue::insert(WorkStruct* w) {
   const uint64_t seq = ++last_seq_;
   w->seq_ = seq;
   w->wq_ = this;
-  worklist_.push_back({w, seq});
+  worklist_.push_back({w, seq, rt.now_ns()});
   DMSIM_ASSERT(unfinished_.insert(seq).second, "a work sequence number was handed out twice");
   rt.event("queue_work", w, "on " + name() + " seq " + std::to_string(seq));
   wake_worker();
@@ -149,7 +149,7 @@ void Workqueue::worker_main(Thread* self) {
     w->pending_ = false;
     w->running_on_ = self;
     w->running_seq_ = item.seq;
-    running_.push_back({self, item.seq});
+    running_.push_back({self, item.seq, w->func_name, rt.now_ns(), false});
     self->workqueue = name() + " " + w->func_name;
     {
       KFRAME_NAMED("process_one_work");
@@ -349,6 +349,13 @@ Workqueue* alloc_ordered_workqueue(const std::string& name, unsigned flags) {
 
 void destroy_workqueue(Workqueue* wq) {
   wq->destroy();
+}
+
+std::vector<Workqueue*> live_workqueues() {
+  std::vector<Workqueue*> v;
+  for (const auto& wq : all_workqueues())
+    if (!wq->destroyed()) v.push_back(wq.get());
+  return v;
 }
 
 }  // namespace sim

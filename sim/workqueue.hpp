@@ -22,6 +22,7 @@ namespace sim {
 
 class Workqueue;
 class Thread;
+class Runtime;
 
 class WorkStruct : public WaitObject {
  public:
@@ -82,6 +83,8 @@ class Workqueue : public WaitObject {
   bool flush_delayed(DelayedWork* dw);
 
   bool ordered() const { return flags_ & WQ_ORDERED; }
+  unsigned flags() const { return flags_; }
+  bool destroyed() const { return destroyed_; }
   bool draining() const { return draining_ > 0; }
   size_t pending_items() const { return worklist_.size(); }
   size_t busy_workers() const;
@@ -90,9 +93,11 @@ class Workqueue : public WaitObject {
 
  private:
   friend struct DelayedWork;
+  friend void check_workqueue_lockups(Runtime& rt);
   struct Item {
     WorkStruct* w;
     uint64_t seq;
+    uint64_t queued_ns;  // when it went on the list: the watchdog's view of a pending item
   };
   void insert(WorkStruct* w);  // __queue_work: the pending bit is already set
   bool is_chained() const;
@@ -111,6 +116,9 @@ class Workqueue : public WaitObject {
   struct Running {
     Thread* t;
     uint64_t seq;
+    const char* func_name;  // the item may free itself while it runs: its name is kept here
+    uint64_t since_ns;      // when it started
+    bool lockup_reported;   // the watchdog reported its pool stuck behind this execution
   };
   bool is_running(const Thread* t) const;
   std::vector<Running> running_;  // workers executing an item
@@ -126,5 +134,7 @@ Workqueue* alloc_workqueue(const std::string& name, unsigned flags, int max_acti
 Workqueue* alloc_ordered_workqueue(const std::string& name, unsigned flags = 0);
 // Frees the queue after draining it; later use is reported.
 void destroy_workqueue(Workqueue* wq);
+// Every workqueue allocated and not destroyed, in allocation order (for the watchdog).
+std::vector<Workqueue*> live_workqueues();
 
 }  // namespace sim

@@ -230,8 +230,10 @@ void BlockDeviceOracle::add_external_original(const std::string& device, uint64_
   auto it = external_.find(device);
   if (it == external_.end()) return;
   const std::string& origin = it->second;
+  const auto clone = clones_.find(device);
+  const uint64_t until = clone == clones_.end() ? crash_ns_ : clone->second.at_ns;
   for (const TopIo* w : before_.at(origin, sector)) {
-    if (w->submit_ns > crash_ns_) continue;
+    if (w->submit_ns > until) continue;
     if (w->kind == TopIo::Data)
       l.tokens.push_back(model::written_token(w->id, sector));
     else
@@ -243,7 +245,7 @@ void BlockDeviceOracle::add_external_original(const std::string& device, uint64_
   for (const Extent& e : *external_map_) {
     if (e.device != origin || sector < e.at.sector || sector >= e.at.sector + e.at.sectors) continue;
     inside = true;
-    add_original(e.at, sector, UINT64_MAX, l);
+    add_original(e.at, sector, clone == clones_.end() ? UINT64_MAX : until, l);
   }
   if (!inside) l.zero_allowed = true;  // past the origin's end
 }
@@ -271,6 +273,14 @@ LegalValues BlockDeviceOracle::legal(const std::string& device, uint64_t sector)
     add_external_original(device, sector, l);
   }
   for (size_t i = durable.value_or(0); i < writes.size(); i++) written(*writes[i]);
+  // dm-clone: a discard covering the sector's whole region may leave anything there.
+  if (const auto c = clones_.find(device); c != clones_.end() && c->second.region_sectors) {
+    const uint64_t r = c->second.region_sectors, begin = sector / r * r;
+    for (size_t i = durable.value_or(0); i < writes.size(); i++)
+      if (writes[i]->kind == TopIo::Discard && writes[i]->sector <= begin &&
+          writes[i]->sector + writes[i]->sectors >= begin + r)
+        l.unknown_original = true;
+  }
   if (durable_discard)
     for (size_t i = 0; i < *durable; i++)
       if (writes[i]->kind == TopIo::Data) l.tokens.push_back(model::written_token(writes[i]->id, sector));

@@ -67,6 +67,10 @@ class BlockDeviceOracle {
     external_ = std::move(origins);
     external_map_ = origin_map;
   }
+  // Clone devices (dm-clone): their source is an external origin as it was when the table was
+  // built (a source changed later, e.g. discarded, is not what the clone may read), and a discard
+  // of a whole region is a hint that leaves the region undefined until it is written again.
+  void set_clone_sources(std::map<std::string, engines::CloneSource> clones) { clones_ = std::move(clones); }
 
   // A sector that must read one of `legal`, at every place below the stack it may live (for
   // Z3, which asks whether some crash state leaves an illegal value there).
@@ -127,6 +131,7 @@ class BlockDeviceOracle {
   uint64_t crash_ns_;
   std::map<std::string, SnapshotOrigin> origins_;
   std::map<std::string, std::string> external_;
+  std::map<std::string, engines::CloneSource> clones_;
   const std::vector<Extent>* external_map_ = nullptr;
 };
 

@@ -31,6 +31,8 @@ sim::SimConfig seed_config(const Scenario& s, uint64_t seed) {
   c.preempt_rate = seed == 0 ? 0.0 : s.explore.preempt_rate;
   c.main_thread_name = "sh";
   c.preempt_only = s.explore.preempt_at;
+  c.bits_per_long = s.machine.bits_per_long;
+  c.preempt_rt = s.machine.preempt_rt;
   return c;
 }
 
@@ -466,6 +468,7 @@ class UnitExplorer {
     BlockDeviceOracle oracle(view_of(p1, p1_->disks), pt.cp.ns);
     oracle.set_snapshot_origins(engines::snapshot_origins(p1.journal.events));
     oracle.set_external_origins(engines::external_origins(p1.journal.events), &p1.data_map);
+    oracle.set_clone_sources(engines::clone_sources(p1.journal.events));
     std::vector<BlockDeviceOracle::Obligation> extra = commit_obligations(p1, pt.cp.ns);
     for (auto& ob : mapping_obligations(p1, pt.space, pt.cp.ns)) extra.push_back(std::move(ob));
     CrashSearch search(pt.space, oracle, {devices.begin(), devices.end()}, extra);
@@ -557,6 +560,7 @@ class UnitExplorer {
     BlockDeviceOracle oracle(view_of(p1.out, p1.disks), pt.cp.ns);
     oracle.set_snapshot_origins(engines::snapshot_origins(p1.out.journal.events));
     oracle.set_external_origins(engines::external_origins(p1.out.journal.events), &p1.out.data_map);
+    oracle.set_clone_sources(engines::clone_sources(p1.out.journal.events));
     oracle.add_recovery(view_of(run.out, after));
     judge_block_device(s_, oracle, run.out, e.violations);
     return e;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "model/errno.hpp"
+
 namespace engines {
 
 struct DmKcopydClient::Job {
@@ -15,6 +17,8 @@ struct DmKcopydClient::Job {
   std::shared_ptr<model::SectorBuffer> pages;
   KcopydNotifyFn fn;
   Job* master = nullptr;
+  // WRITE_SEQ: a sub-job's offset in its master; a master's, the offset of the next write due.
+  uint64_t write_offset = 0;
   // Master jobs only:
   sim::Mutex* lock = nullptr;
   uint64_t progress = 0;
@@ -30,6 +34,7 @@ unsigned kcopyd_subjob_size_kb = kSubJobSizeDefault / 2;
 DmKcopydClient::DmKcopydClient(DmKcopydThrottle* throttle, uint32_t sub_job_size)
     : throttle_(throttle),
       sub_job_size_(sub_job_size ? sub_job_size : kcopyd_subjob_size_kb * 2),
+      variant_(kcopyd_variant::from_knobs()),
       wq_(sim::alloc_workqueue("kcopyd", sim::WQ_MEM_RECLAIM, 0)),
       kcopyd_work_(
           "kc->kcopyd_work", [this](sim::WorkStruct*) { do_work(); }, "do_work") {}
@@ -48,6 +53,45 @@ void DmKcopydClient::push(std::deque<Job*>& list, Job* job) {
   sim::spin_lock_irqsave(&job_lock_, flags);
   list.push_back(job);
   sim::spin_unlock_irqrestore(&job_lock_, flags);
+}
+
+void DmKcopydClient::push_head(std::deque<Job*>& list, Job* job) {
+  job->where.set(kcopyd_work_, "on kcopyd's job lists, for do_work");
+  sim::spin_lock_irq(&job_lock_);
+  list.push_front(job);
+  sim::spin_unlock_irq(&job_lock_);
+}
+
+// pop_io_job: any read, any write without the sequential constraint, and a sequential write
+// only when it is the next one due for its master (which then moves on past it). Called with
+// job_lock held.
+DmKcopydClient::Job* DmKcopydClient::pop_io_job() {
+  for (auto it = io_jobs_.begin(); it != io_jobs_.end(); ++it) {
+    Job* job = *it;
+    if (job->op == model::ReqOp::Read || !(job->flags & DM_KCOPYD_WRITE_SEQ)) {
+      io_jobs_.erase(it);
+      return job;
+    }
+    if (job->write_offset == job->master->write_offset) {
+      job->master->write_offset += job->source.count;
+      io_jobs_.erase(it);
+      return job;
+    }
+  }
+  return nullptr;
+}
+
+DmKcopydClient::Job* DmKcopydClient::pop(std::deque<Job*>& list) {
+  Job* job = nullptr;
+  sim::spin_lock_irq(&job_lock_);
+  if (&list == &io_jobs_) {
+    job = pop_io_job();
+  } else if (!list.empty()) {
+    job = list.front();
+    list.pop_front();
+  }
+  sim::spin_unlock_irq(&job_lock_);
+  return job;
 }
 
 void DmKcopydClient::wake() {
@@ -96,6 +140,8 @@ void DmKcopydClient::copy(const DmIoRegion& from, const std::vector<DmIoRegion>&
   BUG_ON(dests.empty() || dests.size() > kKcopydMaxRegions);
   auto* job = new Job;
   job->kc = this;
+  // Writes that must go in order cannot skip a failed one.
+  if ((flags & DM_KCOPYD_WRITE_SEQ) && (flags & DM_KCOPYD_IGNORE_ERROR)) flags &= ~DM_KCOPYD_IGNORE_ERROR;
   job->flags = flags;
   job->dests = dests;
   job->fn = std::move(fn);
@@ -123,11 +169,34 @@ void DmKcopydClient::zero(const std::vector<DmIoRegion>& dests, unsigned flags, 
   copy(DmIoRegion{}, dests, flags, std::move(fn));
 }
 
+DmKcopydClient::Job* DmKcopydClient::prepare_callback(KcopydNotifyFn fn) {
+  KFRAME_NAMED("dm_kcopyd_prepare_callback");
+  sim::might_sleep("dm_kcopyd_prepare_callback");  // mempool_alloc(GFP_NOIO)
+  auto* job = new Job;
+  job->kc = this;
+  job->fn = std::move(fn);
+  job->master = job;
+  jobs_where_.add_part(job->where);
+  sim::atomic_inc(&nr_jobs_);
+  return job;
+}
+
+void DmKcopydClient::do_callback(Job* job, int read_err, unsigned long write_err) {
+  KFRAME_NAMED("dm_kcopyd_do_callback");
+  DmKcopydClient* kc = job->kc;
+  job->read_err = read_err;
+  job->write_err = write_err;
+  // Fixed: callback_jobs, which do_work takes over once per pass. Before the fix they went
+  // straight onto complete_jobs, which a pass drains until it finds it empty.
+  kc->push(kc->variant_.callback_list_stall ? kc->complete_jobs_ : kc->callback_jobs_, job);
+  kc->wake();
+}
+
 void DmKcopydClient::dispatch_job(Job* job) {
   sim::atomic_inc(&nr_jobs_);
   if (job != job->master) sub_jobs_dispatched_++;
   if (job->source.count == 0)
-    push(callback_jobs_, job);
+    push(variant_.callback_list_stall ? complete_jobs_ : callback_jobs_, job);  // as do_callback
   else if (!job->source.bdev)
     push(io_jobs_, job);  // zeroing needs no pages
   else
@@ -173,6 +242,7 @@ void DmKcopydClient::segment_complete(Job* sub, int read_err, unsigned long writ
     sub->source = job->source;
     if (sub->source.bdev) sub->source.sector += progress;
     sub->source.count = count;
+    sub->write_offset = progress;
     sub->dests = job->dests;
     for (auto& d : sub->dests) {
       d.sector += progress;
@@ -192,6 +262,8 @@ int DmKcopydClient::run_complete_job(Job* job) {
   const int read_err = job->read_err;
   const unsigned long write_err = job->write_err;
   KcopydNotifyFn fn = std::move(job->fn);
+  if (job->source.count == 0)
+    max_callbacks_per_pass_ = std::max(max_callbacks_per_pass_, ++callbacks_this_pass_);  // no I/O: a bare callback
   if (job == job->master) {
     jobs_where_.drop_part(job->where);
     delete job->lock;
@@ -233,6 +305,12 @@ void DmKcopydClient::complete_io(Job* job, unsigned long error) {
 
 int DmKcopydClient::run_io_job(Job* job) {
   KFRAME_NAMED("run_io_job");
+  // Sequential writes after a failed one are pointless: fail this (sub-)job without I/O. The
+  // fix that added the wake in process_jobs also made it carry its master's error bits.
+  if ((job->flags & DM_KCOPYD_WRITE_SEQ) && job->master->write_err) {
+    if (!variant_.no_wake_on_failed_job) job->write_err = job->master->write_err;
+    return -EIO;
+  }
   io_job_start();
   job->master->in_flight++;
   max_in_flight_per_job_ = std::max(max_in_flight_per_job_, job->master->in_flight);
@@ -247,29 +325,46 @@ int DmKcopydClient::run_io_job(Job* job) {
   return dm_io(req, job->dests);
 }
 
+// Runs `fn` on the jobs of `list` until it is empty, a job must wait (> 0: back at the head) or
+// one fails (< 0: completed with an error, as the rogue job it is). Returns the jobs run.
+int DmKcopydClient::process_jobs(std::deque<Job*>& list, int (DmKcopydClient::*fn)(Job*)) {
+  int count = 0;
+  while (Job* job = pop(list)) {
+    const int r = (this->*fn)(job);
+    if (r < 0) {
+      if (op_is_write(job->op))
+        job->write_err = ~0UL;
+      else
+        job->read_err = 1;
+      push(complete_jobs_, job);
+      // complete_jobs was processed earlier in this pass: without a wake nothing runs it until
+      // some other kcopyd activity does (the pre-d1fef41465f0 hang).
+      if (!variant_.no_wake_on_failed_job) wake();
+      break;
+    }
+    if (r > 0) {
+      push_head(list, job);
+      break;
+    }
+    count++;
+  }
+  return count;
+}
+
 void DmKcopydClient::do_work() {
   KFRAME();
-  // Order matters: completions free pages for page jobs, which feed the io jobs.
+  passes_++;
+  callbacks_this_pass_ = 0;
+  // A pass runs only the bare callbacks queued before it began (none are queued here with
+  // kcopyd.callback_list_stall: they are on complete_jobs already, and arrivals during the pass
+  // keep it going). Order matters: completions free pages for page jobs, which feed the io jobs.
   sim::spin_lock_irq(&job_lock_);
   complete_jobs_.insert(complete_jobs_.end(), callback_jobs_.begin(), callback_jobs_.end());
   callback_jobs_.clear();
   sim::spin_unlock_irq(&job_lock_);
-  auto process = [this](std::deque<Job*>& list, int (DmKcopydClient::*fn)(Job*)) {
-    for (;;) {
-      sim::spin_lock_irq(&job_lock_);
-      Job* job = nullptr;
-      if (!list.empty()) {
-        job = list.front();
-        list.pop_front();
-      }
-      sim::spin_unlock_irq(&job_lock_);
-      if (!job) break;
-      (this->*fn)(job);
-    }
-  };
-  process(complete_jobs_, &DmKcopydClient::run_complete_job);
-  process(pages_jobs_, &DmKcopydClient::run_pages_job);
-  process(io_jobs_, &DmKcopydClient::run_io_job);
+  process_jobs(complete_jobs_, &DmKcopydClient::run_complete_job);
+  process_jobs(pages_jobs_, &DmKcopydClient::run_pages_job);
+  process_jobs(io_jobs_, &DmKcopydClient::run_io_job);
 }
 
 }  // namespace engines

@@ -2,7 +2,10 @@
 // larger than the sub-job size is split: SPLIT_COUNT (8) sub-jobs each take the next chunk when
 // they finish, so at most eight are in flight per job. One work item runs the client's job
 // lists (complete, pages, io, in that order) and every completion callback, so callbacks are
-// serialised. An optional throttle limits the share of time spent doing I/O.
+// serialised; a caller may also queue a bare callback to run there (prepare_callback and
+// do_callback, dm-snapshot's way of completing from interrupt context). An optional throttle
+// limits the share of time spent doing I/O. Two historical bugs can be switched back on
+// (kcopyd_variant, the kcopyd.* knobs of kcopyd_knobs.cpp), read when a client is created.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +24,32 @@ constexpr unsigned kSplitCount = 8;
 constexpr uint32_t kSubJobSizeDefault = 1024;  // sectors: 512 KiB (since 5.3)
 constexpr uint32_t kSubJobSizeOld = 128;       // sectors: 64 KiB (before)
 
-enum KcopydFlags : unsigned { DM_KCOPYD_IGNORE_ERROR = 1u << 0 };
+enum KcopydFlags : unsigned {
+  DM_KCOPYD_IGNORE_ERROR = 1u << 0,
+  // Issue the writes of a split job in order (a host-managed zoned destination's sequential
+  // zone); once one has failed, the job's remaining sub-jobs fail without I/O. Cancels
+  // IGNORE_ERROR. The kernel also turns it on for a host-managed destination; dmsim has none.
+  DM_KCOPYD_WRITE_SEQ = 1u << 1,
+};
+
+// kcopyd's historical bugs as variant knobs ("kcopyd.*", one row each in kcopyd_knobs.cpp); all
+// false is the fixed library. A client reads them when it is created.
+struct kcopyd_variant {
+  // Before "dm kcopyd: Fix bug causing workqueue stalls" (5.0): callback-only jobs go straight
+  // onto complete_jobs, which a do_work pass drains with no bound, so producers that keep
+  // queueing callbacks keep one pass (and its CPU's worker pool) busy for as long as they run.
+  bool callback_list_stall = false;
+  // Before d1fef41465f0 "dm kcopyd: always complete failed jobs" (5.3): a job that process_jobs
+  // fails is put on complete_jobs without waking the worker; with nothing else to wake it, its
+  // callback never runs.
+  bool no_wake_on_failed_job = false;
+
+  static kcopyd_variant from_knobs();
+};
+
+// Registers the kcopyd.* knobs and the test-kcopyd target (kcopyd_test_target.cpp), once.
+void register_kcopyd();
+void register_kcopyd_test_target();
 
 // A percentage of time kcopyd may spend doing I/O (100: unthrottled), as the
 // DECLARE_DM_KCOPYD_THROTTLE_WITH_MODULE_PARM throttles.
@@ -39,6 +67,7 @@ extern unsigned kcopyd_subjob_size_kb;
 
 class DmKcopydClient {
  public:
+  struct Job;
   // `sub_job_size` in sectors; 0: kcopyd_subjob_size_kb.
   explicit DmKcopydClient(DmKcopydThrottle* throttle = nullptr, uint32_t sub_job_size = 0);
   // Waits for every job, then frees the client.
@@ -48,6 +77,13 @@ class DmKcopydClient {
 
   void copy(const DmIoRegion& from, const std::vector<DmIoRegion>& dests, unsigned flags, KcopydNotifyFn fn);
   void zero(const std::vector<DmIoRegion>& dests, unsigned flags, KcopydNotifyFn fn);
+  // dm_kcopyd_prepare_callback: a job that carries only `fn`, counted as outstanding from now
+  // on. It allocates, so it is called where sleeping is allowed (the map path), never from
+  // interrupt context.
+  Job* prepare_callback(KcopydNotifyFn fn);
+  // dm_kcopyd_do_callback: queues the prepared job's callback, with these errors, to run in the
+  // client's worker like any completion. Callable from any context (a bio's end_io).
+  static void do_callback(Job* job, int read_err, unsigned long write_err);
 
   uint32_t sub_job_size() const { return sub_job_size_; }
   // Where every job not yet notified is: a caller sleeping until its notify function runs
@@ -57,15 +93,21 @@ class DmKcopydClient {
   // any one master job.
   uint64_t sub_jobs_dispatched() const { return sub_jobs_dispatched_; }
   unsigned max_in_flight_per_job() const { return max_in_flight_per_job_; }
+  // For tests: do_work passes so far, and the most callbacks (of callback-only jobs) one pass ran.
+  uint64_t passes() const { return passes_; }
+  uint64_t max_callbacks_per_pass() const { return max_callbacks_per_pass_; }
 
  private:
-  struct Job;
   void dispatch_job(Job* job);
   void split_job(Job* master);
   void segment_complete(Job* sub, int read_err, unsigned long write_err);
   void push(std::deque<Job*>& list, Job* job);
+  void push_head(std::deque<Job*>& list, Job* job);
+  Job* pop(std::deque<Job*>& list);
+  Job* pop_io_job();
   void wake();
   void do_work();
+  int process_jobs(std::deque<Job*>& list, int (DmKcopydClient::*fn)(Job*));
   int run_complete_job(Job* job);
   int run_pages_job(Job* job);
   int run_io_job(Job* job);
@@ -75,6 +117,7 @@ class DmKcopydClient {
 
   DmKcopydThrottle* throttle_;
   uint32_t sub_job_size_;
+  const kcopyd_variant variant_;
   sim::Spinlock job_lock_{"kc->job_lock"};
   std::deque<Job*> callback_jobs_, complete_jobs_, io_jobs_, pages_jobs_;
   sim::Workqueue* wq_;
@@ -84,6 +127,7 @@ class DmKcopydClient {
   sim::Atomic nr_jobs_{0};
   uint64_t sub_jobs_dispatched_ = 0;
   unsigned max_in_flight_per_job_ = 0;
+  uint64_t passes_ = 0, callbacks_this_pass_ = 0, max_callbacks_per_pass_ = 0;
 };
 
 }  // namespace engines

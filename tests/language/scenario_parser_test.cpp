@@ -66,11 +66,43 @@ TEST_CASE("the shell vocabulary parses: dd flags, sync, blkdiscard, blockdev, po
   REQUIRE(std::find(s.expect.begin(), s.expect.end(), "block-device") != s.expect.end());
 }
 
+TEST_CASE("machine: sets the kernel's unsigned long width and PREEMPT_RT; anything else is refused") {
+  Scenario s = parse_scenario(
+      "name: t\nmachine: {bits-per-long: 32, preempt-rt: true}\ndisks: {sda: {size: 1MiB}}\n"
+      "steps: [sync]\n",
+      "t.yaml");
+  REQUIRE(s.machine.bits_per_long == 32);
+  REQUIRE(s.machine.preempt_rt);
+  REQUIRE(parse_scenario("name: t\ndisks: {sda: {size: 1MiB}}\nsteps: [sync]\n", "t.yaml").machine.bits_per_long == 64);
+  REQUIRE(first_error("name: t\nmachine: {bits-per-long: 16}\ndisks: {sda: {size: 1MiB}}\nsteps: [sync]\n") ==
+          "t.yaml:2:26: bits-per-long must be 32 or 64");
+  REQUIRE(first_error("name: t\nmachine: {cpus: 4}\ndisks: {sda: {size: 1MiB}}\nsteps: [sync]\n") ==
+          "t.yaml:2:11: unknown key 'cpus' in machine (expected one of: bits-per-long, preempt-rt)");
+}
+
+TEST_CASE("a quoted step is an ordinary command: only a written '!' makes a step one that must fail") {
+  Scenario s = parse_scenario(scenario(R"(  - 'dmsetup remove a'
+  - "dmsetup remove b"
+  - ! dmsetup remove c
+  - run: 'dmsetup remove d'
+  - run: '! dmsetup remove e'
+  - run: ! dmsetup remove f
+  - dmsetup remove g
+)"),
+                              "quoted.yaml");
+  REQUIRE(s.steps.size() == 7);
+  const bool must_fail[] = {false, false, true, false, true, true, false};
+  for (size_t i = 0; i < 7; i++) {
+    INFO("step " << i);
+    REQUIRE(s.steps[i].cmd.expect_failure == must_fail[i]);
+  }
+}
+
 TEST_CASE("each kind of mistake is reported with file, line and column, and nothing else parses it away") {
   SECTION("an unknown key") {
     REQUIRE(first_error("name: t\nfoo: 1\ndisks: {sda: {size: 1MiB}}\nsteps: [sync]\n") ==
             "t.yaml:2:1: unknown key 'foo' in the scenario (expected one of: about, catalog, disks, expect, explore, "
-            "name, source, steps)");
+            "machine, name, source, steps)");
   }
   SECTION("an unknown command") {
     REQUIRE(first_error(scenario("  - fsck /dev/sda\n")) == "t.yaml:6:5: unknown command 'fsck'");

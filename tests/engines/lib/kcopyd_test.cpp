@@ -1,7 +1,10 @@
 #include "engines/lib/kcopyd.hpp"
 
+#include <algorithm>
 #include <set>
 
+#include "model/knobs.hpp"
+#include "tests/engines/engine_test_helpers.hpp"
 #include "tests/model/model_test_helpers.hpp"
 
 using namespace modeltest;
@@ -207,4 +210,178 @@ TEST_CASE("a client that names no sub-job size takes the module parameter kcopyd
   engines::kcopyd_subjob_size_kb = saved;
   REQUIRE_CLEAN(r);
   REQUIRE(r.notes == Notes{"1024", "128", "256"});
+}
+
+TEST_CASE(
+    "a prepared callback runs once in the kcopyd worker, with do_callback's errors, even when queued from softirq") {
+  SimResult r = run_world([](World&) {
+    auto* kc = new DmKcopydClient();
+    int runs = 0;
+    DmKcopydClient::Job* job = kc->prepare_callback([&](int read_err, unsigned long write_err) {
+      runs++;
+      note("callback read_err=" + std::to_string(read_err) + " write_err=" + std::to_string(write_err) + " on " +
+           sim::current().comm().substr(0, 8));
+    });
+    // dm_kcopyd_do_callback from a timer, as dm-snapshot calls it from a bio's completion.
+    sim::TimerList timer(
+        "t", [job](sim::TimerList*) { DmKcopydClient::do_callback(job, 1, 4); }, "timer_fn");
+    sim::mod_timer(&timer, sim::jiffies() + 10);
+    // The prepared job is outstanding: destroying the client waits for its callback.
+    delete kc;
+    note(std::to_string(runs) + " run(s) when the client was destroyed");
+  });
+  REQUIRE_CLEAN(r);
+  REQUIRE(r.notes == Notes{"callback read_err=1 write_err=4 on kworker/", "1 run(s) when the client was destroyed"});
+}
+
+namespace {
+
+// Two producers (as two writers keeping a write in flight each) queue bare callbacks in a closed
+// loop: each prepares a job, queues it, and waits for its callback, which computes for 10 ms,
+// before queueing the next; 150 each. Notes how many callbacks ran and the most one do_work pass
+// ran. `knob_on` selects kcopyd.callback_list_stall; the watchdog threshold is 2 s.
+SimResult callback_producers(bool knob_on) {
+  SimConfig cfg;
+  cfg.wq_watchdog_thresh_secs = 2;
+  return run_world(
+      [knob_on](World&) {
+        model::set_active_knobs(knob_on ? std::vector<std::string>{"kcopyd.callback_list_stall"}
+                                        : std::vector<std::string>{});
+        auto* kc = new DmKcopydClient();
+        auto* ran = new int(0);
+        std::vector<sim::Thread*> producers;
+        for (int p = 0; p < 2; p++)
+          producers.push_back(&sim::kthread_run(
+              [kc, ran] {
+                sim::Completion done("callback done");
+                for (int i = 0; i < 150; i++) {
+                  DmKcopydClient::Job* job = kc->prepare_callback([&done, ran](int, unsigned long) {
+                    sim::cpu_busy(0.010);
+                    ++*ran;
+                    sim::complete(&done);
+                  });
+                  DmKcopydClient::do_callback(job, 0, 0);
+                  sim::wait_for_completion(&done);
+                }
+              },
+              "producer" + std::to_string(p)));
+        for (sim::Thread* t : producers) sim::join(*t);
+        note(std::to_string(*ran) + " callbacks, at most " + std::to_string(kc->max_callbacks_per_pass()) +
+             " in one pass");
+        delete kc;
+        model::set_active_knobs({});
+      },
+      cfg);
+}
+
+// A copy of 1 MiB in two 512 KiB sub-jobs with sequential writes, to a destination whose first
+// sub-job's write fails while the second sub-job's read (50 ms slower) is still in flight:
+// process_jobs fails that sub-job without I/O. Notes the callback, or that none came within 10 s.
+// `knob_on` selects kcopyd.no_wake_on_failed_job.
+SimResult copy_with_failed_sequential_write(bool knob_on) {
+  return run_world([knob_on](World& w) {
+    model::set_active_knobs(knob_on ? std::vector<std::string>{"kcopyd.no_wake_on_failed_job"}
+                                    : std::vector<std::string>{});
+    VolatileCacheDisk& src = disk(w, "sda", 1 << 14, true, "nvme");
+    VolatileCacheDisk& dst = disk(w, "sdb", 1 << 14, true, "nvme");
+    FaultRule slow_second_half;
+    slow_second_half.reads = true;
+    slow_second_half.writes = false;
+    slow_second_half.start = 1024;
+    slow_second_half.action = FaultAction::Delay;
+    slow_second_half.delay_s = 0.050;
+    src.faults().add(slow_second_half);
+    FaultRule fail_first_write;
+    fail_first_write.end = 1024;
+    dst.faults().add(fail_first_write);
+    auto* kc = new DmKcopydClient(nullptr, kSubJobSizeDefault);
+    auto* done = new sim::Completion("copy done");
+    kc->copy({&src, 0, 2048}, {{&dst, 0, 2048}}, DM_KCOPYD_WRITE_SEQ, [done](int read_err, unsigned long write_err) {
+      note("callback read_err=" + std::to_string(read_err) +
+           " write_err=" + (write_err == ~0UL ? std::string("all") : std::to_string(write_err)));
+      sim::complete(done);
+    });
+    if (!sim::wait_for_completion_timeout(done, sim::msecs_to_jiffies(10000))) {
+      note("no callback after 10 s");
+      model::set_active_knobs({});
+      return;  // the client keeps its stuck job: destroying it would wait forever
+    }
+    uint64_t writes = 0;
+    for (const auto& rec : dst.trace().records) writes += rec.is_write();
+    note(std::to_string(kc->sub_jobs_dispatched()) + " sub-jobs, " + std::to_string(writes) +
+         " write(s) reached the destination");
+    delete kc;
+    model::set_active_knobs({});
+  });
+}
+
+}  // namespace
+
+TEST_CASE("a do_work pass runs only the callbacks queued before it began") {
+  SimResult r = callback_producers(false);
+  REQUIRE_CLEAN(r);
+  REQUIRE(r.notes == Notes{"300 callbacks, at most 2 in one pass"});
+}
+
+TEST_CASE("kcopyd.callback_list_stall: callbacks queued during a pass keep it running, a workqueue lockup") {
+  SimResult r = callback_producers(true);
+  INFO(all_text(r));
+  REQUIRE(r.notes == Notes{"300 callbacks, at most 300 in one pass"});
+  const sim::Finding* f = finding(r, FindingKind::Bug, "BUG: workqueue lockup - pool cpus=0 node=0 flags=0x0 nice=0");
+  REQUIRE(f);
+  REQUIRE(f->text.find("workqueue kcopyd: flags=0x8\n") != std::string::npos);
+  REQUIRE(f->text.find("Workqueue: kcopyd do_work\n") != std::string::npos);
+}
+
+TEST_CASE("a failed job's callback runs without other kcopyd activity") {
+  SimResult r = copy_with_failed_sequential_write(false);
+  REQUIRE_CLEAN(r);
+  // The first sub-job's write failed (bit 0); the second was failed without I/O (all bits).
+  REQUIRE(r.notes == Notes{"callback read_err=0 write_err=all", "2 sub-jobs, 1 write(s) reached the destination"});
+}
+
+TEST_CASE("kcopyd.no_wake_on_failed_job: the failed sub-job waits on complete_jobs and the copy never completes") {
+  SimResult r = copy_with_failed_sequential_write(true);
+  INFO(all_text(r));
+  REQUIRE(r.notes == Notes{"no callback after 10 s"});
+}
+
+TEST_CASE("sequential writes of a split copy are issued in order, whatever order their reads complete in") {
+  SimResult r = run_world([](World& w) {
+    VolatileCacheDisk& src = disk(w, "sda", 1 << 14, true, "nvme");
+    VolatileCacheDisk& dst = disk(w, "sdb", 1 << 14, true, "nvme");
+    FaultRule slow_first_chunk;
+    slow_first_chunk.reads = true;
+    slow_first_chunk.writes = false;
+    slow_first_chunk.end = 1024;
+    slow_first_chunk.action = FaultAction::Delay;
+    slow_first_chunk.delay_s = 0.050;
+    src.faults().add(slow_first_chunk);
+    DmKcopydClient kc(nullptr, kSubJobSizeDefault);
+    sim::Completion done("done");
+    for (unsigned flags : {0u, unsigned{DM_KCOPYD_WRITE_SEQ}}) {
+      const size_t before = dst.trace().records.size();
+      kc.copy({&src, 0, 3072}, {{&dst, 0, 3072}}, flags, [&](int, unsigned long) { sim::complete(&done); });
+      sim::wait_for_completion(&done);
+      std::vector<uint64_t> order;
+      for (size_t i = before; i < dst.trace().records.size(); i++)
+        if (dst.trace().records[i].is_write()) order.push_back(dst.trace().records[i].sector);
+      note(std::string(flags ? "WRITE_SEQ: " : "unordered: ") + std::to_string(order.size()) + " writes, " +
+           (std::is_sorted(order.begin(), order.end()) ? "in order" : "out of order"));
+    }
+  });
+  REQUIRE_CLEAN(r);
+  REQUIRE(r.notes == Notes{"unordered: 3 writes, out of order", "WRITE_SEQ: 3 writes, in order"});
+}
+
+TEST_CASE("kcopyd.callback_list_stall: writers completing through kcopyd callbacks lock up the kcopyd pool",
+          "[kcopyd][knobs]") {
+  enginetest::knob_is_caught(enginetest::catalog_scenario("kcopyd", "callback-list-stall.yaml"),
+                             "kcopyd.callback_list_stall", "bug");
+}
+
+TEST_CASE("kcopyd.no_wake_on_failed_job: a write waiting for a copy whose sequential write failed hangs",
+          "[kcopyd][knobs]") {
+  enginetest::knob_is_caught(enginetest::catalog_scenario("kcopyd", "failed-job-wake.yaml"),
+                             "kcopyd.no_wake_on_failed_job", "hung-task");
 }
