@@ -42,6 +42,9 @@ Table pdata(int runs);
 // dm-thin: simulated MB/s of breaking sharing by pool block size and kcopyd sub-job size, beside
 // the seed's table, and of provisioning with zeroing.
 Table thin(int runs);
+// dm-clone: simulated hydration MB/s by region, batch and kcopyd sub-job size, and the RFC's
+// user-I/O tables by region size beside the seed's figures.
+Table clone(int runs);
 
 // Recoveries each crash-state mode needs to confirm a planted violation.
 struct CrashSearchMode {

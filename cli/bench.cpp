@@ -15,7 +15,7 @@ namespace dmsim::cli {
 namespace {
 
 const char* kHelp =
-    "usage: dmsim bench runtime|io|kcopyd|pdata|thin|crash-search [--json] [--runs N]\n"
+    "usage: dmsim bench runtime|io|kcopyd|pdata|thin|clone|crash-search [--json] [--runs N]\n"
     "       dmsim bench fuzz-parser [--execs N] [--seed S] [--corpus DIR] [--findings DIR] [--json]\n"
     "\n"
     "runtime: context switches per second (two threads yielding, and a completion ping-pong),\n"
@@ -27,6 +27,10 @@ const char* kHelp =
     "thin:    simulated MB/s of a dd over a 256 MiB thin device that breaks sharing with a snapshot,\n"
     "         by pool block size and dd size, with 64 KiB and 512 KiB kcopyd sub-jobs, beside the\n"
     "         seed's table (1 GiB LV); and of 4 KiB writes provisioning fresh blocks (zeroing).\n"
+    "clone:   simulated MB/s of dm-clone's background hydration (hdd source, sata-ssd destination) by\n"
+    "         region size, threshold and batch size, with 64 KiB and 512 KiB kcopyd sub-jobs; and the\n"
+    "         RFC's user-I/O tables by region size (random 4 KiB write IOPS and read latency at QD1,\n"
+    "         sequential 1 MiB write MB/s), each as model over seed.\n"
     "fuzz-parser: N (default 1000000) inputs mutated from the scenario files under DIR (default\n"
     "         ./scenarios) with seed S (default 1), each parsed; every input must parse within\n"
     "         the language's limits or be refused with FILE:LINE:COL messages. Batches run in\n"
@@ -135,6 +139,8 @@ int cmd_bench(const Args& in) {
     print_table(bench::runtime(runs), json);
   else if (what == "io")
     print_table(bench::io(runs), json);
+  else if (what == "clone")
+    print_table(bench::clone(runs), json);
   else if (what == "kcopyd")
     print_table(bench::kcopyd(runs), json);
   else if (what == "pdata")

@@ -25,6 +25,14 @@ struct TopWrite {
   size_t events_before = 0;   // how many of CheckInput::events were recorded before its submission
 };
 
+// What a step of this phase printed (a status line, say), as the user saw it.
+struct StepOutput {
+  size_t step = 0;      // 1-based, in the scenario
+  std::string command;  // as written
+  std::string out;
+  bool succeeded = false;
+};
+
 struct CheckInput {
   std::vector<TopWrite> writes;       // before the crash, then this phase's
   std::vector<JournalEvent> events;   // the engines' journal, in the same order
@@ -34,6 +42,7 @@ struct CheckInput {
   // Devices the steps removed and did not create again, with the (1-based) step that removed
   // them: "/dev/mapper/md" -> 14.
   std::map<std::string, size_t> removed_at;
+  std::vector<StepOutput> step_outputs;  // this phase's finished steps
 };
 
 struct CheckViolation {

@@ -63,6 +63,8 @@ engines::CheckInput check_input(const PhaseInput& in, const PhaseOutput& out) {
   const auto& commits = engines::journal().commits;
   ci.commits.insert(ci.commits.end(), commits.begin(), commits.end());
   ci.removed_at = removed_devices(in, out);
+  for (const auto& st : out.steps)
+    if (st.finished) ci.step_outputs.push_back({st.index + 1, st.text, st.out, st.exit_code == 0});
   return ci;
 }
 

@@ -7,11 +7,16 @@
 //    power cut this is "no committed region points at unflushed data".
 //  - clone-source-intact: the source changes only in regions committed hydrated, and (in the
 //    phase that did it) only after a commit recorded the region: discard_rw_src done safely.
+//  - clone-discard-containment: a destination disk is discarded only inside the whole regions a
+//    discard through the clone covered.
+//  - clone-status: the status lines the steps printed keep the kernel's fields and bounds.
 //  - metadata-check (clone's part): the superblock validates and the region bitset can be walked.
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <regex>
 #include <set>
+#include <sstream>
 
 #include "engines/checks.hpp"
 #include "engines/clone/clone.hpp"
@@ -30,6 +35,8 @@ namespace {
 
 constexpr const char* kDurable = "clone-committed-durable";
 constexpr const char* kSourceIntact = "clone-source-intact";
+constexpr const char* kStatus = "clone-status";
+constexpr const char* kDiscards = "clone-discard-containment";
 constexpr size_t kMaxReported = 8;
 // A check reads at most this many destination sectors per device (a larger run is sampled by
 // region, and says so).
@@ -297,6 +304,78 @@ std::vector<CheckViolation> source_intact(const CheckInput& in) {
   return out;
 }
 
+// D.6: every discard the destination disk received in this phase lies inside whole regions that a
+// discard through a clone device on it covered (the clone passes down only those; nothing else
+// discards the destination while a clone owns it).
+std::vector<CheckViolation> discard_containment(const CheckInput& in) {
+  std::vector<CheckViolation> out;
+  std::map<std::string, std::vector<const CloneInfo*>> by_dest;
+  const auto clones = clone_devices(in);
+  for (const auto& [path, c] : clones) by_dest[c.dest].push_back(&c);
+  for (const auto& [dest, users] : by_dest) {
+    model::VolatileCacheDisk* d = scenario_disk(dest);
+    if (!d) continue;
+    size_t reported = 0;
+    for (const model::IoRecord& rec : d->trace().records) {
+      if (rec.op != model::ReqOp::Discard || !rec.sectors) continue;
+      const uint64_t b = rec.sector, e = rec.sector + rec.sectors;
+      const bool inside = std::any_of(users.begin(), users.end(), [&](const CloneInfo* c) {
+        return std::any_of(in.writes.begin(), in.writes.end(), [&](const TopWrite& w) {
+          if (w.device != c->device || !w.discard || w.before_crash) return false;
+          const uint64_t r = c->region_sectors;
+          const uint64_t wb = (w.sector + r - 1) / r * r, we = (w.sector + w.sectors) / r * r;
+          return wb < we && b >= wb && e <= we;
+        });
+      });
+      if (!inside && reported++ < kMaxReported)
+        out.push_back({kDiscards, dest + " was discarded at [" + std::to_string(b) + ", " + std::to_string(e) +
+                                      "), outside the whole regions of any discard through " + users.front()->device});
+    }
+  }
+  return out;
+}
+
+// D.4 of the clone reference: every status line a step printed for a clone target has the
+// hydrated count within the region count (an unsigned 32-bit value), the region count the
+// table's, used metadata within the total, and features and core arguments in the kernel's form.
+std::vector<CheckViolation> status_fields(const CheckInput& in) {
+  std::vector<CheckViolation> out;
+  static const std::regex kLine(
+      R"(^(\d+) (\d+) clone (\d+) (\d+)/(\d+) (\d+) (\d+)/(\d+) (\d+) (\d+)((?: no_hydration)?(?: no_discard_passdown)?) )"
+      R"(4 hydration_threshold \d+ hydration_batch_size \d+ (rw|ro)$)");
+  for (const StepOutput& st : in.step_outputs) {
+    if (!st.succeeded || st.command.find("dmsetup status") == std::string::npos) continue;
+    std::istringstream lines(st.out);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find(" clone ") == std::string::npos) continue;
+      std::smatch m;
+      auto bad = [&](const std::string& why) {
+        out.push_back({kStatus, "step " + std::to_string(st.step) + " `" + st.command + "`: " + why + ": " + line});
+      };
+      if (std::regex_match(line, std::regex(R"(^\d+ \d+ clone (Fail|Error)$)"))) continue;
+      if (!std::regex_match(line, m, kLine)) {
+        bad("not a clone status line in the kernel's form");
+        continue;
+      }
+      const auto num = [&m](int i) { return std::stoull(m[i].str()); };
+      const uint64_t len = num(2), used = num(4), total = num(5), region = num(6), hydrated = num(7), regions = num(8);
+      const uint64_t nfeat = num(10);
+      const std::string feats = m[11].str();
+      const uint64_t listed =
+          (feats.find("no_hydration") != std::string::npos) + (feats.find("no_discard_passdown") != std::string::npos);
+      if (hydrated > regions)
+        bad("the hydrated count " + std::to_string(hydrated) + " is more than the " + std::to_string(regions) +
+            " regions");
+      if (region && regions != (len + region - 1) / region &&
+          regions != static_cast<uint32_t>((len + region - 1) / region))
+        bad("the region count is not the table's length over the region size");
+      if (used > total) bad("more metadata blocks used than there are");
+      if (nfeat != listed) bad("the feature count does not match the features listed");
+    }
+  }
+  return out;
+}
+
 std::vector<CheckViolation> clone_metadata_check(const CheckInput& in) {
   std::vector<CheckViolation> out;
   std::set<std::string> seen;
@@ -322,6 +401,14 @@ void register_clone_checks() {
   register_check({kSourceIntact,
                   "a clone's source changes only in regions whose hydration a commit recorded first (discard_rw_src)",
                   source_intact});
+  register_check({kDiscards,
+                  "every discard a clone's destination disk received lies inside the whole regions of a discard "
+                  "through the clone (in the phase that issued it)",
+                  discard_containment});
+  register_check({kStatus,
+                  "every clone status line a step printed has its hydrated count within the region count, the "
+                  "table's region count, used metadata within the total and its features in the kernel's form",
+                  status_fields});
   register_metadata_checker("clone", clone_metadata_check);
 }
 

@@ -50,7 +50,7 @@ constexpr model::KnobRow<clone_variant> kCloneKnobs[] = {
     {.name = "clone.partial_discard_range",
      .field = &clone_variant::partial_discard_range,
      .fixed_in = "5.7",
-     .detects = "clone-committed-durable",
+     .detects = "clone-discard-containment",
      .source = "[PATCH 1/4] dm clone: Fix handling of partial region discards (2020-03-27, Cc stable 5.4+)",
      .description = "a discard strictly inside one region gives an end region below the start; re - rs wraps, "
                     "the range counts as hydrated and, with passdown, the bio is trimmed to start at the next "
@@ -77,7 +77,7 @@ constexpr model::KnobRow<clone_variant> kCloneKnobs[] = {
     {.name = "clone.hydrated_count_sign_extension",
      .field = &clone_variant::hydrated_count_sign_extension,
      .fixed_in = "5.7",
-     .detects = "step-output",
+     .detects = "clone-status",
      .source = "[PATCH 4/4] dm clone metadata: Fix return type of dm_clone_nr_of_hydrated_regions() (2020-03-27)",
      .description = "the hydrated count is an int returned as unsigned long: with 2^31 regions all hydrated the "
                     "status shows 18446744071562067968/2147483648",

@@ -31,7 +31,7 @@ TEST_CASE("clone.redundant_preflush: a flush that waited for a flushing commit f
 TEST_CASE("clone.partial_discard_range: a discard inside one region discards the next 4 GiB of regions",
           "[clone][knobs]") {
   enginetest::knob_is_caught(catalog("partial-region-discard.yaml"), "clone.partial_discard_range",
-                             "clone-committed-durable");
+                             "clone-discard-containment");
 }
 
 TEST_CASE("clone.nr_regions_overflow_32: a 32-bit kernel accepts a table of 2^32 + 5 regions", "[clone][knobs]") {
@@ -47,7 +47,7 @@ TEST_CASE("clone.region_to_sector_no_cast_32: a region past 2 TiB is hydrated fr
 TEST_CASE("clone.hydrated_count_sign_extension: 2^31 hydrated regions print as 18446744071562067968",
           "[clone][knobs]") {
   enginetest::knob_is_caught(catalog("hydrated-count-sign-extension.yaml"), "clone.hydrated_count_sign_extension",
-                             "step-output");
+                             "clone-status");
 }
 
 TEST_CASE("clone.discard_source_before_commit: discard_rw_src discards a region's source before its commit",
