@@ -21,6 +21,7 @@ struct TopWrite {
   uint64_t submit_ns = 0, ack_ns = 0;
   bool acked = false;  // acknowledged (before the crash, for writes before it)
   bool discard = false;
+  bool zero = false;          // a write of zeroes (dd if=/dev/zero): its sectors hold zeroes, not its own tokens
   bool before_crash = false;  // in the phase before the power cut (times are that phase's)
   size_t events_before = 0;   // how many of CheckInput::events were recorded before its submission
 };

@@ -37,6 +37,7 @@ void add_write(engines::CheckInput& ci, const TopIo& io, bool before_crash, uint
   w.ack_ns = io.ack_ns;
   w.acked = io.acked && io.ack_ns <= until_ns && io.status == 0;
   w.discard = io.kind == TopIo::Discard;
+  w.zero = io.kind == TopIo::Zero;
   w.before_crash = before_crash;
   w.events_before = io.journal_at + (before_crash ? 0 : events_before_phase);
   ci.writes.push_back(w);

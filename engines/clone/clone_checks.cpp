@@ -194,7 +194,7 @@ std::set<model::Token> source_original(const CheckInput& in, const CloneInfo& c,
   }
   for (const TopWrite& w : in.writes)
     if (w.device == c.source && !w.discard && covers(w, sector) && w.events_before <= c.first_event)
-      legal.insert(model::written_token(w.id, sector));
+      legal.insert(w.zero ? model::kZeroToken : model::written_token(w.id, sector));
   return legal;
 }
 
@@ -236,7 +236,7 @@ std::vector<CheckViolation> committed_durable(const CheckInput& in) {
         std::set<model::Token> legal = source_original(in, c, s);
         for (const TopWrite& w : in.writes)
           if (w.device == path && covers(w, s)) {
-            if (w.discard)
+            if (w.discard || w.zero)
               legal.insert(model::kZeroToken);
             else
               legal.insert(model::written_token(w.id, s));
