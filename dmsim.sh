@@ -11,8 +11,9 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+# graphviz draws the reports' wait-for graphs; chromium (headless) is the HTML reports' browser test.
 PACKAGES=(build-essential cmake pkg-config clang-format libsimgrid-dev libz3-dev libboost-graph-dev
-          libyaml-cpp-dev catch2 graphviz thin-provisioning-tools)
+          libyaml-cpp-dev catch2 graphviz thin-provisioning-tools chromium)
 
 ensure_packages() {
   local missing=() p

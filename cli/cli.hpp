@@ -35,6 +35,8 @@ int cmd_run(const Args& args);
 int cmd_check(const Args& args);
 int cmd_merge(const Args& args);
 int cmd_catalog(const Args& args);
+int cmd_explore(const Args& args);
+int cmd_shrink(const Args& args);
 
 // Small argument helpers shared by the subcommands.
 bool take_flag(Args& args, const std::string& flag);
@@ -42,6 +44,8 @@ bool take_flag(Args& args, const std::string& flag);
 std::string take_option(Args& args, const std::string& name, const std::string& fallback, const std::string& cmd);
 long parse_count(const std::string& text, const std::string& what, const std::string& cmd, long min, long max);
 void reject_leftovers(const Args& args, const std::string& cmd);
+// --knob NAME (repeatable) and --kernel VERSION: the knobs a run turns on, appended to `knobs`.
+void take_knob_options(Args& args, const char* cmd, std::vector<std::string>* knobs);
 // Output paths, checked before anything runs: a file that can be opened for writing (its
 // directory is created), or a directory that exists or can be created. UsageError otherwise.
 void require_writable_file(const std::string& path, const std::string& option, const std::string& cmd);

@@ -21,6 +21,10 @@ const char* kUsage =
     "                                       run one scenario and judge it\n"
     "  check PATH... [--jobs N] [--shard K/N] [--junit FILE] [--json FILE] [--report-dir DIR]\n"
     "                                       explore every scenario under the paths (the CI gate)\n"
+    "  explore --engine era|thin|clone [--budget 10m | --runs N] [--jobs N] [--knob NAME]...\n"
+    "                                       generate scenarios, run them, shrink what fails\n"
+    "  shrink FILE [--knob NAME]... [--seed N]\n"
+    "                                       reduce a failing scenario to a minimal reproduction\n"
     "  merge OUT.json IN.json...            join the JSON results of check shards\n"
     "  catalog [--json]                     list the variant knobs (historical bugs)\n"
     "  selftest [--verbose] [--only NAME]   run the detector demonstrations and print their verdicts\n"
@@ -57,6 +61,8 @@ int dispatch(const std::string& cmd, dmsim::cli::Args args) {
   if (cmd == "check") return cmd_check(args);
   if (cmd == "merge") return cmd_merge(args);
   if (cmd == "catalog") return cmd_catalog(args);
+  if (cmd == "explore") return cmd_explore(args);
+  if (cmd == "shrink") return cmd_shrink(args);
   throw UsageError("unknown command '" + cmd + "'", "run 'dmsim --help' for the list of commands");
 }
 

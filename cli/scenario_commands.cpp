@@ -19,6 +19,20 @@ namespace dmsim::cli {
 
 namespace fs = std::filesystem;
 
+void take_knob_options(Args& args, const char* cmd, std::vector<std::string>* knobs) {
+  for (std::string k; !(k = take_option(args, "--knob", "", cmd)).empty();) {
+    if (!model::find_knob(k)) throw UsageError("unknown knob '" + k + "'", "run 'dmsim catalog' for the list");
+    knobs->push_back(k);
+  }
+  const std::string kernel = take_option(args, "--kernel", "", cmd);
+  if (!kernel.empty()) {
+    std::string err;
+    const auto ks = model::knobs_for_kernel(kernel, &err);
+    if (!err.empty()) throw UsageError(err, "see 'dmsim " + std::string(cmd) + " --help'");
+    knobs->insert(knobs->end(), ks.begin(), ks.end());
+  }
+}
+
 namespace {
 
 const char* kRunHelp =
@@ -36,6 +50,7 @@ const char* kRunHelp =
     "DIR/<scenario>/seed-<N>[+<knob>...]/steps/<disk>.bin at the end of the steps (before any\n"
     "power cut), power-cut/ and crash-<k>/ for the power cut's durable state and each failing\n"
     "crash state kept (<disk>.bin as the recovery found it, recovered/<disk>.bin as it left it).\n"
+    "--report DIR writes report.md and a self-contained report.html per failure kept.\n"
     "\n"
     "exit codes: 0 no violation, 1 a violation was found, 2 bad usage or a bad scenario file\n"
     "(--crash-point or --crash-choice that the scenario does not have included), 3 internal error\n";
@@ -52,6 +67,7 @@ const char* kCheckHelp =
     "JSON results. --knob and --kernel VERSION (5.10, 6.1, upstream: every knob whose fix that\n"
     "release lacks) run every scenario, catalog entries included, with those knobs on: does this\n"
     "kernel pass the corpus? --save-images DIR saves every unit's disk images as dmsim run does.\n"
+    "--report-dir DIR writes report.md and report.html per failure kept and DIR/index.html.\n"
     "\n"
     "exit codes: 0 every unit passed, 1 a unit failed, 2 bad usage or a bad scenario file (a *.yaml\n"
     "that is not a regular file, such as a FIFO, is refused by name), 3 internal error\n";
@@ -122,21 +138,6 @@ void write_file(const std::string& path, const std::string& text) {
   out << text;
   out.close();
   if (ec || !out) throw UsageError("cannot write " + path, "");
-}
-
-// --knob NAME (repeatable) and --kernel VERSION: the knobs a run turns on.
-void take_knob_options(Args& args, const char* cmd, std::vector<std::string>* knobs) {
-  for (std::string k; !(k = take_option(args, "--knob", "", cmd)).empty();) {
-    if (!model::find_knob(k)) throw UsageError("unknown knob '" + k + "'", "run 'dmsim catalog' for the list");
-    knobs->push_back(k);
-  }
-  const std::string kernel = take_option(args, "--kernel", "", cmd);
-  if (!kernel.empty()) {
-    std::string err;
-    const auto ks = model::knobs_for_kernel(kernel, &err);
-    if (!err.empty()) throw UsageError(err, "see 'dmsim " + std::string(cmd) + " --help'");
-    knobs->insert(knobs->end(), ks.begin(), ks.end());
-  }
 }
 
 // --save-images: where the images went and what their bytes are, in one line.
@@ -333,6 +334,7 @@ void write_check_outputs(const CheckOptions& o, const std::vector<scenarios::Sce
   for (const auto& u : results)
     for (const auto& p : reports::write_unit_reports(o.report_dir, u, by_file[u.file]))
       std::printf("report: %s\n", p.c_str());
+  std::printf("report index: %s\n", reports::write_index_html(o.report_dir, results).c_str());
 }
 
 }  // namespace

@@ -61,4 +61,19 @@ std::map<std::string, CloneSource> clone_sources(const std::vector<JournalEvent>
   return out;
 }
 
+std::set<std::string> deleted_devices(const std::vector<JournalEvent>& events) {
+  std::map<std::string, std::pair<std::string, uint64_t>> thin_of;  // device -> (pool metadata, id)
+  std::set<std::string> deleted;
+  for (const auto& e : events) {
+    if (e.kind == JournalEvent::ThinDevice) {
+      thin_of[e.device] = {e.metadata_device, e.dev_id};
+      deleted.erase(e.device);
+    } else if (e.kind == JournalEvent::ThinDelete) {
+      for (const auto& [dev, t] : thin_of)
+        if (t.first == e.metadata_device && t.second == e.dev_id) deleted.insert(dev);
+    }
+  }
+  return deleted;
+}
+
 }  // namespace engines

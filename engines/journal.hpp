@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,9 @@ struct JournalEvent {
     // {block_sectors}, with metadata on {metadata_device}, constructed at {at_ns}: what it reads
     // where it was never written is what the source held then (clone_ctr).
     CloneDevice,
+    // In the pool on {metadata_device}, thin {dev_id} was deleted (the `delete` message): the
+    // user gave up its content (pool_message).
+    ThinDelete,
   };
   Kind kind = EraMap;
   std::string device{};    // the top device, "/dev/mapper/eradev"; EraFormat: the metadata device
@@ -123,6 +127,9 @@ struct CloneSource {
   uint64_t at_ns = 0;
 };
 std::map<std::string, CloneSource> clone_sources(const std::vector<JournalEvent>& events);
+// Top devices whose thin was deleted after their latest table was made (ThinDelete after the
+// device's last ThinDevice): nothing written to them is owed any more.
+std::set<std::string> deleted_devices(const std::vector<JournalEvent>& events);
 
 // The running simulation's journal (one simulation per process).
 Journal& journal();

@@ -147,24 +147,27 @@ bool parse_dmsetup(Parser& p, Command& c) {
     if (!p.need("a table after --table", &c.table)) return false;
     return p.at_end();
   }
-  if (sub == "suspend" || sub == "status" || sub == "resume") {
-    c.kind = sub == "suspend" ? CmdKind::DmSuspend : sub == "status" ? CmdKind::DmStatus : CmdKind::DmResume;
+  if (sub == "suspend" || sub == "status" || sub == "resume" || sub == "table") {
+    c.kind = sub == "suspend"  ? CmdKind::DmSuspend
+             : sub == "status" ? CmdKind::DmStatus
+             : sub == "table"  ? CmdKind::DmTable
+                               : CmdKind::DmResume;
+    const bool query = sub == "status" || sub == "table";
     while (p.more() && p.w[p.pos].text.rfind("--", 0) == 0) {
       const std::string o = p.w[p.pos].text;
-      if (o == "--noflush")
+      if (o == "--noflush" && sub != "table")
         c.noflush = true;
-      else if (!(sub != "status" && o == "--nolockfs"))
+      else if (o == "--inactive" && query)  // dmsetup's global option: the inactive table's lines
+        c.inactive = true;
+      else if (!(!query && o == "--nolockfs"))
         return p.fail(p.w[p.pos].at, "unknown option '" + o + "' for dmsetup " + sub);
       p.pos++;
     }
     if (!p.need("a device name", &c.name)) return false;
     return p.at_end();
   }
-  if (sub == "table" || sub == "info" || sub == "remove" || sub == "clear") {
-    c.kind = sub == "table"   ? CmdKind::DmTable
-             : sub == "info"  ? CmdKind::DmInfo
-             : sub == "clear" ? CmdKind::DmClear
-                              : CmdKind::DmRemove;
+  if (sub == "info" || sub == "remove" || sub == "clear") {
+    c.kind = sub == "info" ? CmdKind::DmInfo : sub == "clear" ? CmdKind::DmClear : CmdKind::DmRemove;
     if (!p.need("a device name", &c.name)) return false;
     return p.at_end();
   }

@@ -48,7 +48,8 @@ struct Command {
   std::string name;             // dm device name
   std::string table;            // create/load: may hold $(blockdev --getsz DEV)
   bool noflush = false;
-  uint64_t sector = 0;  // message
+  bool inactive = false;  // status/table --inactive
+  uint64_t sector = 0;    // message
   std::string message;
   // dd / blkdiscard / sync / blockdev / tools: the device path and its offset in `text`.
   std::string device;

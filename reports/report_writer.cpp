@@ -4,6 +4,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+
+#include "reports/html_report.hpp"
 
 namespace reports {
 
@@ -102,18 +105,42 @@ std::string markdown_report(const verify::UnitResult& u, const verify::Explorati
   return m;
 }
 
+std::string unit_report_folder(const verify::UnitResult& u, size_t k) {
+  return slug(u.scenario) + "-seed" + std::to_string(u.seed) + "-" + std::to_string(k);
+}
+
 std::vector<std::string> write_unit_reports(const std::string& dir, const verify::UnitResult& u,
                                             const scenarios::Scenario* s) {
   std::vector<std::string> paths;
+  HtmlContext ctx;
+  ctx.scenario = s;
+  if (!u.failures.empty()) {
+    std::ifstream in(s ? s->file : u.file, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    ctx.scenario_text = text.str();
+  }
   for (size_t i = 0; i < u.failures.size(); i++) {
-    const fs::path d =
-        fs::path(dir) / (slug(u.scenario) + "-seed" + std::to_string(u.seed) + "-" + std::to_string(i + 1));
+    const fs::path d = fs::path(dir) / unit_report_folder(u, i + 1);
     fs::create_directories(d);
     const fs::path p = d / "report.md";
     std::ofstream(p) << markdown_report(u, u.failures[i], s);
+    ctx.report_dir = d.string();
+    std::ofstream(d / "report.html", std::ios::binary) << html_report(u, u.failures[i], ctx);
     paths.push_back(p.string());
   }
   return paths;
+}
+
+std::string write_index_html(const std::string& dir, const std::vector<verify::UnitResult>& units) {
+  std::vector<std::vector<std::string>> links(units.size());
+  for (size_t i = 0; i < units.size(); i++)
+    for (size_t k = 0; k < units[i].failures.size(); k++)
+      links[i].push_back(unit_report_folder(units[i], k + 1) + "/report.html");
+  fs::create_directories(dir);
+  const fs::path p = fs::path(dir) / "index.html";
+  std::ofstream(p, std::ios::binary) << index_html(units, links);
+  return p.string();
 }
 
 std::string junit_xml(const std::vector<verify::UnitResult>& units, double seconds) {

@@ -128,7 +128,7 @@ void run_in_simulation(const PhaseInput& in, PhaseOutput& out, model::World& wor
   out.end_ns = sim::ktime_get_ns();
   if (in.before_crash) {
     settle();
-    out.reads = read_back(world, *in.before_crash, in.crash_ns);
+    out.reads = read_back(world, *in.before_crash, in.crash_ns, in.before_crash_journal);
     run_engine_checks(in, out);
     run_real_tools(in, out, world);
   } else if (!power_cut) {

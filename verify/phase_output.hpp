@@ -125,11 +125,13 @@ struct PhaseOutput {
   std::vector<ToolTally> real_tools;       // the real-tools check's runs
   std::vector<std::string> missing_tools;  // real tools it would have run but are not installed
   std::vector<HostFileWrite> file_writes;  // in the order they were written
+  // The engines' state signatures seen after each step (DmControl::state_signatures), each once.
+  std::vector<std::string> states;
 
   template <class Ar>
   void serialize(Ar& ar) {
     ar(finished, steps, io, end_ns, disks, data_map, claims, reads, check_violations, check_notes, leaked_bios, journal,
-       real_tools, missing_tools, file_writes);
+       real_tools, missing_tools, file_writes, states);
   }
   bool operator==(const PhaseOutput&) const = default;
 };

@@ -51,11 +51,14 @@ std::vector<std::pair<std::string, std::vector<uint64_t>>> sectors_to_check(cons
   return out;
 }
 
-std::vector<OracleRead> read_back(const model::World& world, const TopIoLog& before_crash, uint64_t crash_ns) {
+std::vector<OracleRead> read_back(const model::World& world, const TopIoLog& before_crash, uint64_t crash_ns,
+                                  const engines::Journal* before_crash_journal) {
   KFRAME_NAMED("oracle_read_back");
+  const auto deleted =
+      before_crash_journal ? engines::deleted_devices(before_crash_journal->events) : std::set<std::string>{};
   std::vector<OracleRead> out;
   for (const auto& [dev, sectors] : sectors_to_check(before_crash, crash_ns, kMaxSectorsPerDevice))
-    out.push_back(read_device(world, dev, sectors));
+    if (!deleted.count(dev)) out.push_back(read_device(world, dev, sectors));
   return out;
 }
 

@@ -17,7 +17,9 @@ namespace verify {
 std::vector<std::pair<std::string, std::vector<uint64_t>>> sectors_to_check(const TopIoLog& log, uint64_t crash_ns,
                                                                             uint64_t limit);
 
-// REQUIRES: runs in the recovery's simulation, once its steps have settled.
-std::vector<OracleRead> read_back(const model::World& world, const TopIoLog& before_crash, uint64_t crash_ns);
+// REQUIRES: runs in the recovery's simulation, once its steps have settled. Devices whose thin
+// the steps before the crash deleted are not read: their content is owed to nobody.
+std::vector<OracleRead> read_back(const model::World& world, const TopIoLog& before_crash, uint64_t crash_ns,
+                                  const engines::Journal* before_crash_journal);
 
 }  // namespace verify

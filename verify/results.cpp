@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "sim/compiler_false_positives.hpp"
+#include "verify/thread_timeline.hpp"
 
 namespace verify {
 
@@ -67,7 +68,8 @@ std::string unit_to_json(const UnitResult& u) {
     s += std::string(i ? ", " : "") + "{\"tool\": " + q(u.real_tools[i].tool) +
          ", \"passed\": " + std::to_string(u.real_tools[i].passed) +
          ", \"failed\": " + std::to_string(u.real_tools[i].failed) + "}";
-  s += "], \"missing_tools\": " + list(u.missing_tools) + ", \"images\": " + q(u.images) + ", \"failures\": [";
+  s += "], \"missing_tools\": " + list(u.missing_tools) + ", \"images\": " + q(u.images) +
+       ", \"states\": " + list(u.states) + ", \"failures\": [";
   for (size_t i = 0; i < u.failures.size(); i++) {
     const Exploration& e = u.failures[i];
     s += std::string(i ? ", " : "") + "{\"seed\": " + std::to_string(e.seed) + ", \"knobs\": " + list(e.knobs) +
@@ -79,7 +81,7 @@ std::string unit_to_json(const UnitResult& u) {
     for (size_t k = 0; k < e.violations.size(); k++)
       s += std::string(k ? ", " : "") + "{\"kind\": " + q(e.violations[k].kind) +
            ", \"title\": " + q(e.violations[k].title) + ", \"detail\": " + q(e.violations[k].detail) + "}";
-    s += "]}";
+    s += "], \"timeline\": " + timeline_to_json(e.timeline) + "}";
   }
   return s + "]}";
 }
@@ -127,6 +129,7 @@ std::vector<UnitResult> results_from_json(const std::string& text, const std::st
     for (const auto& t : n["real_tools"])
       u.real_tools.push_back({t["tool"].as<std::string>(), t["passed"].as<uint64_t>(), t["failed"].as<uint64_t>()});
     for (const auto& m : n["missing_tools"]) u.missing_tools.push_back(m.as<std::string>());
+    for (const auto& m : n["states"]) u.states.push_back(m.as<std::string>());
     if (n["images"]) u.images = n["images"].as<std::string>();
     for (const auto& f : n["failures"]) {
       Exploration e;
@@ -143,6 +146,7 @@ std::vector<UnitResult> results_from_json(const std::string& text, const std::st
       for (const auto& v : f["violations"])
         e.violations.push_back(
             {v["kind"].as<std::string>(), v["title"].as<std::string>(), v["detail"].as<std::string>()});
+      if (f["timeline"]) e.timeline = timeline_from_json(f["timeline"]);
       u.failures.push_back(std::move(e));
     }
     out.push_back(std::move(u));

@@ -273,6 +273,12 @@ void tally_real_tools(const PhaseOutput& out, UnitResult& u) {
       u.missing_tools.push_back(m);
 }
 
+// Adds a phase's engine state signatures to the unit's, each once.
+void tally_states(const PhaseOutput& out, UnitResult& u) {
+  for (const auto& st : out.states)
+    if (std::find(u.states.begin(), u.states.end(), st) == u.states.end()) u.states.push_back(st);
+}
+
 std::string verdict_of(const Scenario& s, const UnitResult& unit) {
   if (!unit.input_error.empty()) return "ERROR: " + unit.input_error;
   if (unit.harness_timeout) return "TIMEOUT: the harness killed a run after its wall-clock budget; no verdict";
@@ -306,6 +312,7 @@ class UnitExplorer {
     const PhaseRun p1 = run_first_phase(cut);
     collect_notes(p1.out, unit_);
     tally_real_tools(p1.out, unit_);
+    tally_states(p1.out, unit_);
     save_first_phase(p1.out);
     Exploration base;
     base.seed = seed_;
@@ -315,9 +322,9 @@ class UnitExplorer {
     if (!has_cut || !p1.out.finished) {
       if (has_cut && !p1.out.finished && base.violations.empty())
         base.violations.push_back({"crash", "the steps before the power cut did not finish", p1.sim.summary()});
-      record(std::move(base));
+      record(std::move(base), &p1.sim);
     } else {
-      if (!base.violations.empty()) record(std::move(base));
+      if (!base.violations.empty()) record(std::move(base), &p1.sim);
       explore_crash_points(p1.out);
     }
     if (unit_.input_error.empty() && opt_.only_crash_point && !has_cut)
@@ -382,13 +389,19 @@ class UnitExplorer {
   }
 
   // Returns whether the exploration showed a violation.
-  bool record(Exploration e) {
+  // `steps`: the first phase's simulation, whose trace a kept failure's timeline is read from
+  // (recover() reads a recovery's itself).
+  bool record(Exploration e, const sim::SimResult* steps = nullptr) {
     unit_.explorations++;
     if (e.violations.empty()) return false;
     for (const auto& v : e.violations) unit_.harness_timeout |= v.kind == "harness-timeout";
     if (unit_.passed) unit_.recoveries_to_first_failure = unit_.recoveries;
     unit_.passed = false;
-    if (unit_.failures.size() < opt_.keep_failures) unit_.failures.push_back(std::move(e));
+    if (unit_.failures.size() < opt_.keep_failures) {
+      if (steps && unit_.failures.size() < kTimelineFailures)
+        e.timeline = thread_timeline(steps->trace, steps->end_time_ns, "steps");
+      unit_.failures.push_back(std::move(e));
+    }
     return true;
   }
 
@@ -505,6 +518,8 @@ class UnitExplorer {
     PhaseInput in;
     PhaseRun run;
     Exploration e = recover_and_judge(pt, choice, label, in, run);
+    if (!e.violations.empty() && unit_.failures.size() < std::min(opt_.keep_failures, kTimelineFailures))
+      e.timeline = thread_timeline(run.sim.trace, run.sim.end_time_ns, "recovery");
     if (opt_.save_images.empty()) return e;
     const bool kept = !e.violations.empty() && unit_.failures.size() < opt_.keep_failures;
     const bool power_cut_durable =
@@ -536,6 +551,7 @@ class UnitExplorer {
     unit_.recoveries++;
     collect_notes(run.out, unit_);
     tally_real_tools(run.out, unit_);
+    tally_states(run.out, unit_);
     Exploration e;
     e.seed = seed_;
     e.knobs = knobs_;

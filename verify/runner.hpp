@@ -13,6 +13,7 @@
 #include "language/scenario.hpp"
 #include "sim/config.hpp"
 #include "sim/result.hpp"
+#include "verify/thread_timeline.hpp"
 
 namespace verify {
 
@@ -34,6 +35,8 @@ struct Exploration {
   std::vector<Violation> violations;
   std::string transcript;
   std::string images;  // --save-images: the directory with this crash state's images
+  // Kept failures only: the threads of the phase that failed, read from its trace (reports).
+  ThreadTimeline timeline;
 };
 
 // How the Z3 crash search went over a unit's crash points. Z3 only adds crash states to the
@@ -72,6 +75,8 @@ struct UnitResult {
   std::vector<RealToolCount> real_tools;   // images the installed tools judged
   std::vector<std::string> missing_tools;  // tools real-tools would have run, not installed
   std::string images;                      // --save-images: this unit's directory
+  // The engines' state signatures seen after the steps of every phase (explore's coverage).
+  std::vector<std::string> states;
 };
 
 struct RunOptions {

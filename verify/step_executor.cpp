@@ -90,6 +90,8 @@ void StepExecutor::run_step(const Command& c, size_t rec) {
   r.dmesg_to = sim::dmesg_lines();
   r.finished = true;
   note_claims();
+  for (auto& sig : world_.dm().state_signatures())
+    if (std::find(out_.states.begin(), out_.states.end(), sig) == out_.states.end()) out_.states.push_back(sig);
 }
 
 int StepExecutor::execute(const Command& c, std::string& out, std::string& err) {
@@ -108,9 +110,9 @@ int StepExecutor::execute(const Command& c, std::string& out, std::string& err) 
     case CmdKind::DmResume:
       return result(dm.resume(c.name, c.noflush), out, err);
     case CmdKind::DmStatus:
-      return result(dm.status(c.name, c.noflush), out, err);
+      return result(dm.status(c.name, c.noflush, c.inactive), out, err);
     case CmdKind::DmTable:
-      return result(dm.table(c.name), out, err);
+      return result(dm.table(c.name, c.inactive), out, err);
     case CmdKind::DmInfo:
       return result(dm.info(c.name), out, err);
     case CmdKind::DmMessage:

@@ -1140,6 +1140,27 @@ void clone_dtr(DmTarget* ti) {
   delete c;
 }
 
+// Coverage for dmsim explore: the metadata mode, how far hydration got (none, some, all),
+// whether it runs, and what waits; bounded so that states repeat.
+std::string clone_state_signature(DmTarget* ti) {
+  const clone* c = static_cast<const clone*>(ti->private_);
+  if (!c || !c->cmd) return "no-metadata";
+  static const char* const modes[] = {"rw", "ro", "fail"};
+  std::string sig = std::string("mode=") + modes[c->mode];
+  // The bitmap is only counted when small: a signature is read after every step.
+  if (c->cmd->hydration_done)
+    sig += " hydrated=all";
+  else if (c->nr_regions <= (1u << 20))
+    sig += c->cmd->region_map.weight() == 0 ? " hydrated=none" : " hydrated=some";
+  if (!c->hydration_enabled.read()) sig += " no-hydration";
+  if (c->hydrations_in_flight.read()) sig += " hydrating";
+  if (!c->ht.empty()) sig += " records";
+  if (!c->deferred_bios.empty() || !c->deferred_discard_bios.empty()) sig += " deferred";
+  if (!c->deferred_flush_bios.empty()) sig += " flushes-deferred";
+  if (c->discard_rw_src) sig += " discard-rw-src";
+  return sig;
+}
+
 const model::TargetType clone_target = {
     .name = "clone",
     .version = {1, 0, 0},
@@ -1153,6 +1174,7 @@ const model::TargetType clone_target = {
     .message = clone_message,
     .iterate_devices = clone_iterate_devices,
     .io_hints = clone_io_hints,
+    .state_signature = clone_state_signature,
 };
 
 }  // namespace

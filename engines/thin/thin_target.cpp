@@ -1748,7 +1748,10 @@ int process_message(pool* p, const DmArgs& argv) {
     if ((r = check_arg_count(argv.size(), 2))) return r;
     if (!read_dev_id(argv[1], &dev_id, true)) return -EINVAL;
     r = dm_pool_delete_thin_device(pmd, dev_id);
-    if (r) DMWARN("Deletion of thin device " + argv[1] + " failed.");
+    if (r)
+      DMWARN("Deletion of thin device " + argv[1] + " failed.");
+    else
+      journal_event({.kind = JournalEvent::ThinDelete, .metadata_device = p->metadata_dev_name, .dev_id = dev_id});
     return r;
   }
   if (iequals(argv[0], "set_transaction_id")) {
@@ -1826,6 +1829,29 @@ void pool_io_hints(DmTarget* ti, model::QueueLimits* limits) {
   }
 }
 
+// Coverage for dmsim explore: the pool's mode and features, how many thins are active, and
+// what waits in its queues; bounded so that states repeat.
+std::string pool_state_signature(DmTarget* ti) {
+  const pool_c* pt = static_cast<const pool_c*>(ti->private_);
+  if (!pt || !pt->p) return "no-pool";
+  const pool* p = pt->p;
+  static const char* const modes[] = {"write", "out-of-data-space", "out-of-metadata-space", "read-only", "fail"};
+  std::string sig = std::string("mode=") + modes[p->pf.mode];
+  const size_t thins = p->active_thins.size();
+  sig += " thins=" + (thins < 3 ? std::to_string(thins) : std::string("3+"));
+  if (p->ti != ti) sig += " unbound";
+  if (!p->pf.zero_new_blocks) sig += " no-zero";
+  if (!p->pf.discard_enabled)
+    sig += " no-discard";
+  else if (!p->pf.discard_passdown)
+    sig += " no-passdown";
+  if (p->low_water_triggered) sig += " low-water";
+  if (!p->prepared_mappings.empty()) sig += " prepared";
+  if (!p->prepared_discards.empty() || !p->prepared_discards_pt2.empty()) sig += " discarding";
+  if (!p->deferred_flush_bios.empty()) sig += " flushes-deferred";
+  return sig;
+}
+
 const model::TargetType pool_target = {
     .name = "thin-pool",
     .version = {1, 23, 0},
@@ -1841,6 +1867,7 @@ const model::TargetType pool_target = {
     .message = pool_message,
     .iterate_devices = pool_iterate_devices,
     .io_hints = pool_io_hints,
+    .state_signature = pool_state_signature,
 };
 
 // ---- thin target ----
@@ -1925,7 +1952,9 @@ int thin_ctr(DmTarget* ti, const DmArgs& argv) {
   }
   thin_c* raw = tc.release();
   ti->private_ = raw;
-  ti->unwritten_reads_elsewhere = raw->origin_dev != nullptr;
+  // A pool that skips zeroing exposes whatever its data device held in a new block's unwritten
+  // part (and, after a power cut, in a block whose first write never landed).
+  ti->unwritten_reads_elsewhere = raw->origin_dev != nullptr || !p->pf.zero_new_blocks;
   p->active_thins.push_back(raw);
   journal_event({.kind = JournalEvent::ThinDevice,
                  .device = "/dev/mapper/" + model::dm_device_name(model::dm_table_get_md(ti->table)),
@@ -2093,6 +2122,16 @@ void thin_io_hints(DmTarget* ti, model::QueueLimits* limits) {
   }
 }
 
+std::string thin_state_signature(DmTarget* ti) {
+  const thin_c* tc = static_cast<const thin_c*>(ti->private_);
+  if (!tc) return "";
+  std::string sig = tc->origin_dev ? "external-origin" : "";
+  if (tc->requeue_mode) sig += " requeue";
+  if (!tc->deferred_bio_list.empty() || !tc->deferred_cells.empty()) sig += " deferred";
+  if (!tc->retry_on_resume_list.empty()) sig += " retry-on-resume";
+  return sig;
+}
+
 const model::TargetType thin_target = {
     .name = "thin",
     .version = {1, 23, 0},
@@ -2107,6 +2146,7 @@ const model::TargetType thin_target = {
     .iterate_devices = thin_iterate_devices,
     .io_hints = thin_io_hints,
     .reads_zeroes_unless_written = true,
+    .state_signature = thin_state_signature,
 };
 
 }  // namespace

@@ -54,6 +54,27 @@ std::vector<BlockDevice*> DmControl::devices_in_use() const {
   return out;
 }
 
+std::vector<std::string> DmControl::state_signatures() const {
+  std::vector<std::string> out;
+  for (const auto& [name, hc] : cells_) {
+    const bool suspended = hc.md->suspended();
+    for (const DmTable* t : {hc.md->live_table(), hc.new_map}) {
+      if (!t) continue;
+      for (const auto& ti : t->targets()) {
+        std::string line = ti->type->name;
+        line += t == hc.new_map ? " inactive" : " live";
+        if (suspended && t != hc.new_map) line += " suspended";
+        if (ti->type->state_signature) {
+          line += ' ';
+          line += ti->type->state_signature(ti.get());
+        }
+        out.push_back(std::move(line));
+      }
+    }
+  }
+  return out;
+}
+
 DmResult DmControl::create(const std::string& name, const std::string& table) {
   KFRAME_NAMED("dm_create");
   if (cells_.count(name)) return fail("create", name, -EBUSY);

@@ -40,6 +40,9 @@ class DmControl {
   std::vector<std::string> names() const;
   // Every block device a live or an inactive table holds open: devices a target owns now.
   std::vector<BlockDevice*> devices_in_use() const;
+  // One line per target of every live and inactive table: "TYPE live|inactive [suspended] SIG"
+  // with the target's state_signature; reads only, for the explorer's coverage.
+  std::vector<std::string> state_signatures() const;
 
  private:
   struct HashCell {

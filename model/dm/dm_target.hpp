@@ -73,6 +73,9 @@ struct TargetType {
   // dmsim addition: a block never written through the target reads zeroes (dm-zero; dm-thin's
   // unprovisioned blocks), which is what the block-device oracle allows for it before a write.
   bool reads_zeroes_unless_written = false;
+  // dmsim addition: a short, bounded summary of the instance's state ("era=3 digest snap"),
+  // read between steps for `dmsim explore`'s coverage. Must only read: no locks, no I/O.
+  std::string (*state_signature)(DmTarget* ti) = nullptr;
 };
 
 struct DmTarget {
@@ -91,7 +94,8 @@ struct DmTarget {
   bool max_discard_granularity = false;
   std::string params;  // the table line's arguments, as loaded
   // dmsim addition: this instance's never-written blocks read another device (dm-thin over an
-  // external origin), whatever its type's reads_zeroes_unless_written says.
+  // external origin, or a pool's stale data when it skips block zeroing), whatever its type's
+  // reads_zeroes_unless_written says.
   bool unwritten_reads_elsewhere = false;
 };
 

@@ -146,3 +146,42 @@ TEST_CASE("dmsim bench fuzz-parser runs a seeded campaign in child processes and
   REQUIRE(contains(r.out, "\"executions\": 1500,"));
   REQUIRE(contains(r.out, "\"findings\": []"));
 }
+
+TEST_CASE("dmsim explore refuses a missing or unknown engine and a bad budget before anything runs") {
+  auto r = clitest::run_dmsim({"explore"});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("explore needs --engine") != std::string::npos);
+  r = clitest::run_dmsim({"explore", "--engine", "snapshot"});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("no grammar for engine 'snapshot'") != std::string::npos);
+  r = clitest::run_dmsim({"explore", "--engine", "era", "--budget", "ten"});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("--budget must be a positive duration") != std::string::npos);
+  r = clitest::run_dmsim({"explore", "--engine", "era", "--budget", "1m", "--runs", "3"});
+  CHECK(r.code == 2);
+}
+
+TEST_CASE("dmsim shrink of a scenario that passes exits 1 and writes nothing") {
+  const std::string out = "/tmp/dmsim-cli-shrink-" + std::to_string(::getpid()) + ".yaml";
+  const auto r = clitest::run_dmsim(
+      {"shrink", std::string(DMSIM_SOURCE_DIR) + "/scenarios/era/properties/basic-tracking.yaml", "--out", out}, 120);
+  CHECK(r.code == 1);
+  CHECK(r.out.find("passes: nothing to shrink") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(out));
+}
+
+TEST_CASE("dmsim explore exits 1 on a finding and leaves the scenario with its shrunk form and HTML reports") {
+  const std::string dir = "/tmp/dmsim-cli-explore-" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  const auto r = clitest::run_dmsim(
+      {"explore", "--engine", "era", "--knob", "era.leak_writesets", "--runs", "4", "--stop-at-first", "--out", dir},
+      120);
+  CHECK(r.code == 1);
+  CHECK(r.out.find("1 distinct failure(s)") != std::string::npos);
+  CHECK(r.out.find("shrunk: " + dir + "/shrunk/") != std::string::npos);
+  CHECK(std::filesystem::exists(dir + "/reports/index.html"));
+  size_t html = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) html += e.path().filename() == "report.html";
+  CHECK(html >= 1);
+  std::filesystem::remove_all(dir);
+}

@@ -43,7 +43,7 @@ explore: {crash-points: every-flush, crash-states: random:2, max-crash-points: 6
 TEST_CASE("two processes running the same scenario and seed write byte-identical results, traces and reports") {
   TempDir dir("determinism");
   const std::string file = dir.write("det.yaml", kEraRace);
-  std::string json[2], trace[2], report[2], out[2];
+  std::string json[2], trace[2], report[2], html[2], out[2];
   for (int i = 0; i < 2; i++) {
     const std::string n = std::to_string(i);
     const Ran r =
@@ -55,6 +55,7 @@ TEST_CASE("two processes running the same scenario and seed write byte-identical
     json[i] = slurp(dir.path + "/r" + n + ".json");
     trace[i] = slurp(dir.path + "/t" + n + ".txt");
     report[i] = slurp(dir.path + "/rep" + n + "/det-seed5-1/report.md");
+    html[i] = slurp(dir.path + "/rep" + n + "/det-seed5-1/report.html");
     out[i] = r.out;
   }
   REQUIRE(json[0].find("kmemleak") != std::string::npos);
@@ -63,6 +64,8 @@ TEST_CASE("two processes running the same scenario and seed write byte-identical
   REQUIRE(trace[0] == trace[1]);
   REQUIRE_FALSE(report[0].empty());
   REQUIRE(report[0] == report[1]);
+  REQUIRE(html[0].find("id=\"timeline-svg\"") != std::string::npos);
+  REQUIRE(html[0] == html[1]);
   // stdout differs only in the report folder each run was given.
   const size_t at = out[1].find("/rep1/");
   REQUIRE(at != std::string::npos);

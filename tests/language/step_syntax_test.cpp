@@ -113,3 +113,19 @@ TEST_CASE("no-writes-after names a declared disk and a step of the scenario") {
   REQUIRE(first_error(scenario("  - sync\n", "expect: [{no-writes-after: {disk: sda, step: 5}}]\n")) ==
           "t.yaml:7:9: no-writes-after names step 5 of 1");
 }
+
+TEST_CASE("dmsetup status and table take --inactive for the loaded table and nothing else does") {
+  const Scenario s = parse_scenario(scenario("  - dmsetup status --inactive x\n  - dmsetup table --inactive x\n"
+                                             "  - dmsetup table x\n"),
+                                    "t.yaml");
+  REQUIRE(s.steps.size() == 3);
+  CHECK(s.steps[0].cmd.kind == CmdKind::DmStatus);
+  CHECK(s.steps[0].cmd.inactive);
+  CHECK(s.steps[1].cmd.kind == CmdKind::DmTable);
+  CHECK(s.steps[1].cmd.inactive);
+  CHECK_FALSE(s.steps[2].cmd.inactive);
+  CHECK(first_error(scenario("  - dmsetup suspend --inactive x\n")).find("unknown option '--inactive'") !=
+        std::string::npos);
+  CHECK(first_error(scenario("  - dmsetup table --noflush x\n")).find("unknown option '--noflush'") !=
+        std::string::npos);
+}
