@@ -211,7 +211,15 @@ int cmd_shrink(const Args& in) {
   take_knob_options(args, "shrink", &o.knobs);
   if (!budget.empty()) o.budget_s = parse_duration(budget, "--budget", "shrink");
   if (!point.empty()) o.crash_point = parse_count(point, "--crash-point", "shrink", 0, 1L << 30);
-  if (!choice.empty()) o.crash_choice = choice;
+  if (!choice.empty()) {
+    if (choice.find_first_not_of("0123456789abcdef") != std::string::npos)
+      throw UsageError("--crash-choice must be lowercase hexadecimal, got '" + choice + "'",
+                       "see 'dmsim shrink --help'");
+    if (point.empty())
+      throw UsageError("--crash-choice needs --crash-point: a choice names a crash state of one crash point",
+                       "see 'dmsim shrink --help'");
+    o.crash_choice = choice;
+  }
   if (args.size() != 1)
     throw UsageError(args.empty() ? "shrink needs a scenario file" : "unexpected argument '" + args[1] + "'",
                      "see 'dmsim shrink --help'");
@@ -223,8 +231,13 @@ int cmd_shrink(const Args& in) {
   if (out.empty()) out = (fs::path(file).parent_path() / (fs::path(file).stem().string() + ".shrunk.yaml")).string();
   const bool existed = fs::exists(out);
   require_writable_file(out, "--out", "shrink");  // may leave an empty file behind
-  const explore::ShrinkResult r = explore::shrink_scenario(
-      text, file, out, {}, o, [](const std::string& l) { std::fprintf(stderr, "%s\n", l.c_str()); });
+  explore::ShrinkResult r;
+  try {
+    r = explore::shrink_scenario(text, file, out, {}, o,
+                                 [](const std::string& l) { std::fprintf(stderr, "%s\n", l.c_str()); });
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what(), "see 'dmsim shrink --help'");
+  }
   if (!r.reproduced) {
     std::error_code ec;
     if (!existed) fs::remove(out, ec);  // nothing shrunk: no empty result file either

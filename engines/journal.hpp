@@ -53,11 +53,12 @@ struct JournalEvent {
   std::string origin_device{};  // ThinDevice with an external origin: that device, as the table names it
   uint64_t at_ns = 0;           // CloneDevice: when the table was constructed
   std::string data_device{};    // CloneDevice: the destination, as the table names it
+  bool skip_zeroing = false;    // ThinDevice: the pool does not zero new blocks (stale data shows)
 
   template <class Ar>
   void serialize(Ar& ar) {
     ar(kind, device, write_id, era_block, era, nr_blocks, metadata_device, dev_id, origin_id, block_sectors,
-       external_origin, origin_device, at_ns, data_device);
+       external_origin, origin_device, at_ns, data_device, skip_zeroing);
   }
   bool operator==(const JournalEvent&) const = default;
 };

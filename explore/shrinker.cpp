@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <set>
+#include <stdexcept>
 
 #include "explore/grammar.hpp"
 #include "verify/process_pool.hpp"
@@ -232,6 +233,11 @@ class Shrinker {
     if (!failing) return;
     r->crash_point = failing->crash_point;
     std::string choice = failing->choice_hex;
+    // The crash state the user named, while the steps (and so the crash points) are as given.
+    if (o_.crash_point && o_.crash_choice && best.steps.size() == r->steps_before) {
+      r->crash_point = *o_.crash_point;
+      choice = *o_.crash_choice;
+    }
     auto popcount = [](const std::string& hex) {
       size_t n = 0;
       for (char c : hex) n += static_cast<size_t>(__builtin_popcount(std::stoi(std::string(1, c), nullptr, 16)));
@@ -312,13 +318,19 @@ ShrinkResult shrink_scenario(const std::string& yaml, const std::string& file, c
     opt.stop_at_first_failure = true;
     std::vector<std::string> knobs = original.explore.knobs;
     knobs.insert(knobs.end(), o.knobs.begin(), o.knobs.end());
+    opt.only_crash_point = o.crash_point;
+    opt.only_choice = o.crash_choice;
     unit = verify::run_exploration(original, o.seed, knobs, opt);
+    if (!unit.input_error.empty()) throw std::invalid_argument(unit.input_error);
     sig = signature_for(original, unit);
     if (sig.empty()) return r;
     sh = Shrinker(file, sig, o, progress);
   }
   r.signature = sig;
-  if (sh.first_reproducing({best}, &unit) != 0) return r;
+  verify::RunOptions given;  // --crash-point/--crash-choice: the first check replays that state
+  given.only_crash_point = o.crash_point;
+  given.only_choice = o.crash_choice;
+  if (sh.first_reproducing({best}, &unit, given) != 0) return r;
   r.reproduced = true;
   sh.drop_steps(best, &unit);
   sh.simplify(best, &unit);

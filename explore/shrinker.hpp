@@ -39,6 +39,9 @@ struct ShrinkResult {
   std::string replay;                                // dmsim run OUT ... reproducing it
 };
 
+// With o.crash_point/o.crash_choice, the failure to keep is the one that crash state shows
+// (std::invalid_argument when the scenario has no such state); the reduction of the crash state
+// starts from it while the steps are unchanged.
 // `yaml` is the scenario's text, `file` where it was read (for relative paths and messages),
 // `out_file` where the result will be written (its replay command names it). `sig` empty:
 // the signature of the first failure the input shows.

@@ -30,6 +30,7 @@ constexpr size_t kMaxReported = 8;  // per device; the count says how many more
 struct ThinDeviceInfo {
   uint64_t block_sectors = 0;
   std::string external_origin;  // the device, or empty
+  bool skip_zeroing = false;    // a new block's unwritten sectors hold the data device's old content
 };
 
 // What an external origin holds at `sector`: its content now (it is read-only while a thin
@@ -87,7 +88,7 @@ std::vector<CheckViolation> mappings_durable(const CheckInput& in) {
   std::map<std::string, ThinDeviceInfo> devices;
   for (const JournalEvent& e : in.events)
     if (e.kind == JournalEvent::ThinDevice)
-      devices[e.device] = {e.block_sectors, e.external_origin ? e.origin_device : std::string()};
+      devices[e.device] = {e.block_sectors, e.external_origin ? e.origin_device : std::string(), e.skip_zeroing};
   const auto origins = snapshot_origins(in.events);
   std::vector<CheckViolation> out;
   for (const auto& [path, info] : devices) {
@@ -130,6 +131,8 @@ std::vector<CheckViolation> mappings_durable(const CheckInput& in) {
           if (!why.empty()) break;
         }
         if (legal.count(data[k].token)) continue;
+        // skip_block_zeroing: what the data device held before (never another write's data).
+        if (info.skip_zeroing && model::token_kind(data[k].token) == model::TokenKind::Initial) continue;
         if (bad++ < kMaxReported)
           detail += "  sector " + std::to_string(s) + " (block " + std::to_string(b) +
                     "): " + model::describe_token(data[k].token) + "\n";

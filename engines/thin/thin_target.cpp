@@ -1962,7 +1962,8 @@ int thin_ctr(DmTarget* ti, const DmArgs& argv) {
                  .dev_id = raw->dev_id,
                  .block_sectors = p->sectors_per_block,
                  .external_origin = raw->origin_dev != nullptr,
-                 .origin_device = raw->origin_dev ? raw->origin_dev->name : std::string()});
+                 .origin_device = raw->origin_dev ? raw->origin_dev->name : std::string(),
+                 .skip_zeroing = !p->pf.zero_new_blocks});
   return 0;
 }
 

@@ -185,3 +185,22 @@ TEST_CASE("dmsim explore exits 1 on a finding and leaves the scenario with its s
   CHECK(html >= 1);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("dmsim shrink replays a named crash state and refuses one the scenario does not have") {
+  const std::string file = std::string(DMSIM_SOURCE_DIR) + "/scenarios/era/catalog/writeset-recovery.yaml";
+  const std::string out = "/tmp/dmsim-cli-shrink-crash-" + std::to_string(::getpid()) + ".yaml";
+  auto r = clitest::run_dmsim({"shrink", file, "--knob", "era.no_writeset_recovery", "--crash-point", "99",
+                               "--crash-choice", "0", "--out", out},
+                              120);
+  CHECK(r.code == 2);
+  CHECK(r.err.find("crash point") != std::string::npos);
+  r = clitest::run_dmsim({"shrink", file, "--knob", "era.no_writeset_recovery", "--crash-choice", "0"});
+  CHECK(r.code == 2);
+  r = clitest::run_dmsim(
+      {"shrink", file, "--knob", "era.no_writeset_recovery", "--crash-point", "0", "--crash-choice", "0", "--out", out},
+      120);
+  CHECK(r.code == 0);
+  CHECK(r.out.find("reproduces [era-written-since]") != std::string::npos);
+  CHECK(r.out.find("--crash-point 0 --crash-choice") != std::string::npos);
+  std::filesystem::remove(out);
+}
