@@ -147,8 +147,7 @@ void reactivate(ThinWorld& w, Rng&, ScenarioText& t) {
   t.step("dmsetup create pool --table " + pool_table(w, w.pool_len));
   w.quiet_from = t.steps();
   for (int id : w.thins) t.step(create_thin_dev(id));
-  w.metadata_snap = false;
-  w.inactive_len = 0;
+  w.inactive_len = 0;  // a held metadata snapshot stays held: it is in the superblock
 }
 // Only a pool never put in service since its activation writes nothing: once something
 // changed, every commit writes its superblock (pmd->in_service is never cleared).

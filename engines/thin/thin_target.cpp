@@ -145,7 +145,25 @@ struct thin_c {
   std::vector<dm_bio_prison_cell*> deferred_cells;
   std::vector<Bio*> deferred_bio_list;
   std::vector<Bio*> retry_on_resume_list;
+  // thin_get/thin_put: the worker holds a reference while it works on the thin; thin_dtr drops
+  // the table's and waits for can_destroy before freeing it.
+  int refcount = 1;
+  sim::Completion can_destroy{"tc->can_destroy"};
 };
+
+void thin_get(thin_c* tc) {
+  tc->refcount++;
+}
+
+void thin_put(thin_c* tc) {
+  if (--tc->refcount == 0) tc->can_destroy.complete();
+}
+
+// The thins on the pool's active list (get_first_thin/get_next_thin): each is referenced for the
+// walk, so that one whose table is destroyed meanwhile stays valid, and is skipped once it has
+// left the list.
+template <class Fn>
+void for_each_active_thin(pool* p, Fn fn);
 
 // ---- the pool table (dm_thin_pool_table) ----
 
@@ -346,7 +364,7 @@ void notify_of_pool_mode_change(pool* p) {
 }
 
 void error_retry_list_with_code(pool* p, BlkStatus st) {
-  for (thin_c* tc : p->active_thins) {
+  for_each_active_thin(p, [st](thin_c* tc) {
     std::vector<Bio*> bios;
     sim::spin_lock(&tc->lock);
     bios.swap(tc->retry_on_resume_list);
@@ -355,7 +373,7 @@ void error_retry_list_with_code(pool* p, BlkStatus st) {
       b->status = st;
       model::bio_endio(b);
     }
-  }
+  });
 }
 
 void error_retry_list(pool* p) {
@@ -364,12 +382,12 @@ void error_retry_list(pool* p) {
 
 // requeue_bios: the retry lists go back to the deferred lists.
 void requeue_bios(pool* p) {
-  for (thin_c* tc : p->active_thins) {
+  for_each_active_thin(p, [](thin_c* tc) {
     sim::spin_lock(&tc->lock);
     for (Bio* b : tc->retry_on_resume_list) tc->deferred_bio_list.push_back(b);
     tc->retry_on_resume_list.clear();
     sim::spin_unlock(&tc->lock);
-  }
+  });
 }
 
 void abort_transaction(pool* p) {
@@ -1138,16 +1156,26 @@ void process_thin_deferred_bios(thin_c* tc) {
   }
 }
 
+template <class Fn>
+void for_each_active_thin(pool* p, Fn fn) {
+  const std::list<thin_c*> walk(p->active_thins);
+  for (thin_c* tc : walk) thin_get(tc);
+  for (thin_c* tc : walk) {
+    if (std::find(p->active_thins.begin(), p->active_thins.end(), tc) != p->active_thins.end()) fn(tc);
+    thin_put(tc);
+  }
+}
+
 bool need_commit_due_to_time(const pool* p) {
   return sim::time_after(sim::jiffies(), p->last_commit_jiffies + sim::msecs_to_jiffies(COMMIT_PERIOD_MS));
 }
 
 void process_deferred_bios(pool* p) {
   KFRAME();
-  for (thin_c* tc : std::list<thin_c*>(p->active_thins)) {
+  for_each_active_thin(p, [](thin_c* tc) {
     process_thin_deferred_cells(tc);
     process_thin_deferred_bios(tc);
-  }
+  });
   std::vector<Bio*> bios, completions;
   sim::spin_lock(&p->lock);
   bios.swap(p->deferred_flush_bios);
@@ -1499,14 +1527,6 @@ int pool_map(DmTarget* ti, Bio* bio) {
   auto* pt = static_cast<pool_c*>(ti->private_);
   bio->bdev = pt->data_dev->bdev;  // every bio to the pool device goes to the data device unchanged
   return model::DM_MAPIO_REMAPPED;
-}
-
-// The thins on the pool's active list, each while it is still there: dmsim's thin_c has no
-// reference count, so one destroyed while an earlier one was being suspended is skipped.
-template <class Fn>
-void for_each_active_thin(pool* p, Fn fn) {
-  for (thin_c* tc : std::list<thin_c*>(p->active_thins))
-    if (std::find(p->active_thins.begin(), p->active_thins.end(), tc) != p->active_thins.end()) fn(tc);
 }
 
 // pool_suspend_active_thins: every thin stops issuing I/O to the pool (noflush: its deferred
@@ -1877,6 +1897,8 @@ void thin_dtr(DmTarget* ti) {
   auto* tc = static_cast<thin_c*>(ti->private_);
   pool* p = tc->p;
   p->active_thins.remove(tc);
+  thin_put(tc);
+  tc->can_destroy.wait();  // the worker may still be processing it
   dm_pool_close_thin_device(tc->td);
   if (tc->origin_dev) model::dm_put_device(ti, tc->origin_dev);
   model::dm_put_device(ti, tc->pool_dev);

@@ -296,3 +296,25 @@ TEST_CASE(
     CHECK(u.recoveries > 0);
   }
 }
+
+TEST_CASE("a thin removed while the pool's worker walks the active thins is freed only after the walk", "[thin]") {
+  // Found by dmsim explore (shrunk): with this schedule the worker was processing thin0's
+  // deferred bios when thin1's table was destroyed; a walk over a copy of the list then used the
+  // freed thin_c. The kernel references each thin it walks (get_first_thin/get_next_thin) and
+  // thin_dtr waits for can_destroy.
+  const scenarios::Scenario s = verifytest::scenario(
+      thin_scenario("  - dmsetup create pool --table \"0 262144 thin-pool /dev/meta /dev/data 128 0 0\"\n"
+                    "  - dmsetup message pool 0 create_thin 0\n"
+                    "  - dmsetup create thin0 --table \"0 262144 thin /dev/mapper/pool 0\"\n"
+                    "  - dmsetup load pool --table \"0 267136 thin-pool /dev/meta /dev/data 128 0 0\"\n"
+                    "  - dmsetup table --inactive pool\n"
+                    "  - dmsetup clear pool\n"
+                    "  - dmsetup status thin0\n"
+                    "  - dmsetup message pool 0 create_thin 1\n"
+                    "  - dmsetup create thin1 --table \"0 262144 thin /dev/mapper/pool 1\"\n"
+                    "  - dd if=/dev/urandom of=/dev/mapper/thin0 bs=65536 count=1 seek=0 oflag=direct &\n"
+                    "  - dmsetup remove thin1\n"));
+  const verify::UnitResult u = verify::run_exploration(s, 798, {}, {});
+  INFO(violations_text(u));
+  REQUIRE(u.passed);
+}
