@@ -131,6 +131,23 @@ class Shrinker {
     return -1;
   }
 
+  // Tries the candidates in order, 2 x jobs at a time, until the budget ends; the first that
+  // reproduces becomes `best` (true).
+  bool adopt_first_reproducing(const std::vector<Candidate>& cands, Candidate& best, verify::UnitResult* unit) {
+    const size_t per_batch = static_cast<size_t>(o_.jobs) * 2;
+    for (size_t at = 0; at < cands.size() && !out_of_time(); at += per_batch) {
+      const size_t n = std::min(per_batch, cands.size() - at);
+      const std::vector<Candidate> batch(cands.begin() + static_cast<long>(at),
+                                         cands.begin() + static_cast<long>(at + n));
+      const long hit = first_reproducing(batch, unit);
+      if (hit >= 0) {
+        best = batch[static_cast<size_t>(hit)];
+        return true;
+      }
+    }
+    return false;
+  }
+
   // Delta debugging over the steps: remove chunks of halving size while the failure stays.
   void drop_steps(Candidate& best, verify::UnitResult* unit) {
     size_t chunk = std::max<size_t>(best.steps.size() / 2, 1);
@@ -145,17 +162,9 @@ class Shrinker {
         c.steps.erase(c.steps.begin() + static_cast<long>(from), c.steps.begin() + static_cast<long>(to));
         cands.push_back(std::move(c));
       }
-      for (size_t at = 0; at < cands.size() && !out_of_time();) {
-        const size_t n = std::min<size_t>(static_cast<size_t>(o_.jobs) * 2, cands.size() - at);
-        std::vector<Candidate> batch(cands.begin() + static_cast<long>(at), cands.begin() + static_cast<long>(at + n));
-        const long hit = first_reproducing(batch, unit);
-        if (hit >= 0) {
-          best = batch[static_cast<size_t>(hit)];
-          progressed = true;
-          say("steps: " + std::to_string(best.steps.size()));
-          break;
-        }
-        at += n;
+      if (adopt_first_reproducing(cands, best, unit)) {
+        progressed = true;
+        say("steps: " + std::to_string(best.steps.size()));
       }
       if (!progressed) {
         if (chunk == 1) break;
@@ -208,17 +217,9 @@ class Shrinker {
   void simplify(Candidate& best, verify::UnitResult* unit) {
     for (bool progressed = true; progressed && !out_of_time();) {
       progressed = false;
-      const std::vector<Candidate> cands = simplifications(best);
-      for (size_t at = 0; at < cands.size() && !out_of_time(); at += static_cast<size_t>(o_.jobs) * 2) {
-        const size_t n = std::min<size_t>(static_cast<size_t>(o_.jobs) * 2, cands.size() - at);
-        std::vector<Candidate> batch(cands.begin() + static_cast<long>(at), cands.begin() + static_cast<long>(at + n));
-        const long hit = first_reproducing(batch, unit);
-        if (hit >= 0) {
-          best = batch[static_cast<size_t>(hit)];
-          progressed = true;
-          say("simplified");
-          break;
-        }
+      if (adopt_first_reproducing(simplifications(best), best, unit)) {
+        progressed = true;
+        say("simplified");
       }
     }
   }
