@@ -55,7 +55,9 @@ const std::vector<std::string>& dictionary() {
       "era /dev/sda /dev/sdb 128", "dd ", "if=/dev/zero ", "if=/dev/urandom ", "of=/dev/sda ", "of=/dev/mapper/x ",
       "bs=", "count=", "seek=", "oflag=direct", "oflag=direct,dsync", "conv=fsync", "status=none", "sync",
       "blkdiscard ", "-o ", "-l ", "blockdev --getsz ", "sleep ", "wait", "power-cut", "echo b > /proc/sysrq-trigger",
-      "era_check ", "era_dump ", "era_invalidate ", "/dev/sda", "/dev/mapper/x", "/dev/vg/lv", " &", "! ",
+      "echo 64 > /sys/module/dm_mod/parameters/kcopyd_subjob_size_kb", "cat /sys/module/", "echo -n ", ">",
+      "/parameters/", "era_check ", "era_dump ", "era_invalidate ", "/dev/sda", "/dev/mapper/x", "/dev/vg/lv", " &",
+      "! ",
       // numbers and sizes
       "0", "1", "-1", "+1", "18446744073709551615", "18446744073709551616", "99999999999999999999999", "16777217TiB",
       "32TiB", "33TiB", "1T", "2T", "64M", "65M", "1MiB", "4k", "1s", "nan", "inf", "-inf", "1e400", "1e-400", "0x10",

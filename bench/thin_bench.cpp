@@ -6,7 +6,6 @@
 
 #include "bench/bench.hpp"
 #include "engines/engine_registry.hpp"
-#include "engines/lib/kcopyd.hpp"
 #include "language/scenario.hpp"
 #include "verify/phase.hpp"
 #include "verify/runner.hpp"
@@ -21,10 +20,13 @@ constexpr uint64_t kThinMiB = 256;  // the seed's LV is 1 GiB; a quarter keeps t
 // (every block copied first) or on fresh blocks (every block zeroed first, unless the write
 // covers it).
 double thin_dd_bandwidth(uint32_t block_kib, uint32_t io_kib, unsigned subjob_kib, bool breaking) {
-  engines::kcopyd_subjob_size_kb = subjob_kib;  // the module parameter; the phase's process inherits it
   const uint64_t thin_sectors = kThinMiB << 11;
-  const std::string pool = "  - dmsetup create pool --table \"0 " + std::to_string(2 * thin_sectors) +
-                           " thin-pool /dev/meta /dev/data " + std::to_string(block_kib * 2) + " 0\"\n";
+  // Set as on a real machine: a phase starts with every module parameter at its default.
+  const std::string pool = "  - echo " + std::to_string(subjob_kib) +
+                           " > /sys/module/dm_mod/parameters/kcopyd_subjob_size_kb\n"
+                           "  - dmsetup create pool --table \"0 " +
+                           std::to_string(2 * thin_sectors) + " thin-pool /dev/meta /dev/data " +
+                           std::to_string(block_kib * 2) + " 0\"\n";
   const std::string dd_whole = "  - dd if=/dev/zero of=/dev/mapper/thin oflag=direct bs=" + std::to_string(io_kib) +
                                "k count=" + std::to_string(kThinMiB * 1024 / io_kib) + "\n";
   std::string steps = pool +

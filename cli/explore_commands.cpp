@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 namespace {
 
 const char* kExploreHelp =
-    "usage: dmsim explore --engine era|thin|clone [--budget DURATION | --runs N] [--seed S] [--jobs N]\n"
+    "usage: dmsim explore --engine era|thin|clone|snapshot [--budget DURATION | --runs N] [--seed S] [--jobs N]\n"
     "                     [--knob NAME]... [--kernel VERSION] [--out DIR] [--json FILE] [--no-shrink]\n"
     "                     [--shrink-budget DURATION] [--stop-at-first | --stop-on REGEX] [--keep-all]\n"
     "\n"

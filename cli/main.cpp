@@ -21,7 +21,7 @@ const char* kUsage =
     "                                       run one scenario and judge it\n"
     "  check PATH... [--jobs N] [--shard K/N] [--junit FILE] [--json FILE] [--report-dir DIR]\n"
     "                                       explore every scenario under the paths (the CI gate)\n"
-    "  explore --engine era|thin|clone [--budget 10m | --runs N] [--jobs N] [--knob NAME]...\n"
+    "  explore --engine era|thin|clone|snapshot [--budget 10m | --runs N] [--jobs N] [--knob NAME]...\n"
     "                                       generate scenarios, run them, shrink what fails\n"
     "  shrink FILE [--knob NAME]... [--seed N]\n"
     "                                       reduce a failing scenario to a minimal reproduction\n"

@@ -37,6 +37,7 @@ struct StepOutput {
 struct CheckInput {
   std::vector<TopWrite> writes;       // before the crash, then this phase's
   std::vector<JournalEvent> events;   // the engines' journal, in the same order
+  size_t events_before_phase = 0;     // how many of `events` the phase before the crash recorded
   std::vector<CommitRecord> commits;  // the engines' commit records, before the crash then this phase's
   uint64_t crash_ns = 0;
   bool after_crash = false;

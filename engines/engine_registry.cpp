@@ -4,6 +4,7 @@
 #include "engines/clone/clone.hpp"
 #include "engines/era/era.hpp"
 #include "engines/lib/kcopyd.hpp"
+#include "engines/snapshot/snapshot.hpp"
 #include "engines/thin/thin.hpp"
 #include "model/targets/simple_targets.hpp"
 
@@ -19,6 +20,7 @@ void register_engines() {
   era::register_era();
   thin::register_thin();
   clone::register_clone();
+  snapshot::register_dm_snapshot();
 }
 
 }  // namespace engines

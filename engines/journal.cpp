@@ -41,6 +41,12 @@ std::map<std::string, SnapshotOrigin> snapshot_origins(const std::vector<Journal
 std::map<std::string, std::string> external_origins(const std::vector<JournalEvent>& events) {
   std::map<std::string, std::string> out;
   for (const JournalEvent& e : events) {
+    if (e.kind == JournalEvent::SnapshotDevice) {
+      // Fixed at its first activation: the device its table names, whose content then includes
+      // every write completed through the snapshot-origin device above it.
+      out.try_emplace(e.device, e.data_device.empty() ? e.origin_device : e.data_device);
+      continue;
+    }
     if (e.kind != JournalEvent::ThinDevice && e.kind != JournalEvent::CloneDevice) continue;
     if (e.external_origin)
       out[e.device] = e.origin_device;
@@ -55,8 +61,25 @@ std::map<std::string, CloneSource> clone_sources(const std::vector<JournalEvent>
   for (const JournalEvent& e : events) {
     if (e.kind == JournalEvent::CloneDevice)
       out[e.device] = {e.origin_device, e.block_sectors, e.at_ns};
+    else if (e.kind == JournalEvent::SnapshotDevice)
+      out.try_emplace(e.device, CloneSource{e.data_device.empty() ? e.origin_device : e.data_device, 0, e.at_ns});
     else if (e.kind == JournalEvent::ThinDevice)
       out.erase(e.device);
+  }
+  return out;
+}
+
+std::map<std::string, MergeSource> merge_sources(const std::vector<JournalEvent>& events) {
+  std::map<std::string, MergeSource> out;
+  for (size_t i = 0; i < events.size(); i++) {
+    const JournalEvent& e = events[i];
+    if (e.kind != JournalEvent::SnapshotMerge || out.count(e.device)) continue;
+    // The latest snapshot activated on the same COW device before the merge began.
+    for (size_t k = i; k-- > 0;)
+      if (events[k].kind == JournalEvent::SnapshotDevice && events[k].metadata_device == e.metadata_device) {
+        out[e.device] = {events[k].device, i};
+        break;
+      }
   }
   return out;
 }

@@ -39,6 +39,15 @@ struct JournalEvent {
     // In the pool on {metadata_device}, thin {dev_id} was deleted (the `delete` message): the
     // user gave up its content (pool_message).
     ThinDelete,
+    // A snapshot table for {device}, with its COW on {metadata_device} in chunks of {block_sectors},
+    // was first activated at {at_ns}: where it was never written it reads what {origin_device} (the
+    // origin as written through its snapshot-origin device) held then, {data_device} being the
+    // device the table names as its origin (snapshot_resume).
+    SnapshotDevice,
+    // The snapshot-merge table for {device} copies {nr_blocks} chunks of {block_sectors} from COW
+    // chunk {new_chunk} of {metadata_device} (the COW device) to chunk {old_chunk} of {origin_device}
+    // (snapshot_merge_next_chunks), at {at_ns}.
+    SnapshotMerge,
   };
   Kind kind = EraMap;
   std::string device{};    // the top device, "/dev/mapper/eradev"; EraFormat: the metadata device
@@ -50,15 +59,16 @@ struct JournalEvent {
   uint64_t dev_id = 0, origin_id = 0;
   uint64_t block_sectors = 0;
   bool external_origin = false;
-  std::string origin_device{};  // ThinDevice with an external origin: that device, as the table names it
-  uint64_t at_ns = 0;           // CloneDevice: when the table was constructed
-  std::string data_device{};    // CloneDevice: the destination, as the table names it
-  bool skip_zeroing = false;    // ThinDevice: the pool does not zero new blocks (stale data shows)
+  std::string origin_device{};            // ThinDevice with an external origin: that device, as the table names it
+  uint64_t at_ns = 0;                     // CloneDevice: when the table was constructed
+  std::string data_device{};              // CloneDevice: the destination, as the table names it
+  bool skip_zeroing = false;              // ThinDevice: the pool does not zero new blocks (stale data shows)
+  uint64_t old_chunk = 0, new_chunk = 0;  // SnapshotMerge
 
   template <class Ar>
   void serialize(Ar& ar) {
     ar(kind, device, write_id, era_block, era, nr_blocks, metadata_device, dev_id, origin_id, block_sectors,
-       external_origin, origin_device, at_ns, data_device, skip_zeroing);
+       external_origin, origin_device, at_ns, data_device, skip_zeroing, old_chunk, new_chunk);
   }
   bool operator==(const JournalEvent&) const = default;
 };
@@ -117,17 +127,28 @@ struct SnapshotOrigin {
   uint64_t journal_at = 0;
 };
 std::map<std::string, SnapshotOrigin> snapshot_origins(const std::vector<JournalEvent>& events);
-// Thin devices over an external origin, by top device (its latest table): the origin's path.
+// Thin devices over an external origin, by top device (its latest table): the origin's path; and
+// dm-snapshot devices (their first activation): the device their table names as the origin.
 std::map<std::string, std::string> external_origins(const std::vector<JournalEvent>& events);
 
 // Clone devices by top device (their latest table): the source, the region size and when the
 // table was built. Their sources are external origins too (external_origins lists them).
+// dm-snapshot devices are listed the same way (region size 0): the origin as of their first
+// activation.
 struct CloneSource {
   std::string source;
   uint64_t region_sectors = 0;
   uint64_t at_ns = 0;
 };
 std::map<std::string, CloneSource> clone_sources(const std::vector<JournalEvent>& events);
+// Devices whose table became snapshot-merge (their first SnapshotMerge event): the snapshot whose
+// COW device the merge copies back, and that event's position in `events`. From then on the device
+// reads what the snapshot read, and its own writes after that.
+struct MergeSource {
+  std::string snapshot;
+  uint64_t journal_at = 0;
+};
+std::map<std::string, MergeSource> merge_sources(const std::vector<JournalEvent>& events);
 // Top devices whose thin was deleted after their latest table was made (ThinDelete after the
 // device's last ThinDevice): nothing written to them is owed any more.
 std::set<std::string> deleted_devices(const std::vector<JournalEvent>& events);

@@ -68,16 +68,18 @@ namespace explore {
 std::unique_ptr<Grammar> make_era_grammar();
 std::unique_ptr<Grammar> make_thin_grammar();
 std::unique_ptr<Grammar> make_clone_grammar();
+std::unique_ptr<Grammar> make_snapshot_grammar();
 
 std::unique_ptr<Grammar> make_grammar(const std::string& engine) {
   if (engine == "era") return make_era_grammar();
   if (engine == "thin") return make_thin_grammar();
   if (engine == "clone") return make_clone_grammar();
+  if (engine == "snapshot") return make_snapshot_grammar();
   return nullptr;
 }
 
 std::vector<std::string> grammar_engines() {
-  return {"era", "thin", "clone"};
+  return {"era", "thin", "clone", "snapshot"};
 }
 
 }  // namespace explore

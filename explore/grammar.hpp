@@ -53,7 +53,7 @@ class Grammar {
   virtual Rendered render(const Program& p, const std::string& name) const = 0;
 };
 
-// "era", "thin" or "clone"; null for an engine without a grammar.
+// "era", "thin", "clone" or "snapshot"; null for an engine without a grammar.
 std::unique_ptr<Grammar> make_grammar(const std::string& engine);
 std::vector<std::string> grammar_engines();
 

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <map>
 
+#include "engines/module_params.hpp"
 #include "engines/tool_registry.hpp"
 
 namespace scenarios {
@@ -338,19 +339,89 @@ bool parse_power_cut(Parser& p, Command& c) {
   return p.at_end();
 }
 
+std::string joined(const std::vector<std::string>& names) {
+  std::string s;
+  for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+
+// /sys/module/MODULE/parameters/NAME, `path` at offset `at`: a parameter some engine registered.
+bool parse_param_path(Parser& p, Command& c, const std::string& path, size_t at, const char* cmd) {
+  const std::string prefix = "/sys/module/";
+  const size_t slash = path.find('/', prefix.size());
+  const std::string middle = "/parameters/";
+  if (path.rfind(prefix, 0) != 0 || slash == std::string::npos || path.compare(slash, middle.size(), middle) != 0 ||
+      path.find('/', slash + middle.size()) != std::string::npos)
+    return p.fail(at, std::string(cmd) + ": dmsim has no file '" + path +
+                          "' (module parameters are /sys/module/MODULE/parameters/NAME)");
+  c.module = path.substr(prefix.size(), slash - prefix.size());
+  c.param = path.substr(slash + middle.size());
+  const std::vector<std::string> params = engines::module_param_names(c.module);
+  if (params.empty())
+    return p.fail(at + prefix.size(), "no module '" + c.module +
+                                          "' with parameters (has: " + joined(engines::module_param_modules()) + ")");
+  if (!engines::find_module_param(c.module, c.param))
+    return p.fail(at + slash + middle.size(),
+                  "no parameter '" + c.param + "' in module " + c.module + " (has: " + joined(params) + ")");
+  return true;
+}
+
+// echo [-n] VALUE... > FILE: a module parameter written through sysfs, or `echo b >
+// /proc/sysrq-trigger`, the kernel's immediate reboot: a power cut. What the value means is the
+// parameter's business when the step runs, as it is the kernel's.
+bool parse_echo(Parser& p, Command& c) {
+  bool newline = true;
+  if (p.more() && p.w[p.pos].text == "-n") {
+    newline = false;
+    p.pos++;
+  }
+  const size_t value_at = p.here();
+  std::vector<std::string> value;
+  while (p.more() && p.w[p.pos].text.rfind('>', 0) != 0) value.push_back(p.w[p.pos++].text);
+  if (!p.more())
+    return p.fail(p.here(),
+                  "expected '> /sys/module/MODULE/parameters/NAME' (dmsim's echo writes module parameters and "
+                  "/proc/sysrq-trigger)");
+  // "> FILE", ">FILE", and ">>" alike: a sysfs attribute takes each write whole.
+  const Word& redirect = p.w[p.pos++];
+  const size_t arrows = redirect.text.rfind(">>", 0) == 0 ? 2 : 1;
+  std::string file = redirect.text.substr(arrows);
+  size_t file_at = redirect.at + arrows;
+  if (file.empty()) {
+    if (!p.need("a file after '>'", &file)) return false;
+    file_at = p.w[p.pos - 1].at;
+  }
+  for (const auto& v : value) c.value += (c.value.empty() ? "" : " ") + v;
+  if (file == "/proc/sysrq-trigger") {
+    if (c.value != "b")
+      return p.fail(value_at, "only 'echo b > /proc/sysrq-trigger' (an immediate reboot: a power cut) is supported");
+    c.value.clear();
+    c.kind = CmdKind::PowerCut;
+    return p.at_end();
+  }
+  c.kind = CmdKind::ParamWrite;
+  if (newline) c.value += "\n";
+  if (!parse_param_path(p, c, file, file_at, "echo")) return false;
+  return p.at_end();
+}
+
+// cat /sys/module/MODULE/parameters/NAME
+bool parse_cat(Parser& p, Command& c) {
+  c.kind = CmdKind::ParamRead;
+  std::string file;
+  if (!p.need("/sys/module/MODULE/parameters/NAME", &file)) return false;
+  if (!parse_param_path(p, c, file, p.w[p.pos - 1].at, "cat")) return false;
+  return p.at_end();
+}
+
 // The commands dmsim itself knows, each with its parser; what is not here may be an engine's tool.
 using CommandParser = bool (*)(Parser&, Command&);
 const std::map<std::string, CommandParser>& builtin_commands() {
   static const std::map<std::string, CommandParser> commands = {
       {"dmsetup", parse_dmsetup},   {"dd", parse_dd},       {"sync", parse_sync}, {"blkdiscard", parse_blkdiscard},
-      {"blockdev", parse_blockdev}, {"sleep", parse_sleep}, {"wait", parse_wait}, {"power-cut", parse_power_cut}};
+      {"blockdev", parse_blockdev}, {"sleep", parse_sleep}, {"wait", parse_wait}, {"power-cut", parse_power_cut},
+      {"echo", parse_echo},         {"cat", parse_cat}};
   return commands;
-}
-
-// `echo b > /proc/sysrq-trigger`, the whole line: the kernel's immediate reboot, a power cut.
-bool is_sysrq_reboot(const std::vector<Word>& w) {
-  return w.size() == 4 && w[0].text == "echo" && w[1].text == "b" && w[2].text == ">" &&
-         w[3].text == "/proc/sysrq-trigger";
 }
 
 // An engine's metadata tool: its arguments as written, judged by the tool's own check.
@@ -391,8 +462,6 @@ Command parse_command(const std::string& raw, std::optional<CommandError>* error
   const auto builtin = builtin_commands().find(cmd);
   if (builtin != builtin_commands().end()) {
     builtin->second(p, c);
-  } else if (is_sysrq_reboot(p.w)) {
-    c.kind = CmdKind::PowerCut;
   } else if (const engines::Tool* tool = engines::find_tool(cmd)) {
     c.tool = cmd;
     parse_tool(p, c, *tool, cmd_at);

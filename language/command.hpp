@@ -1,6 +1,7 @@
 // One step of a scenario: a command line in the vocabulary a dm developer types (dmsetup, dd,
-// sync, blkdiscard, blockdev, sleep, wait, power-cut and the engines' metadata tools). Parsing
-// checks syntax and values; errors carry the offset of the offending word.
+// sync, blkdiscard, blockdev, sleep, wait, power-cut, echo and cat of /sys/module parameters,
+// and the engines' metadata tools). Parsing checks syntax and values; errors carry the offset
+// of the offending word.
 #pragma once
 
 #include <cstdint>
@@ -38,6 +39,8 @@ enum class CmdKind {
   Wait,
   PowerCut,
   Tool,
+  ParamWrite,  // echo VALUE > /sys/module/MODULE/parameters/NAME
+  ParamRead,   // cat /sys/module/MODULE/parameters/NAME
 };
 
 struct Command {
@@ -63,6 +66,8 @@ struct Command {
   double seconds = 0;
   std::string tool;
   std::vector<std::string> args;
+  // ParamWrite / ParamRead: the module parameter, and the bytes echo writes (its newline too).
+  std::string module, param, value;
 };
 
 struct CommandError {

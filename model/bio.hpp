@@ -63,6 +63,8 @@ struct Bio {
   int remaining = 1;                   // __bi_remaining
   std::shared_ptr<void> per_bio_data;  // dm_per_bio_data storage
   int submitter_pid = 0;
+  // dm_bio_get_target_bio_nr: which of the num_flush_bios / num_discard_bios clones this is.
+  unsigned target_bio_nr = 0;
   // Where the bio is now, for whoever waits for its completion (sim::WaitingFor): a disk's
   // queue, a deferred list and the worker that serves it, or its clones (a dm bio).
   sim::Holder where;

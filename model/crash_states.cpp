@@ -80,7 +80,24 @@ std::vector<size_t> CrashStateSpace::may_writes() const {
   return w;
 }
 
-CrashImage CrashStateSpace::image(const std::vector<bool>& choice) const {
+std::vector<bool> CrashStateSpace::feasible(const std::vector<bool>& choice) const {
+  uint64_t covered = 0;
+  for (size_t v = 0; v < may_.size() && v < choice.size(); v++) {
+    const IoRecord& r = trace_.records[may_[v].record];
+    if (choice[v] && r.flushes() && r.sectors > 0) covered = std::max(covered, r.flush_covers);
+  }
+  if (!covered) return choice;
+  std::vector<bool> out = choice;
+  out.resize(std::max(choice.size(), may_.size()), false);
+  for (size_t v = 0; v < may_.size(); v++) {
+    const IoRecord& r = trace_.records[may_[v].record];
+    if (may_[v].completed && r.complete_seq <= covered) out[v] = true;
+  }
+  return out;
+}
+
+CrashImage CrashStateSpace::image(const std::vector<bool>& requested) const {
+  const std::vector<bool> choice = feasible(requested);
   CrashImage img(durable_);
   // Apply chosen blocks oldest writer first, so that the newest persisted one wins.
   std::vector<size_t> chosen;
@@ -152,7 +169,8 @@ void CrashStateSpace::prefixes(const std::function<void(const std::vector<bool>&
   }
 }
 
-std::string CrashStateSpace::describe(const std::vector<bool>& choice) const {
+std::string CrashStateSpace::describe(const std::vector<bool>& requested) const {
+  const std::vector<bool> choice = feasible(requested);
   std::string s;
   size_t v = 0;
   while (v < may_.size()) {

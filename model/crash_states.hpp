@@ -59,6 +59,10 @@ class CrashStateSpace {
   const DiskImage& durable() const { return *durable_; }
 
   CrashImage image(const std::vector<bool>& choice) const;
+  // `choice` with what it implies: a REQ_PREFLUSH write reaches the media only after its flush
+  // completed (the block layer issues the flush first), so if any block of one persisted, every
+  // write completed before its submission persisted too. image() and describe() apply it.
+  std::vector<bool> feasible(const std::vector<bool>& choice) const;
   // Calls fn for each choice, fewest persisted blocks first, at most `bound` times; returns
   // true if that covered the whole space.
   bool enumerate(uint64_t bound, const std::function<void(const std::vector<bool>&)>& fn) const;

@@ -55,7 +55,10 @@ std::vector<std::string> knobs_for_kernel(const std::string& version, std::strin
   }
   std::vector<std::string> out;
   for (const auto& [name, k] : registry()) {
-    std::pair<int, int> fixed;
+    std::pair<int, int> fixed, introduced;
+    // A release older than the bug's first one does not have it (upstream is newer than any).
+    if (!upstream && !k.introduced_in.empty() && (!parse_release(k.introduced_in, &introduced) || v < introduced))
+      continue;
     if (k.fixed_in == "unfixed")
       out.push_back(name);
     else if (!upstream && parse_release(k.fixed_in, &fixed) && v < fixed)

@@ -20,6 +20,9 @@ struct Knob {
   std::string detects;  // the finding kind a catalog scenario expects with it on
   // The releases it affects, when fixed_in alone does not say; empty: derived from fixed_in.
   std::string affects;
+  // The release whose code first has the bug ("5.0"); empty: every release before fixed_in.
+  // --kernel turns a knob on only for releases from this one on.
+  std::string introduced_in;
 };
 
 void register_knob(const Knob& k);
@@ -46,13 +49,14 @@ struct KnobRow {
   const char* detects;
   const char* source;
   const char* description;
-  const char* affects = "";  // as Knob::affects
+  const char* affects = "";        // as Knob::affects
+  const char* introduced_in = "";  // as Knob::introduced_in
 };
 
 template <class Variant, size_t N>
 void register_knobs(const KnobRow<Variant> (&table)[N]) {
   for (const KnobRow<Variant>& row : table)
-    register_knob({row.name, row.description, row.source, row.fixed_in, row.detects, row.affects});
+    register_knob({row.name, row.description, row.source, row.fixed_in, row.detects, row.affects, row.introduced_in});
 }
 
 // The variant the running simulation's knobs select.

@@ -74,9 +74,12 @@ void IoChannel::completion_main() {
     std::function<void()> done = std::move(completed_.front());
     completed_.pop_front();
     rt.preempt_point(PreemptionPoint::io_complete);
-    self.preempt_count += kSoftirqOffset;  // end_io runs in softirq context (blk_done_softirq)
+    // end_io runs in softirq context (blk_done_softirq): atomic, except on PREEMPT_RT, where
+    // softirqs run in preemptible task context and a spinlock_t may be taken.
+    const int softirq = softirq_offset(rt.config());
+    self.preempt_count += softirq;
     done();
-    self.preempt_count -= kSoftirqOffset;
+    self.preempt_count -= softirq;
     in_flight_--;
     rt.activity_end();
   }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/config.hpp"
 #include "sim/result.hpp"
 #include "sim/wait_object.hpp"
 
@@ -43,6 +44,11 @@ struct ThreadImpl;  // SimGrid side, private to sim/
 
 // SOFTIRQ_OFFSET of include/linux/preempt.h: what serving a softirq adds to preempt_count.
 constexpr int kSoftirqOffset = 0x100;
+// What serving a softirq adds under `cfg`: nothing on PREEMPT_RT, whose softirqs run in
+// preemptible task context (softirq_disable_cnt, not preempt_count).
+inline int softirq_offset(const SimConfig& cfg) {
+  return cfg.preempt_rt ? 0 : kSoftirqOffset;
+}
 
 class Thread : public WaitObject {
  public:

@@ -69,13 +69,14 @@ void TimerBase::softirq_main() {
       queue_.erase(queue_.begin());
       t->pending_ = false;
       t->running_ = true;
-      self.preempt_count += kSoftirqOffset;  // softirq context is atomic
+      const int softirq = softirq_offset(rt_.config());  // atomic, except on PREEMPT_RT
+      self.preempt_count += softirq;
       {
         KFRAME_NAMED("call_timer_fn");
         rt_.event("timer_fire", t);
         t->function(t);
       }
-      self.preempt_count -= kSoftirqOffset;
+      self.preempt_count -= softirq;
       t->running_ = false;
       for (Thread* w : t->sync_waiters_) rt_.unpark(*w);
       t->sync_waiters_.clear();

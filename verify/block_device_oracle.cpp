@@ -251,6 +251,24 @@ void BlockDeviceOracle::add_external_original(const std::string& device, uint64_
 }
 
 LegalValues BlockDeviceOracle::legal(const std::string& device, uint64_t sector) const {
+  if (auto m = merges_.find(device); m != merges_.end() && m->second.snapshot != device) {
+    // A merging device presents the snapshot (COW copy or merged origin), then its own later
+    // writes, durable or not.
+    LegalValues l = legal(m->second.snapshot, sector);
+    auto written_since = [&](const TopIo& w) {
+      if (w.kind == TopIo::Data)
+        l.tokens.push_back(model::written_token(w.id, sector));
+      else
+        l.zero_allowed = true;
+    };
+    for (const TopIo* w : writes_before_crash(device, sector))
+      if (w->journal_at > m->second.journal_at) written_since(*w);
+    if (has_after_)
+      for (const TopIo* w : after_.at(device, sector)) written_since(*w);
+    std::sort(l.tokens.begin(), l.tokens.end());
+    l.tokens.erase(std::unique(l.tokens.begin(), l.tokens.end()), l.tokens.end());
+    return l;
+  }
   const std::vector<const TopIo*> writes = writes_before_crash(device, sector);
   const std::optional<size_t> durable = last_durable(device, writes);
   uint64_t first_submit = UINT64_MAX;

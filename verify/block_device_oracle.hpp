@@ -71,6 +71,9 @@ class BlockDeviceOracle {
   // built (a source changed later, e.g. discarded, is not what the clone may read), and a discard
   // of a whole region is a hint that leaves the region undefined until it is written again.
   void set_clone_sources(std::map<std::string, engines::CloneSource> clones) { clones_ = std::move(clones); }
+  // Devices reloaded as snapshot-merge: from the merge on they read what the merged snapshot read,
+  // or what was written to them since.
+  void set_merge_sources(std::map<std::string, engines::MergeSource> merges) { merges_ = std::move(merges); }
 
   // A sector that must read one of `legal`, at every place below the stack it may live (for
   // Z3, which asks whether some crash state leaves an illegal value there).
@@ -132,6 +135,7 @@ class BlockDeviceOracle {
   std::map<std::string, SnapshotOrigin> origins_;
   std::map<std::string, std::string> external_;
   std::map<std::string, engines::CloneSource> clones_;
+  std::map<std::string, engines::MergeSource> merges_;
   const std::vector<Extent>* external_map_ = nullptr;
 };
 

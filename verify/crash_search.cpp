@@ -27,6 +27,21 @@ CrashSearch::CrashSearch(const MultiDiskCrashSpace& space, const BlockDeviceOrac
   z.relevant.assign(z.nvars, false);
   DMSIM_GCC_BUG_105651(for (size_t i = 0; i < z.nvars; i++)
                            z.vars.push_back(z.ctx.bool_const(("x" + std::to_string(i)).c_str()));)
+  // A REQ_PREFLUSH write persists only after its flush: each of its blocks implies every write
+  // completed before its submission (model::CrashStateSpace::feasible).
+  for (size_t d = 0; d < space.disks(); d++) {
+    const model::CrashStateSpace& cs = space.disk(d);
+    const auto& may = cs.may();
+    for (size_t v = 0; v < may.size(); v++) {
+      const model::IoRecord& r = cs.trace().records[may[v].record];
+      if (!r.flushes() || r.sectors == 0) continue;
+      for (size_t u = 0; u < may.size(); u++) {
+        const model::IoRecord& earlier = cs.trace().records[may[u].record];
+        if (may[u].completed && earlier.complete_seq <= r.flush_covers)
+          z.solver.add(z3::implies(z.vars[space.offset(d) + v], z.vars[space.offset(d) + u]));
+      }
+    }
+  }
   // For each disk: which may-persist variables cover each sector.
   std::vector<std::map<uint64_t, std::vector<size_t>>> covering(space.disks());
   for (size_t d = 0; d < space.disks(); d++) {

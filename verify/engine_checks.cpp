@@ -55,6 +55,7 @@ engines::CheckInput check_input(const PhaseInput& in, const PhaseOutput& out) {
     for (const auto& io : in.before_crash->ios) add_write(ci, io, true, in.crash_ns, events_before_phase);
     if (in.before_crash_journal) {
       ci.events = in.before_crash_journal->events;
+      ci.events_before_phase = ci.events.size();
       ci.commits = in.before_crash_journal->commits;
     }
   }

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "engines/module_params.hpp"
 #include "model/dm/mapped_device.hpp"
 #include "model/knobs.hpp"
 #include "model/world.hpp"
@@ -171,6 +172,9 @@ PhaseRun run_phase(const PhaseInput& in, double wall_timeout_s) {
       in.config,
       [&in] {
         model::set_active_knobs(in.knobs);
+        // A phase boots the machine: every module parameter starts at its default, whatever
+        // the parent process (a test, a bench) left in the variables behind them.
+        engines::reset_module_params();
         engines::journal() = engines::Journal{};
         auto* world = new model::World;
         add_disks(in, *world);

@@ -482,6 +482,7 @@ class UnitExplorer {
     oracle.set_snapshot_origins(engines::snapshot_origins(p1.journal.events));
     oracle.set_external_origins(engines::external_origins(p1.journal.events), &p1.data_map);
     oracle.set_clone_sources(engines::clone_sources(p1.journal.events));
+    oracle.set_merge_sources(engines::merge_sources(p1.journal.events));
     std::vector<BlockDeviceOracle::Obligation> extra = commit_obligations(p1, pt.cp.ns);
     for (auto& ob : mapping_obligations(p1, pt.space, pt.cp.ns)) extra.push_back(std::move(ob));
     CrashSearch search(pt.space, oracle, {devices.begin(), devices.end()}, extra);
@@ -577,6 +578,7 @@ class UnitExplorer {
     oracle.set_snapshot_origins(engines::snapshot_origins(p1.out.journal.events));
     oracle.set_external_origins(engines::external_origins(p1.out.journal.events), &p1.out.data_map);
     oracle.set_clone_sources(engines::clone_sources(p1.out.journal.events));
+    oracle.set_merge_sources(engines::merge_sources(p1.out.journal.events));
     oracle.add_recovery(view_of(run.out, after));
     judge_block_device(s_, oracle, run.out, e.violations);
     return e;

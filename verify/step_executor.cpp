@@ -4,6 +4,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "engines/module_params.hpp"
 #include "engines/tool_registry.hpp"
 #include "model/sync_io.hpp"
 #include "verify/data_map.hpp"
@@ -29,6 +30,10 @@ std::string thread_name(const Command& c) {
       return "sleep";
     case CmdKind::Tool:
       return c.tool;
+    case CmdKind::ParamWrite:
+      return "echo";
+    case CmdKind::ParamRead:
+      return "cat";
     default:
       return "dmsetup";
   }
@@ -147,10 +152,35 @@ int StepExecutor::execute(const Command& c, std::string& out, std::string& err) 
       err = tr.err;
       return tr.exit_code;
     }
+    case CmdKind::ParamWrite:
+      return write_param(c, err);
+    case CmdKind::ParamRead: {
+      const engines::ModuleParam* p = engines::find_module_param(c.module, c.param);
+      if (!p->get) {  // a write-only (0200) parameter
+        err = "cat: /sys/module/" + c.module + "/parameters/" + c.param + ": Permission denied";
+        return 1;
+      }
+      out = p->get();
+      return 0;
+    }
     case CmdKind::PowerCut:
       return 0;
   }
   return 0;
+}
+
+// A write to /sys/module/M/parameters/P as bash's echo makes it: a parameter without write
+// permission (0444) cannot be opened for writing; a value its setter refuses fails the write.
+int StepExecutor::write_param(const Command& c, std::string& err) {
+  const engines::ModuleParam* p = engines::find_module_param(c.module, c.param);
+  if (!p->writable || !p->set) {
+    err = "/sys/module/" + c.module + "/parameters/" + c.param + ": Permission denied";
+    return 1;
+  }
+  const std::string e = p->set(c.value);
+  if (e.empty()) return 0;
+  err = "echo: write error: " + e;
+  return 1;
 }
 
 // $(blockdev --getsz DEV) and `blockdev --getsz DEV` in a table become DEV's size in sectors.

@@ -1,6 +1,7 @@
 // The shell that runs a phase's steps in its simulation: each command in the thread a shell
 // would run it in (a trailing '&' gets its own), as dmsetup, dd, sync, blkdiscard, blockdev,
-// sleep, wait or a tool would, with their messages and exit codes. It records each step as it
+// sleep, wait, echo and cat (of module parameters) or a tool would, with their messages and
+// exit codes. It records each step as it
 // ran, every I/O it issued at the top of the stack (placed below the stack when submitted),
 // and which top devices a table held open when each step ended.
 #pragma once
@@ -38,6 +39,7 @@ class StepExecutor {
   int dd(const scenarios::Command& c, std::string& out, std::string& err);
   int sync(const scenarios::Command& c, std::string& err);
   int blkdiscard(const scenarios::Command& c, std::string& err);
+  int write_param(const scenarios::Command& c, std::string& err);
   void note_claims();
 
   const PhaseInput& in_;

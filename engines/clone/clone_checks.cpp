@@ -21,6 +21,7 @@
 #include "engines/checks.hpp"
 #include "engines/clone/clone.hpp"
 #include "engines/clone/clone_format.hpp"
+#include "engines/content_view.hpp"
 #include "engines/lib/persistent_data/array.hpp"
 #include "engines/lib/persistent_data/codec.hpp"
 #include "engines/lib/persistent_data/transaction_manager.hpp"
@@ -65,30 +66,6 @@ std::map<std::string, CloneInfo> clone_devices(const CheckInput& in) {
   }
   return out;
 }
-
-// A read-only view of a disk's content (what it holds now, or what it held when the phase
-// began): each bio completes in its submitter, takes no simulated time and leaves nothing in any
-// trace, so the checks observe without perturbing.
-class ContentView : public model::BlockDevice {
- public:
-  ContentView(uint64_t sectors, std::function<model::Sector(uint64_t)> read)
-      : BlockDevice("dmsim-clone-check", 7, 254), read_(std::move(read)) {
-    set_capacity(sectors);
-  }
-  void submit(model::Bio* bio) override {
-    if (bio->op != model::ReqOp::Read) {
-      bio->status = model::BLK_STS_IOERR;
-    } else {
-      for (uint32_t i = 0; i < bio->size; i++) bio->data()[i] = read_(bio->sector + i);
-    }
-    model::bio_endio(bio);
-  }
-
- private:
-  std::function<model::Sector(uint64_t)> read_;
-};
-
-model::VolatileCacheDisk* scenario_disk(const std::string& path);
 
 // The committed region bitmap on `bdev`: the set regions, or -errno with `error`.
 int read_committed_regions(model::BlockDevice* bdev, std::vector<uint64_t>* regions, uint64_t* nr_regions,
@@ -141,12 +118,6 @@ int committed_regions(const std::string& path, bool at_start, std::vector<uint64
     return -ENODEV;
   }
   return read_committed_regions(b, regions, nr_regions, error);
-}
-
-model::VolatileCacheDisk* scenario_disk(const std::string& path) {
-  const std::string prefix = "/dev/";
-  if (path.rfind(prefix, 0) != 0) return nullptr;
-  return model::World::get().disk(path.substr(prefix.size()));
 }
 
 // What `dev` holds at [first, first + n) now: read from the disk's content directly when it is

@@ -16,6 +16,7 @@
 #include "engines/clone/clone_metadata.hpp"
 #include "engines/journal.hpp"
 #include "engines/lib/kcopyd.hpp"
+#include "engines/module_params.hpp"
 #include "model/dm/dm_target.hpp"
 #include "model/dm/mapped_device.hpp"
 #include "model/errno.hpp"
@@ -1181,6 +1182,11 @@ const model::TargetType clone_target = {
 
 void register_clone_target() {
   model::dm_register_target(&clone_target);
+  // DECLARE_DM_KCOPYD_THROTTLE_WITH_MODULE_PARM: the throttle's percentage is the parameter.
+  register_module_param({.module = "dm_clone",
+                         .name = "clone_hydration_throttle",
+                         .description = "A percentage of time allocated for hydrating regions",
+                         .value = &clone_hydration_throttle().throttle});
 }
 
 }  // namespace engines::clone

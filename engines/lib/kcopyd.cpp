@@ -31,9 +31,25 @@ struct DmKcopydClient::Job {
 
 unsigned kcopyd_subjob_size_kb = kSubJobSizeDefault / 2;
 
+namespace {
+
+constexpr unsigned MAX_SUB_JOB_SIZE_KB = 1024;
+
+// dm_get_kcopyd_subjob_size: the parameter takes any unsigned; a reader turns 0 into the default
+// and caps it at 1 MiB, writing the result back as __dm_get_module_param does (so `cat` shows it).
+uint32_t dm_get_kcopyd_subjob_size() {
+  if (kcopyd_subjob_size_kb == 0)
+    kcopyd_subjob_size_kb = kSubJobSizeDefault / 2;
+  else if (kcopyd_subjob_size_kb > MAX_SUB_JOB_SIZE_KB)
+    kcopyd_subjob_size_kb = MAX_SUB_JOB_SIZE_KB;
+  return kcopyd_subjob_size_kb << 1;
+}
+
+}  // namespace
+
 DmKcopydClient::DmKcopydClient(DmKcopydThrottle* throttle, uint32_t sub_job_size)
     : throttle_(throttle),
-      sub_job_size_(sub_job_size ? sub_job_size : kcopyd_subjob_size_kb * 2),
+      sub_job_size_(sub_job_size ? sub_job_size : dm_get_kcopyd_subjob_size()),
       variant_(kcopyd_variant::from_knobs()),
       wq_(sim::alloc_workqueue("kcopyd", sim::WQ_MEM_RECLAIM, 0)),
       kcopyd_work_(

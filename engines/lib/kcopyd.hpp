@@ -62,7 +62,8 @@ struct DmKcopydThrottle {
 using KcopydNotifyFn = std::function<void(int read_err, unsigned long write_err)>;
 
 // The module parameter dm_mod.kcopyd_subjob_size_kb (512 since 5.3, which added it; 64 before):
-// the sub-job size of clients that do not ask for their own. Set before clients are created.
+// the sub-job size of clients that do not ask for their own. Set before clients are created;
+// creating one turns 0 into 512 and caps it at 1024, as the kernel's reader does.
 extern unsigned kcopyd_subjob_size_kb;
 
 class DmKcopydClient {
@@ -89,6 +90,9 @@ class DmKcopydClient {
   // Where every job not yet notified is: a caller sleeping until its notify function runs
   // waits for these (sim::WaitingFor).
   const sim::Holder& jobs() const { return jobs_where_; }
+  // The work item that runs every completion: what a semaphore up()ed only from a callback
+  // waits for (dm-snapshot's cow_count), for the deadlock detector's annotations.
+  const sim::WorkStruct& work() const { return kcopyd_work_; }
   // For tests and benchmarks: sub-jobs dispatched, and the most I/O jobs in flight at once for
   // any one master job.
   uint64_t sub_jobs_dispatched() const { return sub_jobs_dispatched_; }

@@ -4,6 +4,7 @@
 // 5.0 cycle; d1fef41465f0 went to Linus in "device mapper fixes for 5.3-rc6" (2019-08-23). That
 // b73c67c2cbb0 (sequential writes, with dm-zoned) is 4.13 is from memory of dm-zoned's merge.
 #include "engines/lib/kcopyd.hpp"
+#include "engines/module_params.hpp"
 #include "model/knobs.hpp"
 
 namespace engines {
@@ -45,6 +46,11 @@ void register_kcopyd() {
   if (done) return;
   done = true;
   model::register_knobs(kKcopydKnobs);
+  // dm-kcopyd is part of dm-mod.ko, hence dm_mod's parameter.
+  register_module_param({.module = "dm_mod",
+                         .name = "kcopyd_subjob_size_kb",
+                         .description = "Sub-job size for dm-kcopyd clients",
+                         .value = &kcopyd_subjob_size_kb});
   register_kcopyd_test_target();
 }
 

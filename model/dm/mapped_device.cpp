@@ -138,6 +138,7 @@ void MappedDevice::split_and_process_bio(DmTable* map, Bio* bio) {
         clone->flags = REQ_PREFLUSH | REQ_SYNC;
         clone->sector = 0;
         clone->size = 0;
+        clone->target_bio_nr = i;
         io->io_count++;
         bio->where.add_part(clone->where);
         DmIoOps::map_bio(t.get(), clone, io);
@@ -175,6 +176,7 @@ void MappedDevice::split_and_process_bio(DmTable* map, Bio* bio) {
         clone->sector = sector;
         clone->size = len;
         clone->buf_off = off;
+        clone->target_bio_nr = i;
         io->io_count++;
         bio->where.add_part(clone->where);
         DmIoOps::map_bio(ti, clone, io);

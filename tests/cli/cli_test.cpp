@@ -151,9 +151,9 @@ TEST_CASE("dmsim explore refuses a missing or unknown engine and a bad budget be
   auto r = clitest::run_dmsim({"explore"});
   CHECK(r.code == 2);
   CHECK(r.err.find("explore needs --engine") != std::string::npos);
-  r = clitest::run_dmsim({"explore", "--engine", "snapshot"});
+  r = clitest::run_dmsim({"explore", "--engine", "linear"});
   CHECK(r.code == 2);
-  CHECK(r.err.find("no grammar for engine 'snapshot'") != std::string::npos);
+  CHECK(r.err.find("no grammar for engine 'linear'") != std::string::npos);
   r = clitest::run_dmsim({"explore", "--engine", "era", "--budget", "ten"});
   CHECK(r.code == 2);
   CHECK(r.err.find("--budget must be a positive duration") != std::string::npos);

@@ -107,6 +107,29 @@ TEST_CASE("a write in flight at the crash may persist, torn or whole") {
   REQUIRE(r.notes == Notes{"16 variables, completed=no", "io #1 (WRITE 0+16, in flight): persisted\n"});
 }
 
+TEST_CASE("a PREFLUSH write in flight persists only together with every write completed before it") {
+  SimResult r = run_world([](World& w) {
+    VolatileCacheDisk& d = disk(w, "sda", 1 << 16, true, "hdd");
+    blk_write(&d, 8, 1);  // cached, acknowledged
+    sim::kthread_run([&d] { blk_write(&d, 0, 1, REQ_PREFLUSH | REQ_FUA); }, "committer");
+    sim::msleep(1);  // the flush and the write take longer: both still in flight
+    CrashStateSpace cs = crash_space(d);
+    note(std::to_string(cs.variables()) + " variables");
+    // Only the metadata write asked to persist: its flush must have completed first.
+    std::vector<bool> only_commit(cs.variables(), false);
+    for (size_t v = 0; v < cs.variables(); v++) only_commit[v] = !cs.may()[v].completed;
+    CrashImage img = cs.image(only_commit);
+    note(on(img, 0) + " | " + on(img, 8));
+    // The cached write alone may still be lost or persist without the commit.
+    std::vector<bool> none(cs.variables(), false);
+    CrashImage lost = cs.image(none);
+    note(on(lost, 0) + " | " + on(lost, 8));
+  });
+  REQUIRE_CLEAN(r);
+  REQUIRE(r.notes ==
+          Notes{"2 variables", "write#2@0 | write#1@8", "initial(disk 1, sector 0) | initial(disk 1, sector 8)"});
+}
+
 TEST_CASE("prefix mode persists the first k writes in completion order") {
   SimResult r = run_world([](World& w) {
     VolatileCacheDisk& d = disk(w, "sda", 1024);

@@ -42,7 +42,7 @@ TEST_CASE("a variant read from a knob table has exactly the fields of the knobs 
 }
 
 TEST_CASE("a knob's affected releases follow from its fix release unless its row names them") {
-  model::Knob k{"toy.k", "d", "s", "5.12", "warning", ""};
+  model::Knob k{"toy.k", "d", "s", "5.12", "warning", "", ""};
   REQUIRE(model::affected_releases(k) == "every release before 5.12 (--kernel VERSION below it)");
   k.fixed_in = "unfixed";
   REQUIRE(model::affected_releases(k) == "every release, upstream included (--kernel upstream turns it on)");
