@@ -96,6 +96,9 @@ std::set<std::string> deleted_devices(const std::vector<JournalEvent>& events) {
         if (t.first == e.metadata_device && t.second == e.dev_id) deleted.insert(dev);
     }
   }
+  // A snapshot merged back into its origin is gone as a device of its own: its content is judged
+  // through the merging device (merge_sources).
+  for (const auto& [merging, m] : merge_sources(events)) deleted.insert(m.snapshot);
   return deleted;
 }
 

@@ -150,7 +150,8 @@ struct MergeSource {
 };
 std::map<std::string, MergeSource> merge_sources(const std::vector<JournalEvent>& events);
 // Top devices whose thin was deleted after their latest table was made (ThinDelete after the
-// device's last ThinDevice): nothing written to them is owed any more.
+// device's last ThinDevice), and snapshots merged into their origin: nothing written to them is
+// owed any more as a device of their own.
 std::set<std::string> deleted_devices(const std::vector<JournalEvent>& events);
 
 // The running simulation's journal (one simulation per process).

@@ -128,6 +128,13 @@ void resume_origin(SnapWorld& w, Rng&, ScenarioText& t) {
   t.step("dmsetup resume origin");
   w.origin_suspended = false;
 }
+// A reload of the snapshot's table as LVM does it: the new table takes the exceptions over at
+// resume (handover); origin writes in between still copy through the old one.
+void reload_snap(SnapWorld& w, Rng&, ScenarioText& t) {
+  t.step("dmsetup load snap --table " + snapshot_table(w, "/dev/cow", w.store, w.chunk));
+  t.step("dmsetup suspend snap");
+  t.step("dmsetup resume snap");
+}
 void suspend_snap(SnapWorld& w, Rng&, ScenarioText& t) {
   t.step("dmsetup suspend snap");
   w.snap_suspended = true;
@@ -247,6 +254,7 @@ std::unique_ptr<Grammar> make_snapshot_grammar() {
       {"resume-origin", [](const SnapWorld& w) { return w.origin_suspended; }, resume_origin, false, false},
       {"suspend-snapshot", [](const SnapWorld& w) { return snap_live(w) && !w.background; }, suspend_snap, false,
        false},
+      {"reload-snapshot", [](const SnapWorld& w) { return snap_live(w) && !w.background; }, reload_snap, false, false},
       {"resume-snapshot", [](const SnapWorld& w) { return w.snap_suspended; }, resume_snap, false, false},
       {"cow-threshold", always, throttle, false, true},
       {"sync", [](const SnapWorld& w) { return !w.origin_suspended; }, sync, false, false},

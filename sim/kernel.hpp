@@ -77,6 +77,10 @@ inline void up_read(RwSemaphore* s) {
 inline void down_write(RwSemaphore* s) {
   s->down_write();
 }
+inline void down_write_nested(RwSemaphore* s, unsigned subclass) {
+  s->down_write_nested(subclass);
+}
+constexpr unsigned SINGLE_DEPTH_NESTING = 1;
 inline void up_write(RwSemaphore* s) {
   s->up_write();
 }

@@ -6,8 +6,9 @@
 
 namespace sim {
 
-RwSemaphore::RwSemaphore(std::string name, std::string lock_class) : WaitObject("rw_semaphore", std::move(name)) {
-  if (Runtime::active()) class_ = Runtime::get().intern(lock_class.empty() ? this->name() : lock_class);
+RwSemaphore::RwSemaphore(std::string name, std::string lock_class)
+    : WaitObject("rw_semaphore", std::move(name)), class_name_(lock_class.empty() ? this->name() : lock_class) {
+  if (Runtime::active()) class_ = Runtime::get().intern(class_name_);
 }
 
 void RwSemaphore::wait_in_queue(Thread& t, bool write) {
@@ -60,16 +61,21 @@ void RwSemaphore::up_read() {
 }
 
 void RwSemaphore::down_write() {
+  down_write_nested(0);
+}
+
+void RwSemaphore::down_write_nested(unsigned subclass) {
   Runtime& rt = Runtime::get();
   Thread& t = rt.current();
   might_sleep("down_write");
   rt.preempt_point(PreemptionPoint::down_write);
-  rt.lockdep().acquire(t, class_, this, AcquireMode::Write, false);
+  const uint32_t cls = subclass ? rt.intern(class_name_ + "/" + std::to_string(subclass)) : class_;
+  rt.lockdep().acquire(t, cls, this, AcquireMode::Write, false);
   if (!writer_ && readers_.empty() && queue_.empty())
     writer_ = &t;
   else
     wait_in_queue(t, true);
-  rt.lockdep().acquired(t, class_, this, AcquireMode::Write);
+  rt.lockdep().acquired(t, cls, this, AcquireMode::Write);
   rt.event("down_write", this);
 }
 

@@ -19,6 +19,9 @@ class RwSemaphore : public WaitObject {
   bool down_read_trylock();
   void up_read();
   void down_write();
+  // down_write_nested: a second lock of the same class, annotated as nesting level `subclass`
+  // (SINGLE_DEPTH_NESTING = 1), so that lockdep does not take it for recursion.
+  void down_write_nested(unsigned subclass);
   bool down_write_trylock();
   void up_write();
   void downgrade_write();
@@ -42,6 +45,7 @@ class RwSemaphore : public WaitObject {
   Thread* writer_ = nullptr;
   std::deque<Waiter*> queue_;
   uint32_t class_ = 0;
+  std::string class_name_;
 };
 
 }  // namespace sim

@@ -8,6 +8,15 @@
 
 namespace sim {
 
+WorkStruct::~WorkStruct() {
+  if (running_on_ && wq_) wq_->forget_freed(this);
+}
+
+void Workqueue::forget_freed(const WorkStruct* w) {
+  for (Running& r : running_)
+    if (r.w == w) r.w = nullptr;
+}
+
 WorkStruct::WorkStruct(std::string name, std::function<void(WorkStruct*)> fn, const char* fn_name)
     : WaitObject("work", std::move(name)), func(std::move(fn)), func_name(fn_name) {
   if (Runtime::active()) class_ = Runtime::get().intern("(work_completion)(" + this->name() + ")");
@@ -149,7 +158,7 @@ void Workqueue::worker_main(Thread* self) {
     w->pending_ = false;
     w->running_on_ = self;
     w->running_seq_ = item.seq;
-    running_.push_back({self, item.seq, w->func_name, rt.now_ns(), false});
+    running_.push_back({self, w, item.seq, w->func_name, rt.now_ns(), false});
     self->workqueue = name() + " " + w->func_name;
     {
       KFRAME_NAMED("process_one_work");
@@ -159,14 +168,15 @@ void Workqueue::worker_main(Thread* self) {
       rt.lockdep().acquired(*self, w->class_, w, AcquireMode::Write);
       rt.event("work_start", w, "seq " + std::to_string(item.seq));
       w->func(w);  // the function names itself with KFRAME(); "Workqueue:" names it too
-      rt.event("work_end", w, "seq " + std::to_string(item.seq));
-      rt.lockdep().release(*self, w);
+      // The function may have freed the item: from here on only the running entry knows.
+      auto mine = std::find_if(running_.begin(), running_.end(), [&](const Running& r) { return r.t == self; });
+      WorkStruct* alive = mine->w;
+      rt.event("work_end", alive, "seq " + std::to_string(item.seq));
+      rt.lockdep().release(*self, w);  // by address only
       rt.lockdep().release(*self, this);
+      if (alive && alive->running_on_ == self) alive->running_on_ = nullptr;
+      running_.erase(mine);
     }
-    // The item may have been freed by its own function; only its bookkeeping is touched if it
-    // is still ours.
-    if (w->running_on_ == self) w->running_on_ = nullptr;
-    running_.erase(std::find_if(running_.begin(), running_.end(), [&](const Running& r) { return r.t == self; }));
     DMSIM_ASSERT(unfinished_.erase(item.seq) == 1, "a work item finished twice");
     self->workqueue.clear();
     wake_waiters();

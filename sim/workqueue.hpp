@@ -28,6 +28,9 @@ class WorkStruct : public WaitObject {
  public:
   // INIT_WORK: `fn_name` is the function's name as call traces show it.
   WorkStruct(std::string name, std::function<void(WorkStruct*)> fn, const char* fn_name);
+  // A work function may free its own work item (process_one_work never touches it afterwards):
+  // the queue running it is told, and drops its pointer.
+  ~WorkStruct() override;
 
   std::function<void(WorkStruct*)> func;
   const char* func_name;
@@ -113,8 +116,11 @@ class Workqueue : public WaitObject {
   std::deque<Item> worklist_;
   std::set<uint64_t> unfinished_;  // seqs queued or running
   std::vector<Thread*> workers_;
+  friend class WorkStruct;
+  void forget_freed(const WorkStruct* w);
   struct Running {
     Thread* t;
+    WorkStruct* w;  // null once the item freed itself
     uint64_t seq;
     const char* func_name;  // the item may free itself while it runs: its name is kept here
     uint64_t since_ns;      // when it started

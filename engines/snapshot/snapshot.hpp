@@ -20,6 +20,7 @@ struct snapshot_variant {
   bool parallel_kcopyd_callbacks = false;     // copy completions delivered in parallel, unlocked
   bool merge_no_flush_before_commit = false;  // merged chunks forgotten before the origin is flushed
   bool copy_error_bypasses_store = false;     // a failed copy skips commit_exception: batches hang
+  bool completion_as_copies_finish = false;   // exceptions committed in copy order, not allocation order
 
   static snapshot_variant from_knobs();
 };

@@ -71,6 +71,16 @@ constexpr model::KnobRow<snapshot_variant> kSnapshotKnobs[] = {
      .description = "a failed copy is completed without passing through the exception store, so the persistent "
                     "store's count of prepared exceptions never returns to zero: the commits of other exceptions "
                     "stay batched and their origin writes never complete"},
+    {.name = "snapshot.completion_as_copies_finish",
+     .field = &snapshot_variant::completion_as_copies_finish,
+     .fixed_in = "3.10",
+     .detects = "snapshot-no-leak",
+     .source = "230c83afdd9cd dm snapshot: avoid snapshot space leak on crash (2013, Mikulas Patocka); the release "
+               "is inferred from the posting date",
+     .description = "copy_callback commits each exception as soon as its copy finishes, while COW chunks are "
+                    "allocated in prepare order: a later chunk's exception can be committed (a full metadata area "
+                    "is written) while an earlier one still copies, and after a power cut the earlier chunk is "
+                    "never referenced nor reused: COW space leaks"},
 };
 
 }  // namespace

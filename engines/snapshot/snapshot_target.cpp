@@ -647,6 +647,11 @@ void copy_callback(dm_snap_pending_exception* pe, int read_err, unsigned long wr
   KFRAME();
   dm_snapshot* s = pe->snap;
   pe->copy_error = read_err || write_err;
+  if (s->variant.completion_as_copies_finish) {  // before "avoid snapshot space leak on crash"
+    complete_exception(pe);
+    account_end_copy(s);
+    return;
+  }
   if (pe->exception_sequence == s->exception_complete_sequence) {
     s->exception_complete_sequence++;
     complete_exception(pe);
@@ -1331,7 +1336,7 @@ void snapshot_resume(DmTarget* ti) {
   (void)__find_snapshots_sharing_cow(s, &snap_src, &snap_dest, nullptr);
   if (snap_src && snap_dest) {
     sim::down_write(&snap_src->lock);
-    sim::down_write(&snap_dest->lock);  // down_write_nested(SINGLE_DEPTH_NESTING)
+    sim::down_write_nested(&snap_dest->lock, sim::SINGLE_DEPTH_NESTING);
     __handover_exceptions(snap_src, snap_dest);
     sim::up_write(&snap_dest->lock);
     sim::up_write(&snap_src->lock);

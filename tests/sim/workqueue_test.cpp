@@ -243,3 +243,24 @@ TEST_CASE("flush_workqueue under a lock that the work takes is a circular depend
   REQUIRE_FALSE(r.has(FindingKind::Deadlock));
   REQUIRE(finding(r, FindingKind::LockOrder, "takes ((wq_completion)dm-era) while holding (era->lock)"));
 }
+
+TEST_CASE("a work function may free its own work item: the worker touches it no more") {
+  SimResult r = run([] {
+    Workqueue* wq = alloc_workqueue("unbound", WQ_UNBOUND, 4);
+    for (int i = 0; i < 3; i++) {
+      auto* w = new WorkStruct(
+          "self-freeing",
+          [i](WorkStruct* self) {
+            msleep(1);
+            delete self;  // as a kernel work function freeing the object that embeds it
+            note("freed " + std::to_string(i));
+          },
+          "free_fn");
+      queue_work(wq, w);
+    }
+    flush_workqueue(wq);
+    note("flushed");
+  });
+  REQUIRE_CLEAN(r);
+  REQUIRE(r.notes == Notes{"freed 2", "freed 1", "freed 0", "flushed"});  // three workers, one item each
+}

@@ -63,3 +63,9 @@ TEST_CASE("a snapshot knob is on under --kernel only for releases that have the 
   CHECK_FALSE(has("upstream", "snapshot.rt_bitlock_nesting"));
   CHECK(err.empty());
 }
+
+TEST_CASE("snapshot.completion_as_copies_finish: later exceptions committed first leak the earlier chunks on a crash",
+          "[snapshot][knobs]") {
+  enginetest::knob_is_caught(catalog("completion-order-leak.yaml"), "snapshot.completion_as_copies_finish",
+                             "snapshot-no-leak");
+}
