@@ -211,11 +211,18 @@ void teardown(SnapWorld& w, ScenarioText& t) {
 // After a reboot the persistent snapshots come back from their COW devices (a transient one is
 // gone: it would be a new snapshot, so it is not re-created), under the origin as LVM stacks them.
 void recovery(SnapWorld& w, ScenarioText& t) {
-  t.step(create_origin(w));
-  t.step("dmsetup suspend origin");
-  if (w.snap && w.store == "P") t.step(create_snap(w));
-  if (w.snap2 && w.store2 == "P") t.step(create_snap2(w));
-  t.step("dmsetup resume origin");
+  if (w.merging) {
+    // The other snapshots first: the merge starts as soon as the merging origin resumes, and
+    // preserves what it overwrites only in snapshots already there.
+    if (w.snap2 && w.store2 == "P") t.step(create_snap2(w));
+    t.step(create_origin(w));
+  } else {
+    t.step(create_origin(w));
+    t.step("dmsetup suspend origin");
+    if (w.snap && w.store == "P") t.step(create_snap(w));
+    if (w.snap2 && w.store2 == "P") t.step(create_snap2(w));
+    t.step("dmsetup resume origin");
+  }
   if (w.merging) {
     t.step("sleep 1");  // the merge goes on from where the crash left it
     t.step("dmsetup status origin");

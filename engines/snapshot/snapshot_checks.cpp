@@ -6,7 +6,8 @@
 //    exception was forgotten.
 //  - snapshot-isolation: every snapshot device that exists at the end reads, where nothing was
 //    written through it, what its origin held when it was first activated (the origin device's
-//    original content or a write submitted before then), through any crash and recovery.
+//    original content or a write submitted before then), through any crash and recovery; judged
+//    at every sector written through the origin or the snapshot, and at a sample of the rest.
 //  - snapshot-no-leak: after a power cut, the exceptions a persistent COW device holds use exactly
 //    the first data chunks in allocation order: none was skipped by committing a later one first.
 //  - metadata-check (snapshot's part): each persistent COW device reads in the kernel's format,
@@ -30,8 +31,10 @@ namespace {
 constexpr const char* kMergeDurable = "snapshot-merge-durable";
 constexpr const char* kIsolation = "snapshot-isolation";
 constexpr const char* kNoLeak = "snapshot-no-leak";
-// A check reads at most this many sectors of one snapshot (a larger one is sampled, and says so).
+// A check reads at most this many sectors of one snapshot: those written through the origin or
+// the snapshot, and one in kSampleStride of the others.
 constexpr uint64_t kMaxSectorsRead = uint64_t{1} << 16;
+constexpr uint64_t kSampleStride = 512;
 constexpr size_t kMaxReported = 8;
 
 // The COW devices of the run's snapshots, by path (their first SnapshotDevice event).
@@ -47,8 +50,10 @@ std::vector<CheckViolation> merge_durable(const CheckInput& in) {
   if (!in.after_crash) return out;
   // The merges the phase before the crash started, by COW device.
   std::map<std::string, std::vector<size_t>> merges;
+  // The first phase ran on past the crash point: only the merge steps begun before it count.
   for (size_t i = 0; i < in.events_before_phase; i++)
-    if (in.events[i].kind == JournalEvent::SnapshotMerge) merges[in.events[i].metadata_device].push_back(i);
+    if (in.events[i].kind == JournalEvent::SnapshotMerge && in.events[i].at_ns <= in.crash_ns)
+      merges[in.events[i].metadata_device].push_back(i);
   for (const auto& [cow_path, indexes] : merges) {
     const JournalEvent& first = in.events[indexes.front()];
     model::VolatileCacheDisk* cow = scenario_disk(cow_path);
@@ -118,9 +123,13 @@ std::set<model::Token> origin_at_activation(const CheckInput& in, const JournalE
   *known = false;
   if (model::VolatileCacheDisk* d = scenario_disk(e.data_device)) {
     *known = true;
-    legal.insert(d->initial_media().initial(sector).token);
-    const auto& w = d->initial_media().written();
-    if (auto it = w.find(sector); it != w.end() && it->second.seq == 0) legal.insert(it->second.content.token);
+    if (at >= in.events_before_phase) {
+      legal.insert(d->initial_media().read(sector).token);  // activated in this phase: as the phase found it
+    } else {
+      legal.insert(d->initial_media().initial(sector).token);
+      const auto& w = d->initial_media().written();
+      if (auto it = w.find(sector); it != w.end() && it->second.seq == 0) legal.insert(it->second.content.token);
+    }
   }
   for (const TopWrite& w : in.writes)
     if ((w.device == e.origin_device || w.device == e.data_device) && !w.discard && covers(w, sector) &&
@@ -132,18 +141,36 @@ std::set<model::Token> origin_at_activation(const CheckInput& in, const JournalE
 std::vector<CheckViolation> isolation(const CheckInput& in) {
   std::vector<CheckViolation> out;
   std::map<std::string, size_t> first;  // snapshot device -> its first activation's event
-  for (size_t i = 0; i < in.events.size(); i++)
-    if (in.events[i].kind == JournalEvent::SnapshotDevice) first.try_emplace(in.events[i].device, i);
+  for (size_t i = 0; i < in.events.size(); i++) {
+    const JournalEvent& e = in.events[i];
+    // A snapshot the phase before the crash activated only after the crash point is the
+    // recovery's to activate.
+    if (e.kind == JournalEvent::SnapshotDevice && !(i < in.events_before_phase && e.at_ns > in.crash_ns))
+      first.try_emplace(e.device, i);
+  }
   for (const auto& [path, at] : first) {
     const JournalEvent& e = in.events[at];
     model::BlockDevice* snap = model::World::get().lookup(path);
     if (!snap) continue;  // removed (or merged) by the end: nothing to read
     const uint64_t len = snap->capacity();
-    const uint64_t step = std::max<uint64_t>(1, len / kMaxSectorsRead);
+    // The sectors any write touched through the origin or the snapshot (where isolation can
+    // break), and a sparse sample of the rest; at most kMaxSectorsRead.
+    std::set<uint64_t> sectors;
+    for (const TopWrite& w : in.writes)
+      if (w.device == e.origin_device || w.device == e.data_device || w.device == path)
+        for (uint64_t x = w.sector; x < w.sector + w.sectors && x < len && sectors.size() < kMaxSectorsRead; x++)
+          sectors.insert(x);
+    for (uint64_t x = 0; x < len && sectors.size() < kMaxSectorsRead; x += kSampleStride) sectors.insert(x);
     size_t bad = 0, unknown = 0;
     std::string detail;
-    for (uint64_t first_sector = 0; first_sector < len; first_sector += step * 8) {
-      const auto n = static_cast<uint32_t>(std::min<uint64_t>(8, len - first_sector));
+    for (auto it = sectors.begin(); it != sectors.end();) {
+      // A run of consecutive sectors, read in one bio of at most 8.
+      const uint64_t first_sector = *it;
+      uint32_t n = 0;
+      while (it != sectors.end() && *it == first_sector + n && n < 8) {
+        ++it;
+        ++n;
+      }
       std::vector<model::Sector> data;
       if (model::blk_read(snap, first_sector, n, &data) != model::BLK_STS_OK) {
         out.push_back({kIsolation,
