@@ -16,9 +16,14 @@ struct Io {
 void dec_count(Io* io, unsigned region, bool error) {
   if (error) io->error_bits |= 1UL << region;
   if (--io->count) return;
+  // A synchronous caller frees io as soon as it is woken, which may be before complete()
+  // returns here (a preemptible completion on PREEMPT_RT): io is not touched after it.
+  if (sim::Completion* wait = io->wait) {
+    sim::complete(wait);
+    return;
+  }
   if (io->notify) io->notify(io->error_bits);
-  if (io->wait) sim::complete(io->wait);
-  if (!io->wait) delete io;
+  delete io;
 }
 }  // namespace
 

@@ -251,9 +251,10 @@ TEST_CASE("a work function may free its own work item: the worker touches it no 
       auto* w = new WorkStruct(
           "self-freeing",
           [i](WorkStruct* self) {
+            const int n = i;  // the capture goes with the item
             msleep(1);
             delete self;  // as a kernel work function freeing the object that embeds it
-            note("freed " + std::to_string(i));
+            note("freed " + std::to_string(n));
           },
           "free_fn");
       queue_work(wq, w);
