@@ -323,9 +323,10 @@ int StepExecutor::sync(const Command& c, std::string& err) {
   if (!c.device.empty()) {
     devs.push_back(c.device);
   } else {
+    // sync(2) flushes the devices that exist: one written and removed since is not opened.
     std::set<std::string> seen;
     for (const auto& io : out_.io.ios)
-      if (seen.insert(io.device).second) devs.push_back(io.device);
+      if (seen.insert(io.device).second && world_.lookup(io.device)) devs.push_back(io.device);
   }
   int rc = 0;
   for (const auto& d : devs) {
