@@ -228,7 +228,10 @@ std::vector<CheckViolation> no_leak(const CheckInput& in) {
     size_t n = 0;
     for (chunk_t chunk = 2; chunk < *used.rbegin(); chunk++) {
       if (chunk % stride == 1 || used.count(chunk)) continue;
-      if (n++ < kMaxReported) skipped += " " + std::to_string(chunk);
+      if (n++ < kMaxReported) {
+        skipped += ' ';
+        skipped += std::to_string(chunk);
+      }
     }
     if (n)
       out.push_back({kNoLeak, "snapshot COW " + path + ": " + std::to_string(n) +
