@@ -29,4 +29,9 @@ class ContentView : public model::BlockDevice {
 // The scenario disk a path names ("/dev/sdb"), or nullptr for any other device.
 model::VolatileCacheDisk* scenario_disk(const std::string& path);
 
+// Where `sector` of the device at `path` lives on a scenario disk: the disk itself, or through
+// the live tables of dm devices stacked over one by fixed maps (linear, delay, flakey); nullptr
+// where it cannot be said (no such device, an error target, a table that allocates).
+model::VolatileCacheDisk* disk_place(const std::string& path, uint64_t sector, uint64_t* disk_sector);
+
 }  // namespace engines

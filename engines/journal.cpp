@@ -38,13 +38,29 @@ std::map<std::string, SnapshotOrigin> snapshot_origins(const std::vector<Journal
   return out;
 }
 
+std::map<std::string, size_t> snapshot_references(const std::vector<JournalEvent>& events,
+                                                  const std::function<bool(size_t)>& counts) {
+  std::map<std::string, size_t> out;
+  for (size_t i = 0; i < events.size(); i++) {
+    const JournalEvent& e = events[i];
+    if (e.kind != JournalEvent::SnapshotDevice || (counts && !counts(i))) continue;
+    if (e.fresh)
+      out[e.device] = i;
+    else
+      out.try_emplace(e.device, i);
+  }
+  return out;
+}
+
 std::map<std::string, std::string> external_origins(const std::vector<JournalEvent>& events) {
   std::map<std::string, std::string> out;
-  for (const JournalEvent& e : events) {
+  const std::map<std::string, size_t> refs = snapshot_references(events);
+  for (size_t i = 0; i < events.size(); i++) {
+    const JournalEvent& e = events[i];
     if (e.kind == JournalEvent::SnapshotDevice) {
-      // Fixed at its first activation: the device its table names, whose content then includes
-      // every write completed through the snapshot-origin device above it.
-      out.try_emplace(e.device, e.data_device.empty() ? e.origin_device : e.data_device);
+      // Fixed at its reference activation: the device its table names, whose content then
+      // includes every write completed through the snapshot-origin device above it.
+      if (refs.at(e.device) == i) out[e.device] = e.data_device.empty() ? e.origin_device : e.data_device;
       continue;
     }
     if (e.kind != JournalEvent::ThinDevice && e.kind != JournalEvent::CloneDevice) continue;
@@ -58,11 +74,13 @@ std::map<std::string, std::string> external_origins(const std::vector<JournalEve
 
 std::map<std::string, CloneSource> clone_sources(const std::vector<JournalEvent>& events) {
   std::map<std::string, CloneSource> out;
-  for (const JournalEvent& e : events) {
+  const std::map<std::string, size_t> refs = snapshot_references(events);
+  for (size_t i = 0; i < events.size(); i++) {
+    const JournalEvent& e = events[i];
     if (e.kind == JournalEvent::CloneDevice)
       out[e.device] = {e.origin_device, e.block_sectors, e.at_ns};
-    else if (e.kind == JournalEvent::SnapshotDevice)
-      out.try_emplace(e.device, CloneSource{e.data_device.empty() ? e.origin_device : e.data_device, 0, e.at_ns});
+    else if (e.kind == JournalEvent::SnapshotDevice && refs.at(e.device) == i)
+      out[e.device] = CloneSource{e.data_device.empty() ? e.origin_device : e.data_device, 0, e.at_ns};
     else if (e.kind == JournalEvent::ThinDevice)
       out.erase(e.device);
   }

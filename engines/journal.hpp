@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -48,6 +49,9 @@ struct JournalEvent {
     // chunk {new_chunk} of {metadata_device} (the COW device) to chunk {old_chunk} of {origin_device}
     // (snapshot_merge_next_chunks), at {at_ns}.
     SnapshotMerge,
+    // The snapshot table for {device} (COW {metadata_device}) was invalidated at {at_ns}: from then
+    // on it preserves nothing (__invalidate_snapshot).
+    SnapshotInvalid,
   };
   Kind kind = EraMap;
   std::string device{};    // the top device, "/dev/mapper/eradev"; EraFormat: the metadata device
@@ -63,12 +67,13 @@ struct JournalEvent {
   uint64_t at_ns = 0;                     // CloneDevice: when the table was constructed
   std::string data_device{};              // CloneDevice: the destination, as the table names it
   bool skip_zeroing = false;              // ThinDevice: the pool does not zero new blocks (stale data shows)
+  bool fresh = false;                     // SnapshotDevice: its COW held no snapshot, one began here
   uint64_t old_chunk = 0, new_chunk = 0;  // SnapshotMerge
 
   template <class Ar>
   void serialize(Ar& ar) {
     ar(kind, device, write_id, era_block, era, nr_blocks, metadata_device, dev_id, origin_id, block_sectors,
-       external_origin, origin_device, at_ns, data_device, skip_zeroing, old_chunk, new_chunk);
+       external_origin, origin_device, at_ns, data_device, skip_zeroing, old_chunk, new_chunk, fresh);
   }
   bool operator==(const JournalEvent&) const = default;
 };
@@ -130,6 +135,11 @@ std::map<std::string, SnapshotOrigin> snapshot_origins(const std::vector<Journal
 // Thin devices over an external origin, by top device (its latest table): the origin's path; and
 // dm-snapshot devices (their first activation): the device their table names as the origin.
 std::map<std::string, std::string> external_origins(const std::vector<JournalEvent>& events);
+// The SnapshotDevice event each snapshot device is judged by (its index in `events`, among those
+// `counts` accepts): its latest fresh activation (a snapshot begun on a COW that held none), else
+// its first. A persistent snapshot activated again keeps what it held from its beginning.
+std::map<std::string, size_t> snapshot_references(const std::vector<JournalEvent>& events,
+                                                  const std::function<bool(size_t)>& counts = nullptr);
 
 // Clone devices by top device (their latest table): the source, the region size and when the
 // table was built. Their sources are external origins too (external_origins lists them).

@@ -13,7 +13,9 @@ uint64_t Rng::next() {
 
 std::string yaml_quoted(const std::string& s) {
   std::string o = "'";
-  for (char c : s) o += c == '\'' ? std::string("''") : std::string(1, c);
+  // A line break inside a single-quoted scalar is written as an empty line (YAML folds a lone one
+  // into a space): a table of several lines.
+  for (char c : s) o += c == '\'' ? std::string("''") : c == '\n' ? std::string("\n\n    ") : std::string(1, c);
   return o + "'";
 }
 

@@ -86,7 +86,12 @@ class RuleGrammar : public Grammar {
 // I/O shapes relative to a unit (an era block, a thin block, a clone region), as dd and
 // blkdiscard command lines on `dev` of `len` sectors. `last` is the unit the previous I/O hit,
 // so that rewrites of one unit are common; it is updated.
-std::string dd_write(Rng& r, const std::string& dev, uint64_t unit, uint64_t len, uint64_t* last);
+// `written`, if given, receives the sectors the write covers.
+struct IoExtent {
+  uint64_t sector = 0, sectors = 0;
+};
+std::string dd_write(Rng& r, const std::string& dev, uint64_t unit, uint64_t len, uint64_t* last,
+                     IoExtent* written = nullptr);
 std::string discard(Rng& r, const std::string& dev, uint64_t unit, uint64_t len, uint64_t* last);
 
 }  // namespace explore

@@ -53,8 +53,9 @@ Extent shape(Rng& r, uint64_t unit, uint64_t len, uint64_t* last) {
 }
 }  // namespace
 
-std::string dd_write(Rng& r, const std::string& dev, uint64_t unit, uint64_t len, uint64_t* last) {
+std::string dd_write(Rng& r, const std::string& dev, uint64_t unit, uint64_t len, uint64_t* last, IoExtent* written) {
   Extent e = shape(r, unit, len, last);
+  if (written) *written = {e.sector, e.sectors};
   // dd writes one bio per block: the largest block that divides both start and length, capped.
   uint64_t bs = 1;
   while (bs < 128 && e.sector % (bs * 2) == 0 && e.sectors % (bs * 2) == 0) bs *= 2;

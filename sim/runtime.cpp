@@ -217,6 +217,12 @@ void Runtime::finish_thread(Thread& t) {
   current_ = nullptr;
 }
 
+void Runtime::oops_exit(Thread& t) {
+  finish_thread(t);
+  engine_->forever->acquire();  // never returns; SimGrid tears the actor down at the end
+  std::abort();
+}
+
 bool Runtime::park(TaskState st, const WaitObject* on, const char* how, uint64_t arg, double timeout_s) {
   // REQUIRES: a simulated thread parks itself, from its running state.
   DMSIM_ASSERT(current_ != nullptr, "park outside a simulated thread");
@@ -656,6 +662,9 @@ void bug(const std::string& what) {
   rt.report(FindingKind::Bug, what,
             t ? "CPU: 0 PID: " + std::to_string(t->pid) + " Comm: " + t->name() + "\nCall Trace:\n" + t->call_trace()
               : std::string());
+  // As an oops'd task exits: its locks stay held and nothing it owned is freed, so the thread
+  // stops where it is instead of unwinding (destructors would free what other threads still use).
+  if (t && t->kind != ThreadKind::Internal) rt.oops_exit(*t);
 #if defined(__SANITIZE_ADDRESS__)
   // The frames this throw unwinds keep their redzones on a stack ASan does not know, where every
   // landing pad's __asan_handle_no_return then writes: clear the thread's stack from below this

@@ -48,6 +48,8 @@ class Runtime {
 
   Thread& current() { return *current_; }
   Thread* current_or_null() { return current_; }
+  // do_exit after an oops (bug()): the thread ends without unwinding and never runs again.
+  [[noreturn]] void oops_exit(Thread& t);
   Thread& spawn(std::string name, std::function<void()> fn, ThreadKind kind);
   const std::vector<std::unique_ptr<Thread>>& threads() const { return threads_; }
   Thread* thread_by_pid(int pid) const;

@@ -14,7 +14,13 @@ WorkStruct::~WorkStruct() {
 
 void Workqueue::forget_freed(const WorkStruct* w) {
   for (Running& r : running_)
-    if (r.w == w) r.w = nullptr;
+    if (r.w == w) {
+      r.w = nullptr;
+      auto& stand_in = freed_stand_ins_[r.t];
+      stand_in = std::make_unique<WaitObject>("work", w->name() + " (freed while running)");
+      for (HeldLock& h : r.t->held)
+        if (h.obj == w) h.obj = stand_in.get();
+    }
 }
 
 WorkStruct::WorkStruct(std::string name, std::function<void(WorkStruct*)> fn, const char* fn_name)
@@ -172,7 +178,13 @@ void Workqueue::worker_main(Thread* self) {
       auto mine = std::find_if(running_.begin(), running_.end(), [&](const Running& r) { return r.t == self; });
       WorkStruct* alive = mine->w;
       rt.event("work_end", alive, "seq " + std::to_string(item.seq));
-      rt.lockdep().release(*self, w);  // by address only
+      auto stand_in = freed_stand_ins_.find(self);
+      if (alive || stand_in == freed_stand_ins_.end()) {
+        rt.lockdep().release(*self, w);  // by address only
+      } else {
+        rt.lockdep().release(*self, stand_in->second.get());
+        freed_stand_ins_.erase(stand_in);
+      }
       rt.lockdep().release(*self, this);
       if (alive && alive->running_on_ == self) alive->running_on_ = nullptr;
       running_.erase(mine);

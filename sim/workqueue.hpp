@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -128,6 +130,10 @@ class Workqueue : public WaitObject {
   };
   bool is_running(const Thread* t) const;
   std::vector<Running> running_;  // workers executing an item
+  // Lockdep runs a work on a copy of its map (process_one_work): when the item frees itself, the
+  // worker's held entry moves to a stand-in that lives as long as the execution (or the queue,
+  // after an oops).
+  std::map<const Thread*, std::unique_ptr<WaitObject>> freed_stand_ins_;
   std::vector<Thread*> waiters_;  // flushers, drainers, flush_work callers
   uint64_t last_seq_ = 0;
   unsigned draining_ = 0;

@@ -271,9 +271,15 @@ LegalValues BlockDeviceOracle::legal(const std::string& device, uint64_t sector)
   }
   const std::vector<const TopIo*> writes = writes_before_crash(device, sector);
   const std::optional<size_t> durable = last_durable(device, writes);
+  // Writes that failed (EIO) leave the sector as it was, or hold part of their data.
+  std::vector<const TopIo*> failed;
+  for (const TopIo* io : before_.at(device, sector))
+    if (io->submit_ns <= crash_ns_ && !io->acked && io->status != 0) failed.push_back(io);
+  std::vector<const TopIo*> tried = writes;
+  tried.insert(tried.end(), failed.begin(), failed.end());
   uint64_t first_submit = UINT64_MAX;
-  for (const TopIo* w : writes) first_submit = std::min(first_submit, w->submit_ns);
-  const std::vector<Placement> places = places_of(writes, sector);
+  for (const TopIo* w : tried) first_submit = std::min(first_submit, w->submit_ns);
+  const std::vector<Placement> places = places_of(tried, sector);
   LegalValues l;
   auto written = [&](const TopIo& w) {
     if (w.kind == TopIo::Data)
@@ -291,6 +297,16 @@ LegalValues BlockDeviceOracle::legal(const std::string& device, uint64_t sector)
     add_external_original(device, sector, l);
   }
   for (size_t i = durable.value_or(0); i < writes.size(); i++) written(*writes[i]);
+  // Overlapping writes in flight together are unordered (the block layer may reissue or apply
+  // them in any order): an earlier-completed one is durable too unless a covered write was
+  // submitted after it completed.
+  if (durable)
+    for (size_t i = 0; i < *durable; i++) {
+      bool superseded = false;
+      for (size_t j = 0; j <= *durable && !superseded; j++)
+        superseded = j != i && writes[j]->submit_ns >= writes[i]->ack_ns;
+      if (!superseded) written(*writes[i]);
+    }
   // dm-clone: a discard covering the sector's whole region may leave anything there.
   if (const auto c = clones_.find(device); c != clones_.end() && c->second.region_sectors) {
     const uint64_t r = c->second.region_sectors, begin = sector / r * r;
@@ -299,6 +315,10 @@ LegalValues BlockDeviceOracle::legal(const std::string& device, uint64_t sector)
           writes[i]->sector + writes[i]->sectors >= begin + r)
         l.unknown_original = true;
   }
+  for (const TopIo* w : failed)
+    if (!durable || std::none_of(writes.begin(), writes.begin() + static_cast<std::ptrdiff_t>(*durable) + 1,
+                                 [&](const TopIo* d) { return d->submit_ns >= w->ack_ns; }))
+      written(*w);
   if (durable_discard)
     for (size_t i = 0; i < *durable; i++)
       if (writes[i]->kind == TopIo::Data) l.tokens.push_back(model::written_token(writes[i]->id, sector));

@@ -63,6 +63,7 @@ void StepExecutor::run_steps() {
     step.index = i;
     step.text = c.text;
     step.expect_failure = c.expect_failure;
+    step.dmesg_from = step.dmesg_to = sim::dmesg_lines();  // a window even if it never gets to run
     out_.steps.push_back(std::move(step));
     const size_t rec = out_.steps.size() - 1;
     // Each command is a process of its own, as from a shell; the shell waits for it.

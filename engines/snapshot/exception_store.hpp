@@ -77,6 +77,9 @@ class DmExceptionStore {
   uint32_t chunk_mask = 0;
   uint32_t chunk_shift = 0;
   bool userspace_supports_overflow = false;  // "PO"
+  // dmsim: read_metadata found no snapshot there and began a new one (always, for a transient
+  // store): what the snapshot holds starts now.
+  bool new_snapshot = false;
   StoreContext ctx;
 };
 

@@ -57,7 +57,10 @@ std::vector<CheckViolation> merge_durable(const CheckInput& in) {
   for (const auto& [cow_path, indexes] : merges) {
     const JournalEvent& first = in.events[indexes.front()];
     model::VolatileCacheDisk* cow = scenario_disk(cow_path);
-    model::VolatileCacheDisk* origin = scenario_disk(first.origin_device);
+    // A stacked origin device is followed through the tables live now.
+    uint64_t origin_at0 = 0;
+    model::VolatileCacheDisk* origin = disk_place(first.origin_device, 0, &origin_at0);
+    const model::BlockDevice* origin_dev = model::World::get().lookup(first.origin_device);
     if (!cow || !origin) {
       out.push_back({kMergeDurable,
                      "merge of " + first.device + ": " + cow_path + " or " + first.origin_device +
@@ -79,8 +82,10 @@ std::vector<CheckViolation> merge_durable(const CheckInput& in) {
         if (durable.count({old_chunk, new_chunk})) continue;  // the merge starts over from the COW
         for (uint64_t off = 0; off < cs; off++) {
           const uint64_t sector = old_chunk * cs + off;
-          if (sector >= origin->capacity()) break;
-          const model::Sector have = origin->initial_media().read(sector);
+          if (sector >= origin_dev->capacity()) break;
+          uint64_t x = 0;
+          if (disk_place(first.origin_device, sector, &x) != origin) continue;  // not on the same disk
+          const model::Sector have = origin->initial_media().read(x);
           const model::Sector copy = cow->initial_media().read(new_chunk * cs + off);
           if (have == copy) continue;
           // A later write through the merging device may own the sector instead.
@@ -121,33 +126,38 @@ std::set<model::Token> origin_at_activation(const CheckInput& in, const JournalE
                                             bool* known) {
   std::set<model::Token> legal;
   *known = false;
-  if (model::VolatileCacheDisk* d = scenario_disk(e.data_device)) {
+  // A stacked origin device is followed through the tables live now (assumed to map as they did).
+  uint64_t x = 0;
+  if (model::VolatileCacheDisk* d = disk_place(e.data_device, sector, &x)) {
     *known = true;
     if (at >= in.events_before_phase) {
-      legal.insert(d->initial_media().read(sector).token);  // activated in this phase: as the phase found it
+      legal.insert(d->initial_media().read(x).token);  // activated in this phase: as the phase found it
     } else {
-      legal.insert(d->initial_media().initial(sector).token);
+      legal.insert(d->initial_media().initial(x).token);
       const auto& w = d->initial_media().written();
-      if (auto it = w.find(sector); it != w.end() && it->second.seq == 0) legal.insert(it->second.content.token);
+      if (auto it = w.find(x); it != w.end() && it->second.seq == 0) legal.insert(it->second.content.token);
     }
   }
+  // A merge into the origin under way by then puts the merged snapshot's writes there too.
+  std::set<std::string> merged_cows, sources = {e.origin_device, e.data_device};
+  for (size_t i = 0; i < at; i++)
+    if (in.events[i].kind == JournalEvent::SnapshotMerge && in.events[i].origin_device == e.data_device)
+      merged_cows.insert(in.events[i].metadata_device);
+  for (size_t i = 0; i < at; i++)
+    if (in.events[i].kind == JournalEvent::SnapshotDevice && merged_cows.count(in.events[i].metadata_device))
+      sources.insert(in.events[i].device);
   for (const TopWrite& w : in.writes)
-    if ((w.device == e.origin_device || w.device == e.data_device) && !w.discard && covers(w, sector) &&
-        w.events_before <= at)
+    if (sources.count(w.device) && !w.discard && covers(w, sector) && w.events_before <= at)
       legal.insert(w.zero ? model::kZeroToken : model::written_token(w.id, sector));
   return legal;
 }
 
 std::vector<CheckViolation> isolation(const CheckInput& in) {
   std::vector<CheckViolation> out;
-  std::map<std::string, size_t> first;  // snapshot device -> its first activation's event
-  for (size_t i = 0; i < in.events.size(); i++) {
-    const JournalEvent& e = in.events[i];
-    // A snapshot the phase before the crash activated only after the crash point is the
-    // recovery's to activate.
-    if (e.kind == JournalEvent::SnapshotDevice && !(i < in.events_before_phase && e.at_ns > in.crash_ns))
-      first.try_emplace(e.device, i);
-  }
+  // Snapshot device -> the activation it is judged by. A snapshot the phase before the crash
+  // activated only after the crash point is the recovery's to activate.
+  const std::map<std::string, size_t> first = snapshot_references(
+      in.events, [&](size_t i) { return !(i < in.events_before_phase && in.events[i].at_ns > in.crash_ns); });
   for (const auto& [path, at] : first) {
     const JournalEvent& e = in.events[at];
     model::BlockDevice* snap = model::World::get().lookup(path);
@@ -200,11 +210,21 @@ std::vector<CheckViolation> isolation(const CheckInput& in) {
                      path + ": the origin " + e.data_device + " is not a disk of the scenario; " +
                          std::to_string(unknown) + " sector(s) could not be judged",
                      true});
-    if (bad)
+    if (bad) {
+      // For triage: an invalidation before the crash that the COW device may have forgotten.
+      std::string why;
+      for (size_t i = 0; i < in.events_before_phase && why.empty(); i++)
+        if (in.events[i].kind == JournalEvent::SnapshotInvalid && in.events[i].metadata_device == e.metadata_device &&
+            (!in.after_crash || in.events[i].at_ns <= in.crash_ns))
+          why = "the snapshot on " + e.metadata_device + " was invalidated at " + std::to_string(in.events[i].at_ns) +
+                " ns, before the crash; the invalid flag goes to the header without REQ_PREFLUSH|REQ_FUA "
+                "(write_header), so a crash may forget it and the snapshot comes back valid without the "
+                "chunks it stopped preserving\n";
       out.push_back({kIsolation, path + ": " + std::to_string(bad) +
                                      " sector(s) read neither what the origin held when the snapshot was taken nor "
                                      "anything written through the snapshot\n" +
-                                     detail});
+                                     why + detail});
+    }
   }
   return out;
 }

@@ -356,6 +356,7 @@ int PersistentStore::read_metadata(const std::function<int(chunk_t, chunk_t)>& c
   exceptions_per_area_ = static_cast<uint32_t>(chunk_bytes() / kDiskExceptionBytes);
   callbacks_.assign(exceptions_per_area_, {});
 
+  this->new_snapshot = new_snapshot;
   if (new_snapshot) {
     r = write_header();
     if (r) {

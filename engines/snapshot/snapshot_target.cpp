@@ -129,7 +129,7 @@ struct snapshot_module {
   sim::WaitQueueHead pending_exceptions_done{"_pending_exceptions_done"};
   sim::Spinlock pending_exceptions_done_spinlock{"_pending_exceptions_done_spinlock"};
   uint64_t pending_exceptions_done_count = 0;
-  std::set<std::string> journaled_snapshots;  // dmsim: devices whose first activation is journaled
+  std::set<std::string> journaled_snapshots;  // dmsim: devices whose activation in this run is journaled
   // dmsim: every constructed snapshot-origin target, resumed or not, for the journal's name of
   // the device the origin is written through (LVM resumes a new snapshot with the origin suspended).
   std::multimap<model::BlockDevice*, dm_origin*> origin_targets;
@@ -541,6 +541,10 @@ void __invalidate_snapshot(dm_snapshot* s, int err) {
     DMERR("Invalidating snapshot: Unable to allocate exception.");
   s->store->drop_snapshot();
   s->valid = false;
+  journal_event({.kind = JournalEvent::SnapshotInvalid,
+                 .device = s->device_path,
+                 .metadata_device = s->cow->name,
+                 .at_ns = sim::ktime_get_ns()});
 }
 
 void invalidate_snapshot(dm_snapshot* s, int err) {
@@ -1180,11 +1184,13 @@ int snapshot_ctr(DmTarget* ti, const DmArgs& argv) {
   }
   s->in_progress = s->variant.in_progress_uninit ? kUninitialisedInProgress : 0;
   s->kcopyd_client = std::make_unique<DmKcopydClient>(&snapshot_copy_throttle());
-  if (s->cow_count)
-    s->cow_count->add_signaler(s->kcopyd_client->work(), "up() at the end of copy_callback, in the kcopyd worker");
-  s->in_progress_wait.add_signaler(s->kcopyd_client->work(), "account_end_copy in copy_callback, in the kcopyd worker");
   if (s->variant.parallel_kcopyd_callbacks)
     s->callback_wq = sim::alloc_workqueue("kcopyd-callbacks", sim::WQ_UNBOUND, 0);
+  // copy_callback runs in the kcopyd worker, or (variant) in a callback workqueue's worker.
+  const sim::WaitObject& callbacks =
+      s->callback_wq ? static_cast<const sim::WaitObject&>(*s->callback_wq) : s->kcopyd_client->work();
+  if (s->cow_count) s->cow_count->add_signaler(callbacks, "up() at the end of copy_callback");
+  s->in_progress_wait.add_signaler(callbacks, "account_end_copy in copy_callback");
   ti->private_ = s.get();
   ti->num_flush_bios = merge ? 2 : 1;
   ti->flush_supported = true;
@@ -1296,18 +1302,28 @@ int snapshot_preresume(DmTarget* ti) {
 // dmsim: the snapshot's first activation, for the oracles: where it was never written it reads
 // what the origin (as written through its snapshot-origin device) held now.
 void journal_activation(dm_snapshot* s) {
-  if (dm_target_is_snapshot_merge(s->ti) || !mod().journaled_snapshots.insert(s->device_path).second) return;
+  if (dm_target_is_snapshot_merge(s->ti)) return;
+  // Each snapshot begun here, and the first activation in this run of one that existed already.
+  if (!mod().journaled_snapshots.insert(s->device_path).second && !s->store->new_snapshot) return;
   std::string origin_device = s->origin->name;
   dm_origin* o = __lookup_dm_origin(s->origin->bdev);
   if (!o && mod().origin_targets.count(s->origin->bdev)) o = mod().origin_targets.find(s->origin->bdev)->second;
-  if (o) origin_device = "/dev/mapper/" + model::dm_device_name(model::dm_table_get_md(o->ti->table));
+  if (o) {
+    origin_device = "/dev/mapper/" + model::dm_device_name(model::dm_table_get_md(o->ti->table));
+  } else if (origin* og = __lookup_origin(s->origin->bdev)) {
+    // No snapshot-origin target: the origin may be presented by a merging snapshot's table.
+    for (dm_snapshot* m : og->snapshots)
+      if (dm_target_is_snapshot_merge(m->ti)) origin_device = m->device_path;
+  }
   journal_event({.kind = JournalEvent::SnapshotDevice,
                  .device = s->device_path,
                  .metadata_device = s->cow->name,
                  .block_sectors = s->store->chunk_size,
                  .origin_device = origin_device,
                  .at_ns = sim::ktime_get_ns(),
-                 .data_device = s->origin->name});
+                 .data_device = s->origin->name,
+                 .fresh = s->store->new_snapshot});
+  s->store->new_snapshot = false;  // begun once
 }
 
 void snapshot_resume(DmTarget* ti) {

@@ -16,7 +16,10 @@ class TransientStore final : public DmExceptionStore {
   bool supports_merge() const override { return false; }
 
   // transient_read_metadata: there is nothing to read.
-  int read_metadata(const std::function<int(chunk_t, chunk_t)>&) override { return 0; }
+  int read_metadata(const std::function<int(chunk_t, chunk_t)>&) override {
+    new_snapshot = true;
+    return 0;
+  }
 
   // Mirrors transient_prepare_exception(): the next chunk of the COW device while a whole one
   // still fits. The kernel returns -1 here, not -ENOSPC; callers only test for non-zero.

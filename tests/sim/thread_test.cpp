@@ -116,3 +116,25 @@ TEST_CASE("a thread that never blocks nor advances time is stopped by the event 
   REQUIRE(r.status == RunStatus::Budget);
   REQUIRE(finding(r, FindingKind::Budget, "event budget exceeded"));
 }
+
+TEST_CASE("a thread that hits BUG stops where it is: nothing unwinds, its locks stay held and joiners go on") {
+  SimResult r = run([] {
+    auto* m = new Mutex("s->lock");
+    Thread& t = kthread_run(
+        [m] {
+          struct Noisy {
+            ~Noisy() { note("unwound"); }  // a destructor would free what others still use
+          } guard;
+          KFRAME_NAMED("pending_complete");
+          mutex_lock(m);
+          bug("kernel BUG at drivers/md/dm-snap.c");
+        },
+        "kworker");
+    join(t);
+    note(mutex_trylock(m) ? "lock free" : "lock still held");
+  });
+  INFO(all_text(r));
+  REQUIRE(finding(r, FindingKind::Bug, "kernel BUG at drivers/md/dm-snap.c"));
+  REQUIRE(finding(r, FindingKind::LockMisuse, "still has locks held!"));
+  REQUIRE(r.notes == Notes{"lock still held"});
+}

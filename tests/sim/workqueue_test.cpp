@@ -265,3 +265,25 @@ TEST_CASE("a work function may free its own work item: the worker touches it no 
   REQUIRE_CLEAN(r);
   REQUIRE(r.notes == Notes{"freed 2", "freed 1", "freed 0", "flushed"});  // three workers, one item each
 }
+
+TEST_CASE("a work item freed while it runs is named but not touched when its worker then hits BUG") {
+  SimResult r = run([] {
+    Workqueue* wq = alloc_workqueue("kcopyd-callbacks", WQ_UNBOUND, 0);
+    auto* w = new WorkStruct(
+        "pe->callback_work",
+        [](WorkStruct* self) {
+          delete self;  // another completion freed the pending exception that embeds it
+          bug("kernel BUG at drivers/md/dm-snap-persistent.c");
+        },
+        "copy_callback");
+    queue_work(wq, w);
+    msleep(1);
+    note("main goes on");
+  });
+  INFO(all_text(r));
+  REQUIRE(finding(r, FindingKind::Bug, "kernel BUG at drivers/md/dm-snap-persistent.c"));
+  const Finding* held = finding(r, FindingKind::LockMisuse, "still has locks held!");
+  REQUIRE(held);
+  REQUIRE(held->text.find("pe->callback_work (freed while running)") != std::string::npos);
+  REQUIRE(r.notes == Notes{"main goes on"});
+}

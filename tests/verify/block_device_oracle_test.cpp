@@ -86,6 +86,21 @@ TEST_CASE("after a completed flush the flushed value or a later one is legal, an
   REQUIRE_FALSE(l.allows(written_token(2, 1)));  // never a value from another block
 }
 
+TEST_CASE("two overlapping writes in flight together are unordered: after a flush either may be durable") {
+  Fixture f;
+  // 1 and 2 overlap in time: 2 was submitted before 1 completed, and completed first.
+  f.log.ios = {write(1, 0, 10, 40), write(2, 0, 20, 30), flush(50, 60)};
+  LegalValues l = f.legal(0);
+  REQUIRE(l.allows(written_token(1, 0)));
+  REQUIRE(l.allows(written_token(2, 0)));
+  REQUIRE_FALSE(l.allows(model::initial_token(1, 0)));
+  // A write submitted after the other completed orders them: the earlier one is overwritten.
+  f.log.ios = {write(1, 0, 10, 20), write(2, 0, 20, 30), flush(50, 60)};
+  l = f.legal(0);
+  REQUIRE(l.allows(written_token(2, 0)));
+  REQUIRE_FALSE(l.allows(written_token(1, 0)));
+}
+
 TEST_CASE("a sector whose writes may all be lost reads exactly what its place below held before") {
   Fixture f;
   f.log.ios = {write(1, 7, 10, 20), flush(50, 160)};  // the flush had not completed at the crash
@@ -260,4 +275,20 @@ TEST_CASE(
   REQUIRE(past.allows(written_token(3, 12)));
   REQUIRE(past.allows(model::kZeroToken));
   REQUIRE_FALSE(past.allows(model::initial_token(1, 12)));
+}
+
+TEST_CASE("a write that failed may have left the old value or part of its own, until a later durable write") {
+  Fixture f;
+  TopIo failed = write(2, 0, 30, 0);
+  failed.ack_ns = 40;
+  failed.status = model::BLK_STS_IOERR;
+  f.log.ios = {failed};
+  LegalValues l = f.legal(0);
+  REQUIRE(l.allows(model::initial_token(1, 0)));
+  REQUIRE(l.allows(written_token(2, 0)));
+  f.log.ios = {failed, write(3, 0, 50, 60), flush(70, 80)};
+  l = f.legal(0);
+  REQUIRE(l.allows(written_token(3, 0)));
+  REQUIRE_FALSE(l.allows(written_token(2, 0)));
+  REQUIRE_FALSE(l.allows(model::initial_token(1, 0)));
 }

@@ -6,8 +6,9 @@
 
 namespace {
 
-// A persistent snapshot of /dev/base, then `write` after its activation, then a power cut and
-// the stack rebuilt.
+// A persistent snapshot of /dev/base, made durable (its header goes to the COW without FUA, so
+// before a flush a crash could take it back to a new snapshot), then `write`, then a power cut
+// and the stack rebuilt.
 verify::UnitResult after_write(const std::string& write) {
   const std::string yaml = R"(name: isolation
 disks:
@@ -18,6 +19,7 @@ steps:
   - dmsetup suspend origin
   - dmsetup create snap --table "0 32768 snapshot /dev/base /dev/cow P 8"
   - dmsetup resume origin
+  - sync /dev/mapper/snap
   - )" + write + R"(
   - sync
   - power-cut
