@@ -130,7 +130,7 @@ void degrade_origin_device(SnapWorld& w, Rng& r, ScenarioText& t) {
 }
 // A large sequential write (dd bs=64k): many chunk copies at once, filling metadata areas.
 void write_origin_large(SnapWorld& w, Rng& r, ScenarioText& t) {
-  const uint64_t blocks = 1 + r.below(8), block = 128;  // 64 KiB
+  const uint64_t blocks = 1 + r.below(2), block = 128;  // 64 KiB
   const uint64_t at = r.below(w.len / block - blocks + 1);
   const std::string cmd = "dd if=/dev/urandom of=" + std::string(kOrigin) + " bs=64k count=" + std::to_string(blocks) +
                           " seek=" + std::to_string(at) + " oflag=direct" + (r.chance(2) ? " &" : "");
